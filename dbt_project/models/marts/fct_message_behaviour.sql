@@ -1,0 +1,109 @@
+-- The behavioural feature mart the model reads. Grain: one row per message. Pair features use the
+-- message's primary recipient. Every value uses only earlier mail of the same tenant; the online
+-- scorer computes the same values from the serving snapshot (detection/behaviour.py).
+
+with
+
+windowed as (
+
+    select * from {{ ref('int_messages_windowed') }}
+
+),
+
+first_contacts as (
+
+    select * from {{ ref('int_pairs_first_contacted') }}
+
+),
+
+name_uses as (
+
+    select * from {{ ref('int_display_names_first_used') }}
+
+),
+
+new_link_domains as (
+
+    select
+        first_message_id as message_id,
+        count(*) as url_domains_new_to_tenant
+    from {{ ref('int_url_domains_first_seen') }}
+    group by first_message_id
+
+),
+
+replies as (
+
+    select windowed.message_id
+    from windowed
+    inner join first_contacts
+        on
+            first_contacts.tenant_id = windowed.tenant_id
+            and first_contacts.sender_address = windowed.primary_recipient_address
+            and first_contacts.primary_recipient_address = windowed.sender_address
+    where {{ arrived_before(
+        'first_contacts.first_contacted_at', 'first_contacts.first_message_id',
+        'windowed.received_at', 'windowed.message_id') }}
+
+),
+
+name_history as (
+
+    select
+        windowed.message_id,
+        count(distinct case
+            when name_uses.sender_address <> windowed.sender_address
+                then name_uses.sender_address
+        end) as display_name_prior_addresses,
+        max(case
+            when
+                name_uses.sender_domain = windowed.primary_recipient_domain
+                and windowed.sender_domain <> windowed.primary_recipient_domain
+                then 1
+            else 0
+        end) as display_name_seen_internal
+    from windowed
+    inner join name_uses
+        on
+            name_uses.tenant_id = windowed.tenant_id
+            and name_uses.sender_display_name = windowed.sender_display_name
+    where {{ arrived_before(
+        'name_uses.first_used_at', 'name_uses.first_message_id',
+        'windowed.received_at', 'windowed.message_id') }}
+    group by windowed.message_id
+
+),
+
+final as (
+
+    select
+        windowed.message_id,
+        windowed.tenant_id,
+        windowed.received_at,
+        cast(windowed.sender_prior_messages as double) as sender_prior_messages,
+        case
+            when windowed.sender_first_seen_at is not null
+                then {{ days_between('windowed.sender_first_seen_at', 'windowed.received_at') }}
+        end as sender_days_since_first_seen,
+        cast(windowed.pair_prior_messages as double) as pair_prior_messages,
+        cast(case when replies.message_id is not null then 1 else 0 end as double)
+            as recipient_has_replied,
+        cast(windowed.domain_prior_messages as double) as domain_prior_messages,
+        case
+            when windowed.domain_first_seen_at is not null
+                then {{ days_between('windowed.domain_first_seen_at', 'windowed.received_at') }}
+        end as domain_days_since_first_seen,
+        cast(coalesce(name_history.display_name_prior_addresses, 0) as double)
+            as display_name_prior_addresses,
+        cast(coalesce(name_history.display_name_seen_internal, 0) as double)
+            as display_name_seen_internal,
+        cast(coalesce(new_link_domains.url_domains_new_to_tenant, 0) as double)
+            as url_domains_new_to_tenant
+    from windowed
+    left join replies on replies.message_id = windowed.message_id
+    left join name_history on name_history.message_id = windowed.message_id
+    left join new_link_domains on new_link_domains.message_id = windowed.message_id
+
+)
+
+select * from final

@@ -1,0 +1,153 @@
+"""The artifact bundle, the unit of deployment.
+
+A bundle is a set of named files: the LightGBM model in text format, the feature list, the rules,
+the threshold, the baseline snapshot as parquet, and ``manifest.json`` with the sha256 of every
+other file, the metrics and the lineage. Nothing is pickled. ``Bundle.from_files`` verifies every
+hash and refuses a tampered or partial bundle. The version is a hash of the file hashes, so the
+same content always gets the same version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from detection.behaviour import SNAPSHOT_TABLES
+
+MANIFEST = "manifest.json"
+MODEL_FILE = "model.txt"
+FEATURES_FILE = "features.json"
+RULES_FILE = "rules.yaml"
+THRESHOLD_FILE = "threshold.json"
+FORMAT_VERSION = 1
+REQUIRED_FILES = (
+    MODEL_FILE,
+    FEATURES_FILE,
+    RULES_FILE,
+    THRESHOLD_FILE,
+    *(f"snapshot/{name}.parquet" for name in SNAPSHOT_TABLES),
+)
+
+
+class BundleError(ValueError):
+    """A bundle that must not be used: missing files, wrong hashes, or an unreadable manifest."""
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+@dataclass
+class Bundle:
+    files: dict[str, bytes]
+    manifest: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.manifest["version"])
+
+    @property
+    def threshold(self) -> float:
+        return float(json.loads(self.files[THRESHOLD_FILE])["threshold"])
+
+    @property
+    def features(self) -> list[str]:
+        return list(json.loads(self.files[FEATURES_FILE]))
+
+    def snapshot(self) -> dict[str, pa.Table]:
+        return {
+            name: pq.read_table(io.BytesIO(self.files[f"snapshot/{name}.parquet"]))
+            for name in SNAPSHOT_TABLES
+        }
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        model_text: str,
+        features: list[str],
+        rules_text: str,
+        threshold: float,
+        snapshot: dict[str, pa.Table],
+        metrics: dict[str, object],
+        lineage: dict[str, object],
+    ) -> Bundle:
+        files = {
+            MODEL_FILE: model_text.encode(),
+            FEATURES_FILE: json.dumps(features, indent=1).encode(),
+            RULES_FILE: rules_text.encode(),
+            THRESHOLD_FILE: json.dumps({"threshold": threshold}).encode(),
+        }
+        for name in SNAPSHOT_TABLES:
+            files[f"snapshot/{name}.parquet"] = parquet_bytes(snapshot[name])
+        hashes = {name: sha256(data) for name, data in sorted(files.items())}
+        version = sha256(json.dumps(hashes, sort_keys=True).encode())[:16]
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "version": version,
+            "created_at": datetime.now(UTC).isoformat(),
+            "files": hashes,
+            "threshold": threshold,
+            "metrics": metrics,
+            "lineage": lineage,
+        }
+        files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True, default=str).encode()
+        return cls(files, manifest)
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], where: str) -> Bundle:
+        """Verify and wrap a bundle's files; ``where`` names the location for error messages."""
+        if MANIFEST not in files:
+            raise BundleError(f"{where}: no {MANIFEST}; this is not a model bundle or it is partial")
+        try:
+            manifest = json.loads(files[MANIFEST])
+            hashes = dict(manifest["files"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BundleError(f"{where}: {MANIFEST} is unreadable ({exc}); redeploy the model") from exc
+        unexpected = sorted(set(hashes) - set(REQUIRED_FILES))
+        if unexpected:
+            raise BundleError(f"{where}: manifest lists unexpected files {unexpected}; refusing it")
+        missing = sorted(set(REQUIRED_FILES) - set(hashes)) + sorted(set(hashes) - set(files))
+        if missing:
+            raise BundleError(f"{where}: bundle is partial, missing {missing}; redeploy the model")
+        for name, expected in hashes.items():
+            if sha256(files[name]) != expected:
+                raise BundleError(
+                    f"{where}: sha256 of {name} does not match the manifest; the bundle was "
+                    "tampered with or corrupted. Do not use it; redeploy or roll back."
+                )
+        version = sha256(json.dumps(dict(sorted(hashes.items())), sort_keys=True).encode())[:16]
+        if manifest.get("version") != version:
+            raise BundleError(f"{where}: manifest version does not match its file hashes")
+        return cls({k: v for k, v in files.items() if k in hashes or k == MANIFEST}, manifest)
+
+    def write_dir(self, directory: Path) -> None:
+        for name, data in self.files.items():
+            target = directory / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+    @classmethod
+    def read_dir(cls, directory: Path) -> Bundle:
+        manifest_path = directory / MANIFEST
+        if not manifest_path.is_file():
+            raise BundleError(f"{directory}: no {MANIFEST}; point at a bundle directory or a store")
+        files = {MANIFEST: manifest_path.read_bytes()}
+        for name in REQUIRED_FILES:
+            path = directory / name
+            if path.is_file():
+                files[name] = path.read_bytes()
+        return cls.from_files(files, str(directory))

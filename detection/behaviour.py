@@ -1,0 +1,148 @@
+"""Behavioural features computed online, from the serving snapshot of the dbt baselines.
+
+The definitions are the same as the dbt feature mart (``fct_message_behaviour``): every feature of a
+message uses only mail of the same tenant that arrived strictly before it, ordered by
+``(received_at, message_id)``. ``BehaviourState.features`` reads the state, ``observe`` adds a
+message to it; replaying mail in arrival order through both reproduces the mart exactly (the
+parity test holds the two equal).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+
+from detection.schema import TIMESTAMP, Message, domain_of, name_key, url_domains
+
+BEHAVIOUR_FEATURES: tuple[str, ...] = (
+    "sender_prior_messages",
+    "sender_days_since_first_seen",
+    "pair_prior_messages",
+    "recipient_has_replied",
+    "domain_prior_messages",
+    "domain_days_since_first_seen",
+    "display_name_prior_addresses",
+    "display_name_seen_internal",
+    "url_domains_new_to_tenant",
+)
+
+SNAPSHOT_TABLES = {
+    "sender_baselines": pa.schema(
+        [("tenant_id", pa.string()), ("sender_address", pa.string()),
+         ("prior_messages", pa.int64()), ("first_seen_at", TIMESTAMP)]
+    ),
+    "pair_baselines": pa.schema(
+        [("tenant_id", pa.string()), ("sender_address", pa.string()),
+         ("recipient_address", pa.string()), ("prior_messages", pa.int64())]
+    ),
+    "domain_baselines": pa.schema(
+        [("tenant_id", pa.string()), ("sender_domain", pa.string()),
+         ("prior_messages", pa.int64()), ("first_seen_at", TIMESTAMP)]
+    ),
+    "display_name_baselines": pa.schema(
+        [("tenant_id", pa.string()), ("display_name", pa.string()),
+         ("sender_address", pa.string()), ("sender_domain", pa.string())]
+    ),
+    "url_domain_baselines": pa.schema([("tenant_id", pa.string()), ("url_domain", pa.string())]),
+}  # fmt: skip
+
+
+def _days_between(first: datetime, now: datetime) -> float:
+    return (math.floor(now.timestamp()) - math.floor(first.timestamp())) / 86400.0
+
+
+@dataclass
+class BehaviourState:
+    senders: dict[tuple[str, str], list] = field(default_factory=dict)  # -> [count, first_seen_at]
+    pairs: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
+    domains: dict[tuple[str, str], list] = field(default_factory=dict)
+    names: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    name_domains: set[tuple[str, str, str]] = field(default_factory=set)
+    link_domains: set[tuple[str, str]] = field(default_factory=set)
+
+    def features(self, message: Message) -> dict[str, float]:
+        tenant, sender = message.tenant_id, message.sender_address
+        recipient, domain = message.primary_recipient, message.sender_domain
+        now = message.received_at
+        sender_stats = self.senders.get((tenant, sender))
+        domain_stats = self.domains.get((tenant, domain))
+        name = name_key(message.sender_display_name)
+        addresses = self.names.get((tenant, name), set()) if name else set()
+        recipient_domain = domain_of(recipient)
+        internal = bool(name) and domain != recipient_domain and (
+            (tenant, name, recipient_domain) in self.name_domains
+        )
+        nan = float("nan")
+        return {
+            "sender_prior_messages": float(sender_stats[0] if sender_stats else 0),
+            "sender_days_since_first_seen": _days_between(sender_stats[1], now) if sender_stats else nan,
+            "pair_prior_messages": float(self.pairs.get((tenant, sender, recipient), 0)),
+            "recipient_has_replied": float(self.pairs.get((tenant, recipient, sender), 0) > 0),
+            "domain_prior_messages": float(domain_stats[0] if domain_stats else 0),
+            "domain_days_since_first_seen": _days_between(domain_stats[1], now) if domain_stats else nan,
+            "display_name_prior_addresses": float(len(addresses - {sender})),
+            "display_name_seen_internal": float(internal),
+            "url_domains_new_to_tenant": float(
+                sum((tenant, d) not in self.link_domains for d in url_domains(message))
+            ),
+        }
+
+    def observe(self, message: Message) -> None:
+        tenant, sender, domain = message.tenant_id, message.sender_address, message.sender_domain
+        for table, key in ((self.senders, (tenant, sender)), (self.domains, (tenant, domain))):
+            stats = table.get(key)
+            if stats is None:
+                table[key] = [1, message.received_at]
+            else:
+                stats[0] += 1
+        self.pairs[(tenant, sender, message.primary_recipient)] += 1
+        name = name_key(message.sender_display_name)
+        if name:
+            self.names[(tenant, name)].add(sender)
+            self.name_domains.add((tenant, name, domain))
+        self.link_domains.update((tenant, d) for d in url_domains(message))
+
+    # --- snapshot I/O ----------------------------------------------------------------------
+    @classmethod
+    def from_tables(cls, tables: dict[str, pa.Table]) -> BehaviourState:
+        state = cls()
+        for row in tables["sender_baselines"].to_pylist():
+            state.senders[(row["tenant_id"], row["sender_address"])] = [row["prior_messages"], row["first_seen_at"]]
+        for row in tables["domain_baselines"].to_pylist():
+            state.domains[(row["tenant_id"], row["sender_domain"])] = [row["prior_messages"], row["first_seen_at"]]
+        for row in tables["pair_baselines"].to_pylist():
+            key = (row["tenant_id"], row["sender_address"], row["recipient_address"])
+            state.pairs[key] = row["prior_messages"]
+        state.link_domains = {(r["tenant_id"], r["url_domain"]) for r in tables["url_domain_baselines"].to_pylist()}
+        for row in tables["display_name_baselines"].to_pylist():
+            state.names[(row["tenant_id"], row["display_name"])].add(row["sender_address"])
+            state.name_domains.add((row["tenant_id"], row["display_name"], row["sender_domain"]))
+        return state
+
+    def to_tables(self) -> dict[str, pa.Table]:
+        names = [
+            {"tenant_id": t, "display_name": n, "sender_address": a, "sender_domain": domain_of(a)}
+            for (t, n), addresses in self.names.items()
+            for a in sorted(addresses)
+        ]
+        rows = {
+            "sender_baselines": [
+                {"tenant_id": t, "sender_address": s, "prior_messages": c, "first_seen_at": f}
+                for (t, s), (c, f) in self.senders.items()
+            ],
+            "pair_baselines": [
+                {"tenant_id": t, "sender_address": s, "recipient_address": r, "prior_messages": c}
+                for (t, s, r), c in self.pairs.items()
+            ],
+            "domain_baselines": [
+                {"tenant_id": t, "sender_domain": d, "prior_messages": c, "first_seen_at": f}
+                for (t, d), (c, f) in self.domains.items()
+            ],
+            "display_name_baselines": names,
+            "url_domain_baselines": [{"tenant_id": t, "url_domain": d} for t, d in sorted(self.link_domains)],
+        }
+        return {k: pa.Table.from_pylist(v, schema=SNAPSHOT_TABLES[k]) for k, v in rows.items()}

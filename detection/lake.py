@@ -1,0 +1,53 @@
+"""The parquet lake that raw mail lands in: daily partitions of messages and recipients, plus a
+quarantine table. Files are written atomically (temp name, then rename)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from detection.schema import MESSAGES, QUARANTINE, RECIPIENTS, URLS
+
+TABLES = {"messages": MESSAGES, "recipients": RECIPIENTS, "urls": URLS}
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def partition_dir(lake_dir: Path, table: str, day: date) -> Path:
+    return lake_dir / table / f"date={day.isoformat()}"
+
+
+def write_day(lake_dir: Path, day: date, tables: dict[str, pa.Table], part: str = "part-0") -> None:
+    """Replace one day's partition of every table (messages, recipients, urls)."""
+    for name, schema in TABLES.items():
+        _write(tables[name].cast(schema), partition_dir(lake_dir, name, day) / f"{part}.parquet")
+
+
+def clear(lake_dir: Path) -> None:
+    """Remove every partition (a full reload of the source)."""
+    for name in (*TABLES, "quarantine"):
+        shutil.rmtree(lake_dir / name, ignore_errors=True)
+
+
+def write_quarantine(lake_dir: Path, rows: list[dict[str, str]], part: str = "part-0") -> Path:
+    path = lake_dir / "quarantine" / f"{part}.parquet"
+    _write(pa.Table.from_pylist(rows, schema=QUARANTINE), path)
+    return path
+
+
+def read_table(lake_dir: Path, table: str) -> pa.Table:
+    root = lake_dir / table
+    files = sorted(root.glob("*/*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no {table} partitions under {root}; materialise raw_messages first")
+    return pa.concat_tables([pq.read_table(f).cast(TABLES[table]) for f in files])

@@ -1,0 +1,265 @@
+"""RFC 822 / MIME parsing of hostile mail into the message schema.
+
+Every size is capped (whole message, headers, parts, bodies, HTML, URLs, attachments). A message
+that cannot be parsed raises :class:`ParseError` with a machine-readable reason; the ingestion
+code turns that into a quarantine row. Nothing here ever stores attachment content.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import re
+from datetime import UTC, datetime
+from email import policy
+from email.header import decode_header, make_header
+from email.message import Message as EmailMessage
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from detection.html_text import extract_html
+from detection.schema import (
+    CATEGORY_UNKNOWN,
+    MAX_ATTACHMENTS,
+    MAX_BODY_CHARS,
+    MAX_HEADER_CHARS,
+    MAX_SUBJECT_CHARS,
+    MAX_URLS,
+    Attachment,
+    Message,
+    Url,
+)
+
+MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+MAX_PARTS = 200
+MAX_PART_BYTES = 4 * 1024 * 1024
+MAX_RECIPIENTS = 100
+
+_URL_RE = re.compile(r"https?://[^\s<>\"'`\])}]+", re.IGNORECASE)
+_AUTH_RE = {k: re.compile(rf"\b{k}\s*=\s*([a-z]+)", re.IGNORECASE) for k in ("spf", "dkim", "dmarc")}
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+:", re.MULTILINE)
+
+
+class ParseError(Exception):
+    """A message that cannot be parsed; ``reason`` is a short code for the quarantine table."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def sha256_hex(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _header(msg: EmailMessage, name: str) -> str:
+    """A header decoded from RFC 2047, capped, never raising on broken encodings."""
+    value = msg.get(name)
+    if value is None:
+        return ""
+    raw = str(value)[: MAX_HEADER_CHARS * 2]
+    try:
+        decoded = str(make_header(decode_header(raw)))
+    except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+        decoded = raw
+    return " ".join(decoded.split())[:MAX_HEADER_CHARS]
+
+
+def _address(value: str) -> tuple[str, str]:
+    name, address = parseaddr(value)
+    return name.strip().strip('"'), address.strip().lower()
+
+
+def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
+    values = [_header(msg, name)] if msg.get(name) is not None else []
+    found = [a.strip().lower() for _, a in getaddresses(values) if "@" in a]
+    return tuple(dict.fromkeys(found))[:MAX_RECIPIENTS]
+
+
+def _received_at(header_date: str, fallback: datetime | None) -> datetime:
+    try:
+        parsed = parsedate_to_datetime(header_date) if header_date else None
+    except (TypeError, ValueError, IndexError):
+        parsed = None
+    if parsed is not None and 1990 <= parsed.year <= 2100:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    if fallback is not None:
+        return fallback
+    return datetime.now(UTC)
+
+
+def _auth_results(msg: EmailMessage) -> tuple[str, str, str]:
+    results = {"spf": "none", "dkim": "none", "dmarc": "none"}
+    for header in (msg.get_all("Authentication-Results") or [])[:5]:
+        text = str(header)[:MAX_HEADER_CHARS]
+        for key, pattern in _AUTH_RE.items():
+            match = pattern.search(text)
+            if match and results[key] == "none":
+                results[key] = match.group(1).lower()
+    received_spf = msg.get("Received-SPF")
+    if results["spf"] == "none" and received_spf:
+        first = str(received_spf).strip().split(maxsplit=1)
+        if first:
+            results["spf"] = first[0].lower().strip(";")
+    return results["spf"], results["dkim"], results["dmarc"]
+
+
+def _decode_text(part: EmailMessage) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    payload = payload[:MAX_PART_BYTES]
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:  # unknown charset name
+        return payload.decode("utf-8", errors="replace")
+
+
+def _filename(part: EmailMessage) -> str:
+    try:
+        name = part.get_filename() or ""
+    except (UnicodeError, LookupError, ValueError):
+        name = ""
+    try:
+        name = str(make_header(decode_header(name)))
+    except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+        pass
+    return " ".join(name.split())[:255]
+
+
+def _host(href: str) -> str:
+    try:
+        return (urlsplit(href).hostname or "").rstrip(".")
+    except ValueError:
+        return ""
+
+
+class _Body:
+    def __init__(self) -> None:
+        self.plain: list[str] = []
+        self.html_text: list[str] = []
+        self.anchors: list[tuple[str, str]] = []
+        self.forms = 0
+        self.images = 0
+        self.attachments: list[Attachment] = []
+
+
+def _walk(msg: EmailMessage) -> _Body:
+    body = _Body()
+    for count, part in enumerate(msg.walk()):
+        if count >= MAX_PARTS:
+            break
+        if part.is_multipart():
+            continue
+        content_type = part.get_content_type()
+        filename = _filename(part)
+        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        if filename or disposition == "attachment" or not content_type.startswith("text/"):
+            if len(body.attachments) < MAX_ATTACHMENTS and content_type != "multipart/alternative":
+                payload = part.get_payload(decode=True)
+                data = payload if isinstance(payload, bytes) else b""
+                body.attachments.append(
+                    Attachment(filename, content_type, len(data), hashlib.sha256(data).hexdigest())
+                )
+            continue
+        text = _decode_text(part)
+        if content_type == "text/html":
+            facts = extract_html(text)
+            body.html_text.append(facts.text)
+            body.anchors.extend(facts.anchors)
+            body.forms += facts.form_count
+            body.images += facts.image_count
+        else:
+            body.plain.append(text)
+    return body
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.strip()[:MAX_BODY_CHARS]
+
+
+def _urls(anchors: list[tuple[str, str]], text: str) -> tuple[Url, ...]:
+    found: dict[str, Url] = {}
+    for href, label in anchors:
+        if href.lower().startswith(("http://", "https://")) and href not in found:
+            found[href] = Url(href[:2000], _host(href), label[:200])
+    for match in _URL_RE.finditer(text):
+        href = match.group(0).rstrip(".,;:!?")
+        if href not in found:
+            found[href] = Url(href[:2000], _host(href), "")
+        if len(found) >= MAX_URLS:
+            break
+    return tuple(found.values())[:MAX_URLS]
+
+
+def _check_raw(raw: bytes) -> None:
+    if not raw.strip():
+        raise ParseError("empty", "the input has no bytes besides whitespace")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ParseError("too_large", f"{len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES} byte cap")
+    head = raw[:65536]
+    if head.count(b"\x00") > 16 or not _HEADER_LINE.search(head.split(b"\n\n", 1)[0][:65536]):
+        raise ParseError("not_rfc822", "no RFC 822 header block found at the start of the input")
+
+
+def parse_message(
+    raw: bytes,
+    *,
+    tenant_id: str,
+    source: str = "",
+    label: str | None = None,
+    category: str = CATEGORY_UNKNOWN,
+    fallback_time: datetime | None = None,
+) -> Message:
+    """Parse raw RFC 822 bytes into a :class:`Message`, or raise :class:`ParseError`."""
+    _check_raw(raw)
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.compat32)
+        headers = msg.keys()
+        if not any(h.lower() in ("from", "to", "subject", "date", "message-id") for h in headers):
+            raise ParseError("not_rfc822", "none of From, To, Subject, Date, Message-ID is present")
+        display_name, sender = _address(_header(msg, "From"))
+        _, reply_to = _address(_header(msg, "Reply-To"))
+        _, return_path = _address(_header(msg, "Return-Path"))
+        header_date = _header(msg, "Date")
+        spf, dkim, dmarc = _auth_results(msg)
+        body = _walk(msg)
+    except RecursionError as exc:
+        raise ParseError("mime_too_deep", "MIME nesting exceeds the parser's depth limit") from exc
+    except ParseError:
+        raise
+    except Exception as exc:  # the stdlib parser is tolerant; anything else is a defect in the mail
+        raise ParseError("mime_error", f"{type(exc).__name__} while reading the MIME structure") from exc
+    text = _normalise("\n\n".join(t for t in body.plain if t.strip()))
+    if not text and body.html_text:
+        text = _normalise("\n\n".join(body.html_text))
+    return Message(
+        message_id=sha256_hex(raw),
+        tenant_id=tenant_id,
+        received_at=_received_at(header_date, fallback_time),
+        sender_address=sender,
+        sender_display_name=display_name[:200],
+        reply_to_address=reply_to,
+        return_path_address=return_path,
+        to_addresses=_addresses(msg, "To"),
+        cc_addresses=_addresses(msg, "Cc"),
+        subject=_header(msg, "Subject")[:MAX_SUBJECT_CHARS],
+        body_text=text,
+        header_message_id=_header(msg, "Message-ID")[:300],
+        header_date=header_date[:100],
+        spf_result=spf,
+        dkim_result=dkim,
+        dmarc_result=dmarc,
+        html_form_count=body.forms,
+        html_image_count=body.images,
+        urls=_urls(body.anchors, text),
+        attachments=tuple(body.attachments),
+        label=label,
+        category=category,
+        source=source,
+    )

@@ -1,0 +1,128 @@
+"""Model registry on an artifact store: immutable versions, the production pointer, the audit log.
+
+Layout under the store root::
+
+    models/<version>/manifest.json, model.txt, ...   immutable, version = content hash
+    production.json                                  {"version": ..., "previous": ..., ...}
+    audit/<timestamp>-<action>-<version>.json        one record per promotion or rollback
+
+Promotion uploads the bundle, reads every file back and checks its hash, then moves the pointer
+with a conditional write against the pointer it read at the start, then appends the audit record.
+A failure at any step leaves the pointer, and so the serving model, where it was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from detection.artifact import MANIFEST, REQUIRED_FILES, Bundle, BundleError, sha256
+from detection.stores import ArtifactStore, ArtifactStoreError
+
+PRODUCTION = "production.json"
+
+
+@dataclass(frozen=True)
+class Pointer:
+    version: str
+    etag: str
+    document: dict[str, object]
+
+
+def model_prefix(version: str) -> str:
+    return f"models/{version}"
+
+
+def read_production(store: ArtifactStore) -> Pointer | None:
+    found = store.read_pointer(PRODUCTION)
+    if found is None:
+        return None
+    data, etag = found
+    try:
+        document = json.loads(data)
+        return Pointer(str(document["version"]), etag, document)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactStoreError(
+            f"{store.uri}/{PRODUCTION} is unreadable ({exc}); roll back to a known version"
+        ) from exc
+
+
+def upload_bundle(store: ArtifactStore, bundle: Bundle) -> str:
+    """Write the bundle under its immutable version prefix and verify it by reading it back."""
+    prefix = model_prefix(bundle.version)
+    for name, data in bundle.files.items():
+        store.put(f"{prefix}/{name}", data)
+    for name, data in bundle.files.items():
+        if sha256(store.get(f"{prefix}/{name}")) != sha256(data):
+            raise ArtifactStoreError(
+                f"read-back of {store.uri}/{prefix}/{name} does not match what was uploaded; "
+                "the store is not reliable, production was not changed"
+            )
+    return prefix
+
+
+def load_version(store: ArtifactStore, version: str) -> Bundle:
+    prefix = model_prefix(version)
+    files: dict[str, bytes] = {}
+    for name in (MANIFEST, *REQUIRED_FILES):
+        try:
+            files[name] = store.get(f"{prefix}/{name}")
+        except KeyError:
+            if name == MANIFEST:
+                raise BundleError(f"{store.uri}/{prefix}: no such model version") from None
+    return Bundle.from_files(files, f"{store.uri}/{prefix}")
+
+
+def load_production(store: ArtifactStore) -> Bundle:
+    pointer = read_production(store)
+    if pointer is None:
+        raise BundleError(
+            f"{store.uri}: no production model yet; materialise deployed_model (make run) first"
+        )
+    return load_version(store, pointer.version)
+
+
+def _audit(store: ArtifactStore, action: str, version: str, record: dict[str, object]) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    key = f"audit/{stamp}-{action}-{version}.json"
+    store.put(key, json.dumps({"action": action, "version": version, **record}, indent=2,
+                              sort_keys=True, default=str).encode())  # fmt: skip
+    return key
+
+
+def _move(store: ArtifactStore, version: str, expected: Pointer | None, action: str,
+          record: dict[str, object]) -> dict[str, object]:  # fmt: skip
+    document = {
+        "version": version,
+        "previous": expected.version if expected else None,
+        "action": action,
+        "moved_at": datetime.now(UTC).isoformat(),
+        "run_id": record.get("run_id"),
+    }
+    store.write_pointer(PRODUCTION, json.dumps(document, indent=2).encode(),
+                        expected.etag if expected else None)  # fmt: skip
+    return document
+
+
+def promote(store: ArtifactStore, bundle: Bundle, record: dict[str, object]) -> dict[str, object]:
+    """Upload, verify, move production to this bundle, audit. Returns where it went."""
+    before = read_production(store)
+    prefix = upload_bundle(store, bundle)
+    pointer = _move(store, bundle.version, before, "promote", record)
+    audit_key = _audit(store, "promote", bundle.version, {**record, "previous": pointer["previous"]})
+    return {"version": bundle.version, "uri": f"{store.uri}/{prefix}", "previous": pointer["previous"],
+            "audit": f"{store.uri}/{audit_key}"}  # fmt: skip
+
+
+def rollback(store: ArtifactStore, version: str, record: dict[str, object]) -> dict[str, object]:
+    """Point production at an earlier version after verifying it; audited like a promotion."""
+    before = read_production(store)
+    load_version(store, version)  # refuses a missing or tampered version before anything moves
+    pointer = _move(store, version, before, "rollback", record)
+    audit_key = _audit(store, "rollback", version, {**record, "previous": pointer["previous"]})
+    return {"version": version, "previous": pointer["previous"], "audit": f"{store.uri}/{audit_key}"}
+
+
+def list_versions(store: ArtifactStore) -> list[str]:
+    return sorted({k.split("/")[1] for k in store.list("models/") if k.endswith(f"/{MANIFEST}")})

@@ -1,0 +1,197 @@
+"""Content signals: the one function that turns a message into numbers, used by the training
+assets and by the online scorer alike. Signals depend only on the message itself and on static
+lists (brands, free-mail providers, shorteners); tenant history lives in ``detection.behaviour``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from detection.domains import (
+    BRAND_DOMAINS,
+    BRAND_REGISTRABLE,
+    FREEMAIL,
+    SHORTENERS,
+    has_confusables,
+    is_ip,
+    max_lookalike,
+    registrable,
+)
+from detection.schema import Message, domain_of
+
+_TERMS = {
+    "urgency": r"\b(urgent(ly)?|immediately|asap|as soon as possible|within 24 hours|today|"
+    r"end of (the )?day|expire[sd]?|suspend(ed)?|final notice|overdue)\b",
+    "payment": r"\b(wire|transfer|payment|gift ?cards?|bitcoin|btc|invoice|remittance|"
+    r"purchase|payroll|direct deposit)\b",
+    "credential": r"\b(password|login|log in|sign[- ]?in|verify|verification|credentials?|"
+    r"account (is )?(locked|suspended)|mailbox|authenticate)\b",
+    "bank_change": r"\b(bank (details|account|information)|new account|account (number|details)|"
+    r"iban|routing number|changed? (our|the) bank)\b",
+    "secrecy": r"\b(confidential|between us|do not (tell|share|discuss)|keep (this )?quiet|"
+    r"discreet|reply by email only|in meetings?)\b",
+    "extortion": r"\b(hacked|recorded you|your contacts|lottery|inheritance|won|prize|claim)\b",
+}
+_TERM_RE = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in _TERMS.items()}
+_DOMAIN_IN_TEXT = re.compile(r"([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})", re.IGNORECASE)
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_AUTH_FAIL = frozenset({"fail", "softfail", "permerror", "hardfail"})
+_MACRO_EXT = frozenset({"docm", "xlsm", "pptm", "dotm", "xltm", "xlam", "ppam"})
+_EXECUTABLE_EXT = frozenset(
+    {"exe", "scr", "js", "jse", "vbs", "vbe", "bat", "cmd", "ps1", "msi", "jar", "hta", "lnk", "wsf"}
+)
+_DISK_ARCHIVE_EXT = frozenset({"iso", "img", "vhd", "zip", "rar", "7z", "gz", "cab", "ace", "tar"})
+_HTML_EXT = frozenset({"html", "htm", "shtml", "svg", "xhtml"})
+_DOC_EXT = frozenset({"pdf", "doc", "docx", "xls", "xlsx", "txt", "png", "jpg", "jpeg"})
+
+CONTENT_FEATURES: tuple[str, ...] = (
+    "sender_is_freemail",
+    "display_name_has_other_domain",
+    "display_name_brand_impersonation",
+    "display_name_has_confusables",
+    "reply_to_domain_differs",
+    "return_path_domain_differs",
+    "spf_fail",
+    "dkim_fail",
+    "dmarc_fail",
+    "message_id_missing",
+    "message_id_domain_differs",
+    "date_missing",
+    "sender_brand_lookalike",
+    *(f"terms_{name}" for name in _TERMS),
+    "subject_urgency",
+    "url_count",
+    "url_domain_count",
+    "url_ip_host",
+    "url_punycode_or_confusable",
+    "url_shortener",
+    "url_brand_lookalike",
+    "url_brand_in_subdomain",
+    "url_text_domain_differs",
+    "url_domain_differs_from_sender",
+    "attachment_count",
+    "attachment_executable",
+    "attachment_double_extension",
+    "attachment_macro",
+    "attachment_html",
+    "attachment_disk_or_archive",
+    "html_form",
+    "html_image_count",
+    "image_only_body",
+    "zero_width_chars",
+    "body_length_log",
+)
+
+
+def _extension(filename: str) -> tuple[str, str]:
+    parts = filename.lower().rsplit(".", 2)
+    last = parts[-1] if len(parts) > 1 else ""
+    previous = parts[-2] if len(parts) > 2 else ""
+    return last, previous
+
+
+def _attachment_signals(message: Message) -> dict[str, float]:
+    executable = double = macro = html = disk = 0.0
+    for attachment in message.attachments:
+        ext, inner = _extension(attachment.filename)
+        content_type = attachment.content_type
+        executable = max(executable, float(ext in _EXECUTABLE_EXT))
+        double = max(double, float(bool(inner) and inner in _DOC_EXT and ext in _EXECUTABLE_EXT))
+        macro = max(macro, float(ext in _MACRO_EXT or "macroenabled" in content_type))
+        html = max(html, float(ext in _HTML_EXT or content_type == "text/html"))
+        disk = max(disk, float(ext in _DISK_ARCHIVE_EXT))
+    return {
+        "attachment_count": float(len(message.attachments)),
+        "attachment_executable": executable,
+        "attachment_double_extension": double,
+        "attachment_macro": macro,
+        "attachment_html": html,
+        "attachment_disk_or_archive": disk,
+    }
+
+
+def _url_signals(message: Message, sender_domain: str) -> dict[str, float]:
+    hosts = [u.host.lower() for u in message.urls if u.host]
+    domains = {registrable(h) for h in hosts}
+    text_differs = 0.0
+    for url in message.urls:
+        shown = _DOMAIN_IN_TEXT.search(url.text) if url.text else None
+        if shown and url.host and registrable(shown.group(1).lower()) != registrable(url.host):
+            text_differs = 1.0
+    brand_in_subdomain = 0.0
+    for host in hosts:
+        domain = registrable(host)
+        prefix = host[: -len(domain)] if domain and host.endswith(domain) else ""
+        if domain not in BRAND_REGISTRABLE and any(b in prefix for b in BRAND_DOMAINS):
+            brand_in_subdomain = 1.0
+    return {
+        "url_count": float(len(message.urls)),
+        "url_domain_count": float(len(domains)),
+        "url_ip_host": float(any(is_ip(h) for h in hosts)),
+        "url_punycode_or_confusable": float(any("xn--" in h or has_confusables(h) for h in hosts)),
+        "url_shortener": float(any(d in SHORTENERS for d in domains)),
+        "url_brand_lookalike": max((max_lookalike(d, BRAND_REGISTRABLE) for d in domains), default=0.0),
+        "url_brand_in_subdomain": brand_in_subdomain,
+        "url_text_domain_differs": text_differs,
+        "url_domain_differs_from_sender": float(
+            bool(domains) and bool(sender_domain) and sender_domain not in domains
+        ),
+    }
+
+
+def _name_signals(message: Message, sender_domain: str) -> dict[str, float]:
+    name = message.sender_display_name.lower()
+    shown = _DOMAIN_IN_TEXT.search(name)
+    other_domain = bool(shown) and registrable(shown.group(1)) != sender_domain if shown else False
+    brand = 0.0
+    for token, domain in BRAND_DOMAINS.items():
+        if token in name.replace(" ", "") and sender_domain != domain:
+            brand = float(sender_domain not in BRAND_REGISTRABLE)
+            break
+    return {
+        "display_name_has_other_domain": float(other_domain),
+        "display_name_brand_impersonation": brand,
+        "display_name_has_confusables": float(has_confusables(message.sender_display_name)),
+    }
+
+
+def _has_image(message: Message) -> bool:
+    return message.html_image_count > 0 or any(
+        a.content_type.startswith("image/") for a in message.attachments
+    )
+
+
+def content_signals(message: Message) -> dict[str, float]:
+    """All content signals of one message, keyed by the names in ``CONTENT_FEATURES``."""
+    sender_domain = registrable(message.sender_domain)
+    text = f"{message.subject}\n{message.body_text}"
+    header_id_domain = message.header_message_id.rpartition("@")[2].strip(">").lower()
+    reply_domain = registrable(domain_of(message.reply_to_address))
+    return_domain = registrable(domain_of(message.return_path_address))
+    signals: dict[str, float] = {
+        "sender_is_freemail": float(sender_domain in FREEMAIL),
+        "reply_to_domain_differs": float(bool(reply_domain) and reply_domain != sender_domain),
+        "return_path_domain_differs": float(bool(return_domain) and return_domain != sender_domain),
+        "spf_fail": float(message.spf_result in _AUTH_FAIL),
+        "dkim_fail": float(message.dkim_result in _AUTH_FAIL),
+        "dmarc_fail": float(message.dmarc_result in _AUTH_FAIL),
+        "message_id_missing": float("@" not in message.header_message_id),
+        "message_id_domain_differs": float(
+            bool(header_id_domain) and registrable(header_id_domain) != sender_domain
+        ),
+        "date_missing": float(not message.header_date),
+        "sender_brand_lookalike": max_lookalike(sender_domain, BRAND_REGISTRABLE),
+        "subject_urgency": float(bool(_TERM_RE["urgency"].search(message.subject))),
+        "html_form": float(message.html_form_count > 0),
+        "html_image_count": float(message.html_image_count),
+        "image_only_body": float(_has_image(message) and len(message.body_text.split()) < 8),
+        "zero_width_chars": float(len(_ZERO_WIDTH.findall(message.body_text[:20000]))),
+        "body_length_log": math.log1p(len(message.body_text)),
+    }
+    for name, pattern in _TERM_RE.items():
+        signals[f"terms_{name}"] = float(min(5, len(pattern.findall(text[:20000]))))
+    signals.update(_name_signals(message, sender_domain))
+    signals.update(_url_signals(message, sender_domain))
+    signals.update(_attachment_signals(message))
+    return {name: signals[name] for name in CONTENT_FEATURES}

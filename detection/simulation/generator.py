@@ -1,0 +1,182 @@
+"""Day-by-day mail generation: traffic volumes, replies, campaign waves, and a drift scenario.
+
+``simulate`` yields one day at a time, so memory does not grow with the number of days.
+Everything is drawn from ``random.Random(seed)`` streams, so the same config gives the same mail.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+
+from detection.schema import ATTACK_CATEGORIES, Message
+from detection.simulation import content
+from detection.simulation.world import Person, Tenant, build_world
+
+DEFAULT_ATTACK_MIX = {
+    "credential_phishing": 0.35,
+    "bec": 0.15,
+    "vendor_fraud": 0.12,
+    "account_takeover": 0.10,
+    "malware": 0.18,
+    "extortion_scam": 0.10,
+}
+DRIFTED_ATTACK_MIX = {**DEFAULT_ATTACK_MIX, "credential_phishing": 0.6, "malware": 0.08}
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Knobs of the simulated world. ``drift_day`` is a day index (0-based) or None for no drift."""
+
+    days: int = 28
+    tenants: int = 3
+    employees: int = 30
+    seed: int = 7
+    attack_rate: float = 0.01
+    start: date = date(2026, 1, 5)
+    drift_day: int | None = None
+    internal_rate: float = 2.5
+    attack_mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_ATTACK_MIX))
+
+    def __post_init__(self) -> None:
+        if self.days < 1:
+            raise ValueError(f"days must be at least 1, got {self.days}")
+        if not 0.0 <= self.attack_rate < 0.5:
+            raise ValueError(f"attack_rate must be in [0, 0.5), got {self.attack_rate}")
+        unknown = set(self.attack_mix) - set(ATTACK_CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown attack categories in attack_mix: {sorted(unknown)}")
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam <= 0:
+        return 0
+    if lam > 30:  # normal approximation keeps big days fast
+        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
+    threshold, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= threshold:
+            return k
+        k += 1
+
+
+def _campaign_waves(rng: random.Random, days: int) -> dict[str, list[float]]:
+    """Per category and day, a multiplier: quiet days around 0.5, campaign waves up to 3x."""
+    waves: dict[str, list[float]] = {}
+    for category in ATTACK_CATEGORIES:
+        factors = [0.6] * days
+        for _ in range(max(1, days // 10)):
+            start, length = rng.randrange(days), rng.randint(2, 4)
+            for day in range(start, min(days, start + length)):
+                factors[day] = rng.uniform(2.0, 3.0)
+        waves[category] = factors
+    return waves
+
+
+def _business_time(rng: random.Random, day: date) -> datetime:
+    hour = min(23, max(0, round(rng.gauss(13, 3))))
+    return datetime(day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60),
+                    tzinfo=UTC)  # fmt: skip
+
+
+def _pick_contact(rng: random.Random, tenant: Tenant, person: Person) -> Person:
+    contacts = tenant.contacts[person.address]
+    return rng.choices([c for c, _ in contacts], [w for _, w in contacts])[0]
+
+
+class _DayBuilder:
+    """Collects one tenant's messages for one day, then orders and names them."""
+
+    def __init__(self, rng: random.Random, tenant: Tenant, day: date, drifted: bool) -> None:
+        self.rng, self.tenant, self.day, self.drifted = rng, tenant, day, drifted
+        self.messages: list[Message] = []
+
+    def draft(self) -> content.Draft:
+        message_id = f"{self.tenant.tenant_id}-{self.day:%Y%m%d}-{len(self.messages):06d}"
+        return content.Draft(self.rng, self.tenant, _business_time(self.rng, self.day), message_id,
+                             self.drifted)  # fmt: skip
+
+    def add(self, message: Message) -> Message:
+        self.messages.append(message)
+        return message
+
+    def finish(self) -> list[Message]:
+        return sorted(self.messages, key=lambda m: (m.received_at, m.message_id))
+
+
+def _safe_traffic(b: _DayBuilder, volume: float) -> None:
+    rng, tenant = b.rng, b.tenant
+    for person in tenant.employees:
+        for _ in range(_poisson(rng, 2.5 * volume)):
+            to = [_pick_contact(rng, tenant, person)]
+            cc = [_pick_contact(rng, tenant, person)] if rng.random() < 0.2 else []
+            first = b.add(content.internal(b.draft(), person, to, [c for c in cc if c != to[0]]))
+            if rng.random() < 0.4:  # the recipient answers later that day
+                reply = content.internal(b.draft(), to[0], [person], [])
+                if reply.received_at > first.received_at:
+                    b.add(replace(reply, subject=f"Re: {first.subject}"))
+        if rng.random() < 0.3 * volume:
+            b.add(content.saas_notification(b.draft(), person))
+    finance = tenant.by_role("finance")
+    for vendor in tenant.vendors:
+        for contact in vendor.contacts:
+            if rng.random() < 0.25 * volume:
+                employee = rng.choice(finance)
+                bank_change = vendor.bank_change_day == (b.day - date(2000, 1, 1)).days
+                b.add(content.vendor_mail(b.draft(), contact, employee, bank_change))
+                if rng.random() < 0.5:
+                    b.add(content.partner_mail(b.draft(), contact, employee, outbound=True))
+    for partner in tenant.partners:
+        if rng.random() < 0.2 * volume:
+            employee = rng.choice(tenant.employees)
+            b.add(content.partner_mail(b.draft(), partner, employee, outbound=rng.random() < 0.5))
+    for _ in range(_poisson(rng, 1.0 * volume)):
+        b.add(content.first_time_external(b.draft(), rng.choice(tenant.employees)))
+    for _ in range(2 if volume > 0.5 else 1):
+        readers = rng.sample(tenant.employees, k=max(1, len(tenant.employees) // 3))
+        b.add(content.newsletter(b.draft(), readers))
+
+
+def _attacks(b: _DayBuilder, safe_count: int, config: SimulationConfig, waves: dict[str, list[float]],
+             day_index: int) -> None:  # fmt: skip
+    rng, tenant = b.rng, b.tenant
+    mix = DRIFTED_ATTACK_MIX if b.drifted else config.attack_mix
+    total = sum(mix.values())
+    expected = safe_count * config.attack_rate / (1.0 - config.attack_rate)
+    for category, weight in mix.items():
+        lam = expected * weight / total * waves[category][day_index]
+        for _ in range(_poisson(rng, lam)):
+            if category in ("bec", "vendor_fraud"):
+                victim = rng.choice(tenant.by_role("finance") + tenant.employees[:3])
+            else:
+                victim = rng.choice(tenant.employees)
+            b.add(content.ATTACK_BUILDERS[category](b.draft(), victim))
+
+
+def simulate(config: SimulationConfig) -> Iterator[tuple[date, list[Message]]]:
+    """Yield ``(day, messages)`` for each simulated day, messages ordered by arrival."""
+    world = build_world(config.seed, config.tenants, config.employees)
+    planner = random.Random(config.seed + 1)
+    for tenant in world:
+        for vendor in tenant.vendors:
+            if planner.random() < 0.5:
+                offset = planner.randrange(config.days)
+                vendor.bank_change_day = (config.start + timedelta(days=offset) - date(2000, 1, 1)).days
+    waves = _campaign_waves(planner, config.days)
+    for day_index in range(config.days):
+        day = config.start + timedelta(days=day_index)
+        drifted = config.drift_day is not None and day_index >= config.drift_day
+        volume = 1.0 if day.weekday() < 5 else 0.2
+        messages: list[Message] = []
+        for tenant_index, tenant in enumerate(world):
+            rng = random.Random(f"{config.seed}/{tenant_index}/{day_index}")
+            builder = _DayBuilder(rng, tenant, day, drifted)
+            _safe_traffic(builder, volume)
+            _attacks(builder, len(builder.messages), config, waves, day_index)
+            messages.extend(builder.finish())
+        messages.sort(key=lambda m: (m.received_at, m.message_id))
+        yield day, messages

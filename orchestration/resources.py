@@ -1,0 +1,26 @@
+"""Resource wiring. Every value is read from the environment when a run uses it (see README)."""
+
+import shutil
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource
+
+from assets.dbt_project import DBT_PROJECT_DIR
+from assets.resources import ArtifactStoreResource, LakeResource, WarehouseResource
+
+
+def _dbt_executable() -> str:
+    """dbt from the same environment as this interpreter, even when the venv is not activated."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
+
+
+def resources() -> dict[str, object]:
+    return {
+        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                              dbt_executable=_dbt_executable()),  # fmt: skip
+        "warehouse": WarehouseResource(),
+        "lake_store": LakeResource(),
+        "artifact_store": ArtifactStoreResource(),
+    }
