@@ -77,7 +77,8 @@ def baseline_snapshot(context: dg.AssetExecutionContext, lake_store: LakeResourc
     counts = {}
     for name, key in SNAPSHOT_MODELS.items():
         schema = SNAPSHOT_TABLES[name]
-        frame = warehouse.read(f"select {', '.join(schema.names)} from {key.path[-1]}")
+        columns = ", ".join(schema.names)  # ordered, so the same data gives the same bytes
+        frame = warehouse.read(f"select {columns} from {key.path[-1]} order by {columns}")
         table = pa.Table.from_pandas(frame, preserve_index=False).cast(schema)
         pq.write_table(table, lake_store.path(SNAPSHOT_DIR, f"{name}.parquet"))
         counts[name] = table.num_rows

@@ -31,6 +31,7 @@ class TrainingConfig(dg.Config):
     num_boost_round: int = Field(default=200, description="boosting rounds")
     learning_rate: float = Field(default=0.05, description="LightGBM learning rate")
     num_leaves: int = Field(default=15, description="LightGBM leaves per tree")
+    min_data_in_leaf: int = Field(default=10, description="LightGBM minimum rows per leaf")
     num_threads: int = Field(default=2, description="LightGBM threads (fixed, for reproducibility)")
 
 
@@ -58,7 +59,8 @@ def candidate_model(context: dg.AssetExecutionContext, config: TrainingConfig, l
     frame = training_frame(lake_store)
     features = list(FEATURE_COLUMNS)
     params = TrainParams(seed=config.seed, num_boost_round=config.num_boost_round, learning_rate=config.learning_rate,
-                         num_leaves=config.num_leaves, num_threads=config.num_threads)  # fmt: skip
+                         num_leaves=config.num_leaves, min_data_in_leaf=config.min_data_in_leaf,
+                         num_threads=config.num_threads)  # fmt: skip
     rules = parse_rules(default_rules_text(), set(features))
     try:
         split = time_split(frame, config.validation_days, config.test_days)

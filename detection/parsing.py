@@ -185,12 +185,13 @@ def _normalise(text: str) -> str:
 
 def _urls(anchors: list[tuple[str, str]], text: str) -> tuple[Url, ...]:
     found: dict[str, Url] = {}
+    shown = {label for _, label in anchors}  # a link's visible text is not a link of its own
     for href, label in anchors:
         if href.lower().startswith(("http://", "https://")) and href not in found:
             found[href] = Url(href[:2000], _host(href), label[:200])
     for match in _URL_RE.finditer(text):
         href = match.group(0).rstrip(".,;:!?")
-        if href not in found:
+        if href not in found and href not in shown:
             found[href] = Url(href[:2000], _host(href), "")
         if len(found) >= MAX_URLS:
             break

@@ -1,6 +1,5 @@
 """The one code location: every stage's assets and checks, jobs, schedules, sensors, resources."""
 
-
 import dagster as dg
 
 from assets import deployment, evaluation, features, mail, training
@@ -10,13 +9,22 @@ from orchestration.resources import resources
 from orchestration.schedules import daily_retrain_schedule
 from orchestration.sensors import drift_retrain_sensor
 
+STAGE_MODULES = [mail, features, training, evaluation, deployment]
+
+
+def all_assets() -> list[dg.AssetsDefinition]:
+    return [*dg.load_assets_from_modules(STAGE_MODULES), build_baseline_assets()]  # type: ignore[list-item]
+
+
+def all_asset_checks() -> list[dg.AssetChecksDefinition]:
+    return list(dg.load_asset_checks_from_modules(STAGE_MODULES))  # type: ignore[arg-type]
+
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    modules = [mail, features, training, evaluation, deployment]
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules(modules), build_baseline_assets()],
-        asset_checks=dg.load_asset_checks_from_modules(modules),
+        assets=all_assets(),
+        asset_checks=all_asset_checks(),
         jobs=[retrain_job],
         schedules=[daily_retrain_schedule],
         sensors=[drift_retrain_sensor],

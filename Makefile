@@ -1,0 +1,48 @@
+# The front door. `make run` and `make test` each create the environment from nothing.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+export DAGSTER_HOME ?= $(CURDIR)/var/dagster
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+DBT_MANIFEST := dbt_project/target/manifest.json
+
+.PHONY: env manifest run ui test lint format bench clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+env: $(UV)
+	$(UV) sync --frozen --quiet
+
+# dagster-dbt needs the dbt manifest before Dagster loads the definitions.
+manifest: env
+	cd dbt_project && ../.venv/bin/dbt parse --profiles-dir . --quiet
+
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp orchestration/dagster.yaml $@
+
+run: manifest $(DAGSTER_HOME)/dagster.yaml
+	.venv/bin/python -m orchestration.run
+
+ui: manifest $(DAGSTER_HOME)/dagster.yaml
+	.venv/bin/dagster dev -w workspace.yaml -h 0.0.0.0 -p 3000
+
+test: manifest
+	.venv/bin/pytest -q
+
+lint: manifest
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/pyright
+	.venv/bin/sqlfluff lint dbt_project/models
+
+format: env
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+bench: manifest
+	.venv/bin/python -m bench.run_all
+
+clean:
+	rm -rf var dbt_project/target dbt_project/logs .pytest_cache

@@ -1,0 +1,116 @@
+"""The whole graph, materialised in-process once, deploying to S3 (moto's server over HTTP)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import dagster as dg
+import pytest
+
+from assets.resources import ArtifactStoreResource
+from detection.registry import read_production
+from detection.scorer import Scorer
+from detection.simulation.generator import SimulationConfig, simulate
+from detection.simulation.render import render_rfc822
+from orchestration.definitions import all_asset_checks, all_assets
+from orchestration.resources import resources
+
+pytestmark = pytest.mark.slow
+BUCKET = "pipeline-artifacts"
+
+
+@pytest.fixture(scope="module")
+def s3_store(s3_endpoint):
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    return ArtifactStoreResource(uri=f"s3://{BUCKET}/detection", s3_endpoint_url=s3_endpoint)
+
+
+def _materialize(s3_store, selection=None, run_config=None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*all_assets(), *all_asset_checks()],
+        selection=selection,
+        resources={**resources(), "artifact_store": s3_store},
+        run_config=run_config,
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def first_run(dbt_manifest, s3_store):
+    return _materialize(s3_store)
+
+
+def _deployed(result: dg.ExecuteInProcessResult) -> dict[str, object]:
+    events = result.asset_materializations_for_node("deployed_model")
+    return {k: v.value for k, v in events[0].metadata.items()} if events else {}
+
+
+def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
+    assert first_run.success
+    checks = {e.check_name: e.passed for e in first_run.get_asset_check_evaluations()}
+    assert checks["recall_at_threshold"] and checks["false_positive_rate_within_budget"]
+    assert "feature_drift" in checks
+    deployed = _deployed(first_run)
+    assert str(deployed["uri"]).startswith(f"s3://{BUCKET}/detection/models/")
+    assert read_production(s3_store.open()).version == deployed["version"]
+
+
+def _sample_mail() -> dict[str, bytes]:
+    """The last simulated day (same world as the pipeline's default config)."""
+    *_, (_, messages) = simulate(SimulationConfig(days=42, tenants=3, employees=30, attack_rate=0.03))
+    phish = next(m for m in messages if m.category == "credential_phishing" and m.body_text)
+    domain = phish.primary_recipient.rpartition("@")[2]
+    safe = next(m for m in messages if m.tenant_id == phish.tenant_id and m.sender_address.endswith(domain))
+    return {"phish": render_rfc822(phish), "safe": render_rfc822(safe), "tenant": phish.tenant_id.encode()}
+
+
+def test_scorer_loads_from_s3_and_explains(first_run, s3_endpoint):
+    scorer = Scorer.load(f"s3://{BUCKET}/detection", endpoint_url=s3_endpoint)
+    assert scorer.version == _deployed(first_run)["version"]
+    mail = _sample_mail()
+    tenant = mail["tenant"].decode()
+    phish = scorer.score_bytes(mail["phish"], tenant_id=tenant)
+    safe = scorer.score_bytes(mail["safe"], tenant_id=tenant)
+    assert phish.verdict == "attack" and phish.reasons
+    assert safe.verdict == "safe"
+    assert phish.score > safe.score
+
+
+def test_cli_scores_from_s3(first_run, s3_endpoint, tmp_path):
+    mail = _sample_mail()
+    (tmp_path / "phish.eml").write_bytes(mail["phish"])
+    (tmp_path / "junk.eml").write_bytes(b"\x00\x01 not mail")
+    cli = Path(sys.executable).with_name("attack-detection")
+    env = {**os.environ, "ATTACK_DETECTION_S3_ENDPOINT_URL": s3_endpoint}
+    output = subprocess.run([str(cli), "score", "--artifact", f"s3://{BUCKET}/detection", "--format", "json",
+                             "--tenant", mail["tenant"].decode(), str(tmp_path)],
+                            env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    results = {Path(r["path"]).name: r for r in json.loads(output.stdout)["results"]}
+    assert results["phish.eml"]["verdict"] == "attack"
+    assert results["junk.eml"]["verdict"] == "error" and "not_rfc822" in results["junk.eml"]["reasons"][0]
+
+
+def test_retraining_on_the_same_data_gives_the_same_model(first_run, s3_store):
+    model = Path(os.environ["ATTACK_DETECTION_WORK_DIR"]) / "candidate" / "model.txt"
+    before = model.read_bytes()
+    again = _materialize(s3_store, selection=["candidate_model"])
+    assert again.success
+    assert model.read_bytes() == before
+
+
+def test_failing_blocking_check_stops_deployment_and_production_stays(first_run, s3_store):
+    """A degraded challenger (no tree can split: constant scores, so everything is flagged) fails
+    the FPR check; deployed_model does not run and production keeps the first model."""
+    before = read_production(s3_store.open())
+    degraded = {"ops": {"candidate_model": {"config": {"min_data_in_leaf": 1_000_000}}}}
+    result = _materialize(s3_store, selection=["candidate_model", "model_evaluation", "deployed_model"],
+                          run_config=degraded)  # fmt: skip
+    assert not result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["false_positive_rate_within_budget"] is False
+    assert _deployed(result) == {}
+    after = read_production(s3_store.open())
+    assert after is not None and before is not None and after.version == before.version
