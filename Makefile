@@ -4,6 +4,9 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+# Absolute defaults so dbt, sqlfluff and Dagster agree whatever directory they run from.
+export ATTACK_DETECTION_DUCKDB_PATH ?= $(CURDIR)/var/warehouse.duckdb
+export ATTACK_DETECTION_LAKE_DIR ?= $(CURDIR)/var/lake
 DBT_MANIFEST := dbt_project/target/manifest.json
 
 .PHONY: env manifest run ui test lint format bench clean
@@ -35,6 +38,7 @@ lint: manifest
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/pyright
+	mkdir -p $(dir $(ATTACK_DETECTION_DUCKDB_PATH))
 	.venv/bin/sqlfluff lint dbt_project/models
 
 format: env

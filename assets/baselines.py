@@ -1,11 +1,15 @@
 """Baselines stage: the dbt project as assets; dbt tests become asset checks."""
 
-
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from assets.dbt_project import dbt_project
 
@@ -23,25 +27,33 @@ SNAPSHOT_MODELS = {
 class BaselineTranslator(DagsterDbtTranslator):
     """Groups come from each model's ``meta.dagster_group`` (set per folder in dbt_project.yml)."""
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: Any
+    ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest.get("nodes", {}).get(unique_id) or {}
-        group = (node.get("meta") or {}).get("dagster_group") or (node.get("config", {}).get("meta") or {}).get(
-            "dagster_group"
-        )
+        group = (node.get("meta") or {}).get("dagster_group") or (
+            node.get("config", {}).get("meta") or {}
+        ).get("dagster_group")
         return spec.replace_attributes(group_name=group) if group else spec
 
 
 def build_baseline_assets() -> dg.AssetsDefinition:
-    """The ``@dbt_assets`` definition; built on demand so importing this module needs no manifest."""
+    """The ``@dbt_assets`` definition, built on demand: importing this module needs no manifest."""
     project = dbt_project()
     translator = BaselineTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_duplicate_source_asset_keys=True)
+        settings=DagsterDbtTranslatorSettings(
+            enable_asset_checks=True, enable_duplicate_source_asset_keys=True
+        )
     )
 
-    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=translator,
-                pool=WAREHOUSE_POOL)  # fmt: skip
-    def baseline_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):  # noqa: ANN202
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+    )
+    def baseline_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         """Point-in-time behavioural baselines, the feature mart and the serving snapshot."""
         yield from dbt.cli(["build"], context=context).stream()
 

@@ -1,7 +1,6 @@
 """The dbt project handle, on its own: the prepare command imports this module, and it must not
 define ``@dbt_assets`` (that would need the manifest it is about to build)."""
 
-
 import functools
 from pathlib import Path
 

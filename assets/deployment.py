@@ -1,7 +1,6 @@
 """Deployment stage: ``deployed_model`` builds the artifact bundle and promotes it. It runs only
 when every blocking check on ``model_evaluation`` passed in the same run."""
 
-
 import hashlib
 import importlib.metadata
 import json
@@ -28,15 +27,26 @@ def _dbt_manifest_hash() -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
-@dg.asset(group_name=GROUP, deps=[candidate_model, model_evaluation, baseline_snapshot], kinds={"s3", "python"})
-def deployed_model(context: dg.AssetExecutionContext, lake_store: LakeResource, artifact_store: ArtifactStoreResource) -> dg.MaterializeResult:
+@dg.asset(
+    group_name=GROUP,
+    deps=[candidate_model, model_evaluation, baseline_snapshot],
+    kinds={"s3", "python"},
+)
+def deployed_model(
+    context: dg.AssetExecutionContext,
+    lake_store: LakeResource,
+    artifact_store: ArtifactStoreResource,
+) -> dg.MaterializeResult:
     """The artifact bundle (LightGBM text model, features, rules, threshold, baseline snapshot,
     manifest with sha256 of every file, metrics and lineage) promoted to the artifact store:
     uploaded under an immutable version, read back and verified, then the production pointer is
     moved with a conditional write and an audit record appended."""
     info, model_text = load_candidate(lake_store)
     evaluation = json.loads(lake_store.path(EVALUATION_FILE).read_text())
-    snapshot = {name: pq.read_table(lake_store.path(SNAPSHOT_DIR, f"{name}.parquet")) for name in SNAPSHOT_TABLES}
+    snapshot = {
+        name: pq.read_table(lake_store.path(SNAPSHOT_DIR, f"{name}.parquet"))
+        for name in SNAPSHOT_TABLES
+    }
     lineage = {
         "run_id": context.run_id,
         "data_windows": info["windows"],
@@ -44,17 +54,38 @@ def deployed_model(context: dg.AssetExecutionContext, lake_store: LakeResource, 
         "code_version": importlib.metadata.version("attack-detection"),
         "training_params": info["params"],
     }
-    bundle = Bundle.build(model_text=model_text, features=list(info["features"]), rules_text=default_rules_text(),
-                          threshold=float(info["threshold"]), snapshot=snapshot, metrics=evaluation, lineage=lineage)  # fmt: skip
+    bundle = Bundle.build(
+        model_text=model_text,
+        features=list(info["features"]),
+        rules_text=default_rules_text(),
+        threshold=float(info["threshold"]),
+        snapshot=snapshot,
+        metrics=evaluation,
+        lineage=lineage,
+    )
     store = artifact_store.open()
     try:
-        where = promote(store, bundle, {"run_id": context.run_id, "metrics": evaluation["combined"],
-                                        "lineage": lineage, "checks": "all blocking checks passed"})  # fmt: skip
+        where = promote(
+            store,
+            bundle,
+            {
+                "run_id": context.run_id,
+                "metrics": evaluation["combined"],
+                "lineage": lineage,
+                "checks": "all blocking checks passed",
+            },
+        )
     except ArtifactStoreError as exc:
         raise dg.Failure(f"promotion failed, production is unchanged: {exc}") from exc
     context.log.info(f"deployed model {where['version']} to {where['uri']}")
-    return dg.MaterializeResult(metadata={
-        "version": where["version"], "uri": str(where["uri"]), "previous": str(where["previous"]),
-        "audit_record": str(where["audit"]), "threshold": bundle.threshold,
-        "recall": evaluation["combined"]["recall"], "fpr": evaluation["combined"]["fpr"],
-    })  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "version": where["version"],
+            "uri": str(where["uri"]),
+            "previous": str(where["previous"]),
+            "audit_record": str(where["audit"]),
+            "threshold": bundle.threshold,
+            "recall": evaluation["combined"]["recall"],
+            "fpr": evaluation["combined"]["fpr"],
+        }
+    )

@@ -1,8 +1,8 @@
 """Evaluation stage: ``model_evaluation`` scores the held-out latest window with the candidate it
 is given, and the blocking efficacy checks that gate deployment."""
 
-
 import json
+from typing import Any
 
 import dagster as dg
 import lightgbm as lgb
@@ -11,7 +11,7 @@ import pandas as pd
 
 from assets.resources import LakeResource
 from assets.training import candidate_model, load_candidate, training_frame
-from detection.model import combined_scores, metrics, recall_by_category
+from detection.model import combined_scores, metrics, predict, recall_by_category, rows
 from detection.rules import default_rules_text, parse_rules
 
 GROUP = "evaluation"
@@ -24,16 +24,20 @@ FPR_BUDGET = 0.01
 def _markdown(rows: dict[str, dict[str, float]], columns: list[str]) -> str:
     lines = ["| slice | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, values in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{values.get(c, float('nan')):.4g}" for c in columns) + " |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{values.get(c, float('nan')):.4g}" for c in columns)
+            + " |"
+        )
     return "\n".join(lines)
 
 
-def evaluate_candidate(test: pd.DataFrame, info: dict[str, object], model_text: str) -> dict[str, object]:
-    features = list(info["features"])  # type: ignore[arg-type]
-    threshold = float(info["threshold"])  # type: ignore[arg-type]
+def evaluate_candidate(test: pd.DataFrame, info: dict[str, Any], model_text: str) -> dict[str, Any]:
+    features = list(info["features"])
+    threshold = float(info["threshold"])
     booster = lgb.Booster(model_str=model_text)
     y = test["is_attack"].to_numpy()
-    model_scores = booster.predict(test[features].to_numpy(dtype=float))
+    model_scores = predict(booster, test, features)
     forced = parse_rules(default_rules_text(), set(features)).forced(test)
     scores = combined_scores(model_scores, forced)
     tenants = {
@@ -44,7 +48,7 @@ def evaluate_candidate(test: pd.DataFrame, info: dict[str, object], model_text: 
     return {
         "threshold": threshold,
         "recall_target": info["recall_target"],
-        "window": info["windows"]["test"],  # type: ignore[index]
+        "window": info["windows"]["test"],
         "combined": metrics(y, scores, threshold),
         "model_only": metrics(y, model_scores, threshold),
         "rules_only": metrics(y, forced.astype(float), 0.5),
@@ -54,31 +58,44 @@ def evaluate_candidate(test: pd.DataFrame, info: dict[str, object], model_text: 
 
 
 @dg.asset(group_name=GROUP, deps=[candidate_model], kinds={"python"})
-def model_evaluation(context: dg.AssetExecutionContext, lake_store: LakeResource) -> dg.MaterializeResult:
+def model_evaluation(
+    context: dg.AssetExecutionContext, lake_store: LakeResource
+) -> dg.MaterializeResult:
     """Efficacy of the candidate on the latest, held-out days: recall at the chosen threshold,
     FPR and false positives per million safe messages, PR-AUC, recall per attack category and per
     tenant, and rules alone vs model alone vs combined."""
     info, model_text = load_candidate(lake_store)
     frame = training_frame(lake_store)
-    test = frame[frame["received_at"] >= pd.Timestamp(info["windows"]["test"]["start"])]  # type: ignore[index]
+    test = rows(frame, frame["received_at"] >= pd.Timestamp(info["windows"]["test"]["start"]))
     result = evaluate_candidate(test, info, model_text)
     path = lake_store.path(EVALUATION_FILE)
     path.write_text(json.dumps(result, indent=2, default=float))
     combined = result["combined"]
-    context.log.info(f"test recall {combined['recall']:.4f}, FPR {combined['fpr']:.5f} at threshold {result['threshold']:.4f}")
+    context.log.info(
+        f"test recall {combined['recall']:.4f}, FPR {combined['fpr']:.5f} "
+        f"at threshold {result['threshold']:.4f}"
+    )
     comparison = {k: result[k] for k in ("combined", "model_only", "rules_only")}
-    return dg.MaterializeResult(metadata={
-        "recall": combined["recall"], "fpr": combined["fpr"],
-        "false_positives_per_million": combined["false_positives_per_million"], "pr_auc": combined["pr_auc"],
-        "threshold": result["threshold"],
-        "recall_by_category": dg.MetadataValue.json(result["recall_by_category"]),
-        "rules_vs_model_vs_combined": dg.MetadataValue.md(_markdown(comparison, ["recall", "fpr", "precision"])),
-        "by_tenant": dg.MetadataValue.md(_markdown(result["by_tenant"], ["recall", "fpr", "attacks"])),
-        "path": dg.MetadataValue.path(str(path)),
-    })  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "recall": combined["recall"],
+            "fpr": combined["fpr"],
+            "false_positives_per_million": combined["false_positives_per_million"],
+            "pr_auc": combined["pr_auc"],
+            "threshold": result["threshold"],
+            "recall_by_category": dg.MetadataValue.json(result["recall_by_category"]),
+            "rules_vs_model_vs_combined": dg.MetadataValue.md(
+                _markdown(comparison, ["recall", "fpr", "precision"])
+            ),
+            "by_tenant": dg.MetadataValue.md(
+                _markdown(result["by_tenant"], ["recall", "fpr", "attacks"])
+            ),
+            "path": dg.MetadataValue.path(str(path)),
+        }
+    )
 
 
-def _evaluation(lake_store: LakeResource) -> dict[str, object]:
+def _evaluation(lake_store: LakeResource) -> dict[str, Any]:
     path = lake_store.path(EVALUATION_FILE)
     if not path.is_file():
         raise dg.Failure(f"no evaluation at {path}; materialise model_evaluation first")
@@ -91,12 +108,16 @@ def recall_at_threshold(lake_store: LakeResource) -> dg.AssetCheckResult:
     target. When it fails the candidate is not deployed and production keeps serving. Look at
     recall_by_category on model_evaluation to see which attacks are missed."""
     result = _evaluation(lake_store)
-    recall, target = float(result["combined"]["recall"]), float(result["recall_target"])  # type: ignore[index]
+    recall, target = float(result["combined"]["recall"]), float(result["recall_target"])
     return dg.AssetCheckResult(
         passed=bool(np.isfinite(recall) and recall >= target),
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"recall": recall, "target": target, "attacks": result["combined"]["attacks"],  # type: ignore[index]
-                  "recall_by_category": dg.MetadataValue.json(result["recall_by_category"])},  # fmt: skip
+        metadata={
+            "recall": recall,
+            "target": target,
+            "attacks": result["combined"]["attacks"],
+            "recall_by_category": dg.MetadataValue.json(result["recall_by_category"]),
+        },
     )
 
 
@@ -106,10 +127,13 @@ def false_positive_rate_within_budget(lake_store: LakeResource) -> dg.AssetCheck
     When it fails the candidate is not deployed; look at by_tenant and the rules comparison on
     model_evaluation to find what over-fires."""
     result = _evaluation(lake_store)
-    fpr = float(result["combined"]["fpr"])  # type: ignore[index]
+    fpr = float(result["combined"]["fpr"])
     return dg.AssetCheckResult(
         passed=fpr <= FPR_BUDGET,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"fpr": fpr, "budget": FPR_BUDGET,
-                  "false_positives_per_million": result["combined"]["false_positives_per_million"]},  # type: ignore[index]  # fmt: skip
+        metadata={
+            "fpr": fpr,
+            "budget": FPR_BUDGET,
+            "false_positives_per_million": result["combined"]["false_positives_per_million"],
+        },
     )

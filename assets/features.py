@@ -1,11 +1,10 @@
 """Features stage: content signals per message, the training table (content + behaviour + label),
 and the serving snapshot of the baselines."""
 
-
+import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import dagster as dg
 
 from assets.baselines import BEHAVIOUR_MART, SNAPSHOT_MODELS, WAREHOUSE_POOL
 from assets.resources import LakeResource, WarehouseResource
@@ -20,7 +19,7 @@ SNAPSHOT_DIR = "snapshot"
 KEY_COLUMNS = ["message_id", "tenant_id", "received_at", "label", "category"]
 
 
-def _feature_batches(files: list) -> list[pd.DataFrame]:  # noqa: ANN001
+def _feature_batches(files: list) -> list[pd.DataFrame]:
     frames = []
     columns = [f.name for f in pq.read_schema(files[0])]
     for file in files:
@@ -33,45 +32,76 @@ def _feature_batches(files: list) -> list[pd.DataFrame]:  # noqa: ANN001
 
 
 @dg.asset(group_name=GROUP, deps=["raw_messages"], kinds={"python", "parquet"})
-def message_features(context: dg.AssetExecutionContext, lake_store: LakeResource) -> dg.MaterializeResult:
+def message_features(
+    context: dg.AssetExecutionContext, lake_store: LakeResource
+) -> dg.MaterializeResult:
     """Content signals of every message (detection.signals.content_signals: the same function the
     online scorer uses), one row per message, with tenant, arrival time and label."""
     files = sorted((lake_store.lake / "messages").glob("*/*.parquet"))
     if not files:
-        raise dg.Failure(f"no mail under {lake_store.lake}/messages; materialise raw_messages first")
+        raise dg.Failure(
+            f"no mail under {lake_store.lake}/messages; materialise raw_messages first"
+        )
     frame = pd.concat(_feature_batches(files), ignore_index=True)
     path = lake_store.path(MESSAGE_FEATURES_FILE)
     frame.to_parquet(path, index=False)
     context.log.info(f"content signals for {len(frame)} messages written to {path}")
-    return dg.MaterializeResult(metadata={"rows": len(frame), "path": dg.MetadataValue.path(str(path)),
-                                          "features": len(FEATURE_COLUMNS)})  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(frame),
+            "path": dg.MetadataValue.path(str(path)),
+            "features": len(FEATURE_COLUMNS),
+        }
+    )
 
 
-@dg.asset(group_name=GROUP, deps=[message_features, BEHAVIOUR_MART], kinds={"python", "parquet"}, pool=WAREHOUSE_POOL)
-def training_table(context: dg.AssetExecutionContext, lake_store: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(
+    group_name=GROUP,
+    deps=[message_features, BEHAVIOUR_MART],
+    kinds={"python", "parquet"},
+    pool=WAREHOUSE_POOL,
+)
+def training_table(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """Content signals joined with the point-in-time behavioural features and the labels.
     Grain: one row per message."""
     content = pd.read_parquet(lake_store.path(MESSAGE_FEATURES_FILE))
-    behaviour = warehouse.read(f"select message_id, {', '.join(BEHAVIOUR_FEATURES)} from {BEHAVIOUR_MART.path[-1]}")
+    behaviour = warehouse.read(
+        f"select message_id, {', '.join(BEHAVIOUR_FEATURES)} from {BEHAVIOUR_MART.path[-1]}"
+    )
     table = content.merge(behaviour, on="message_id", how="inner", validate="one_to_one")
     if len(table) != len(content):
         raise dg.Failure(
-            f"{len(content) - len(table)} messages have content signals but no behavioural row; the "
-            "warehouse is stale. Materialise the dbt assets and this asset in the same run."
+            f"{len(content) - len(table)} messages have content signals but no behavioural row; "
+            "the warehouse is stale. Materialise the dbt assets and this asset in the same run."
         )
     table["is_attack"] = (table["label"] == "attack").astype(int)
     path = lake_store.path(TRAINING_TABLE_FILE)
     table.to_parquet(path, index=False)
     context.log.info(f"training table with {len(table)} rows written to {path}")
-    return dg.MaterializeResult(metadata={
-        "rows": len(table), "attacks": int(table["is_attack"].sum()),
-        "labelled": int(table["label"].notna().sum()), "path": dg.MetadataValue.path(str(path)),
-        "window": dg.MetadataValue.json({"start": str(table["received_at"].min()), "end": str(table["received_at"].max())}),
-    })  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(table),
+            "attacks": int(table["is_attack"].to_numpy().sum()),
+            "labelled": int(table["label"].notna().to_numpy().sum()),
+            "path": dg.MetadataValue.path(str(path)),
+            "window": dg.MetadataValue.json(
+                {"start": str(table["received_at"].min()), "end": str(table["received_at"].max())}
+            ),
+        }
+    )
 
 
-@dg.asset(group_name=GROUP, deps=list(SNAPSHOT_MODELS.values()), kinds={"python", "parquet"}, pool=WAREHOUSE_POOL)
-def baseline_snapshot(context: dg.AssetExecutionContext, lake_store: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+@dg.asset(
+    group_name=GROUP,
+    deps=list(SNAPSHOT_MODELS.values()),
+    kinds={"python", "parquet"},
+    pool=WAREHOUSE_POOL,
+)
+def baseline_snapshot(
+    context: dg.AssetExecutionContext, lake_store: LakeResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     """The latest per-key behavioural aggregates the online scorer needs, as parquet: it goes
     into the deployed bundle so the scorer computes the same features as the mart."""
     counts = {}
@@ -83,5 +113,9 @@ def baseline_snapshot(context: dg.AssetExecutionContext, lake_store: LakeResourc
         pq.write_table(table, lake_store.path(SNAPSHOT_DIR, f"{name}.parquet"))
         counts[name] = table.num_rows
     context.log.info(f"baseline snapshot written: {counts}")
-    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.json(counts),
-                                          "path": dg.MetadataValue.path(str(lake_store.path(SNAPSHOT_DIR, "x").parent))})  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "rows": dg.MetadataValue.json(counts),
+            "path": dg.MetadataValue.path(str(lake_store.path(SNAPSHOT_DIR, "x").parent)),
+        }
+    )

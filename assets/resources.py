@@ -41,7 +41,8 @@ class WarehouseResource(dg.ConfigurableResource):
 
 class LakeResource(dg.ConfigurableResource):
     """Where raw mail lands as parquet ($ATTACK_DETECTION_LAKE_DIR, default var/lake; dbt reads
-    it) and where Python assets keep their outputs ($ATTACK_DETECTION_WORK_DIR, default var/work)."""
+    it) and where Python assets keep their outputs ($ATTACK_DETECTION_WORK_DIR, default
+    var/work)."""
 
     @property
     def lake(self) -> Path:
@@ -61,13 +62,25 @@ class ArtifactStoreResource(dg.ConfigurableResource):
     """Where deployed bundles go: a directory or s3://bucket/prefix. Credentials come from the
     standard AWS chain (environment, profile, instance role), never from config."""
 
-    uri: str = Field(default="", description="store URI; empty: $ATTACK_DETECTION_ARTIFACT_URI, else var/artifacts")
-    s3_endpoint_url: str = Field(default="", description="S3 endpoint (MinIO, moto); empty: $ATTACK_DETECTION_S3_ENDPOINT_URL, else AWS")  # fmt: skip
+    uri: str = Field(
+        default="",
+        description="store URI; empty: $ATTACK_DETECTION_ARTIFACT_URI, else var/artifacts",
+    )
+    s3_endpoint_url: str = Field(
+        default="",
+        description="S3 endpoint (MinIO, moto); empty: $ATTACK_DETECTION_S3_ENDPOINT_URL, else AWS",
+    )
 
     @property
     def resolved_uri(self) -> str:
-        return self.uri or os.environ.get("ATTACK_DETECTION_ARTIFACT_URI") or str(VAR_DIR / "artifacts")
+        return (
+            self.uri
+            or os.environ.get("ATTACK_DETECTION_ARTIFACT_URI")
+            or str(VAR_DIR / "artifacts")
+        )
 
     def open(self) -> ArtifactStore:
-        endpoint = self.s3_endpoint_url or os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL") or None
+        endpoint = (
+            self.s3_endpoint_url or os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL") or None
+        )
         return open_store(self.resolved_uri, endpoint_url=endpoint)

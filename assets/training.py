@@ -1,12 +1,11 @@
 """Training stage: ``candidate_model`` (seeded LightGBM + rules + a threshold meeting the recall
 target on the validation days) and the Evidently drift check between training and recent mail."""
 
-
 import json
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
@@ -14,7 +13,16 @@ from assets.features import TRAINING_TABLE_FILE, training_table
 from assets.resources import LakeResource
 from detection.drift import data_drift
 from detection.features import FEATURE_COLUMNS
-from detection.model import TrainingError, TrainParams, choose_threshold, combined_scores, time_split, train_booster
+from detection.model import (
+    TrainingError,
+    TrainParams,
+    choose_threshold,
+    combined_scores,
+    predict,
+    rows,
+    time_split,
+    train_booster,
+)
 from detection.rules import default_rules_text, parse_rules
 
 GROUP = "training"
@@ -24,10 +32,16 @@ DRIFT_SHARE_THRESHOLD = 0.3
 
 
 class TrainingConfig(dg.Config):
-    seed: int = Field(default=7, description="LightGBM seed: the same data and seed give the same model")
-    validation_days: int = Field(default=7, description="days after training used to choose the threshold")
+    seed: int = Field(
+        default=7, description="LightGBM seed: the same data and seed give the same model"
+    )
+    validation_days: int = Field(
+        default=7, description="days after training used to choose the threshold"
+    )
     test_days: int = Field(default=7, description="latest days held out for evaluation")
-    recall_target: float = Field(default=0.995, description="recall the threshold must reach on the validation days")
+    recall_target: float = Field(
+        default=0.995, description="recall the threshold must reach on the validation days"
+    )
     num_boost_round: int = Field(default=200, description="boosting rounds")
     learning_rate: float = Field(default=0.05, description="LightGBM learning rate")
     num_leaves: int = Field(default=15, description="LightGBM leaves per tree")
@@ -35,7 +49,7 @@ class TrainingConfig(dg.Config):
     num_threads: int = Field(default=2, description="LightGBM threads (fixed, for reproducibility)")
 
 
-def load_candidate(lake_store: LakeResource) -> tuple[dict[str, object], str]:
+def load_candidate(lake_store: LakeResource) -> tuple[dict[str, Any], str]:
     directory = lake_store.work / CANDIDATE_DIR
     info_path, model_path = directory / "candidate.json", directory / "model.txt"
     if not info_path.is_file() or not model_path.is_file():
@@ -48,27 +62,38 @@ def training_frame(lake_store: LakeResource) -> pd.DataFrame:
     if not path.is_file():
         raise dg.Failure(f"no training table at {path}; materialise training_table first")
     frame = pd.read_parquet(path)
-    return frame[frame["label"].notna()].sort_values(["received_at", "message_id"], ignore_index=True)
+    labelled = rows(frame, frame["label"].notna())
+    return labelled.sort_values(by=["received_at", "message_id"], ignore_index=True)
 
 
 @dg.asset(group_name=GROUP, deps=[training_table], kinds={"lightgbm"})
-def candidate_model(context: dg.AssetExecutionContext, config: TrainingConfig, lake_store: LakeResource) -> dg.MaterializeResult:
+def candidate_model(
+    context: dg.AssetExecutionContext, config: TrainingConfig, lake_store: LakeResource
+) -> dg.MaterializeResult:
     """LightGBM on content + behavioural features, trained on the earliest days; the threshold is
     the highest one whose combined (model or force_attack rule) recall on the validation days meets
     the recall target. Written as LightGBM text plus candidate.json; no pickle."""
     frame = training_frame(lake_store)
     features = list(FEATURE_COLUMNS)
-    params = TrainParams(seed=config.seed, num_boost_round=config.num_boost_round, learning_rate=config.learning_rate,
-                         num_leaves=config.num_leaves, min_data_in_leaf=config.min_data_in_leaf,
-                         num_threads=config.num_threads)  # fmt: skip
+    params = TrainParams(
+        seed=config.seed,
+        num_boost_round=config.num_boost_round,
+        learning_rate=config.learning_rate,
+        num_leaves=config.num_leaves,
+        min_data_in_leaf=config.min_data_in_leaf,
+        num_threads=config.num_threads,
+    )
     rules = parse_rules(default_rules_text(), set(features))
     try:
         split = time_split(frame, config.validation_days, config.test_days)
         booster = train_booster(split.train, features, params)
         validation_scores = combined_scores(
-            booster.predict(split.validation[features].to_numpy(dtype=float)), rules.forced(split.validation)
+            predict(booster, split.validation, features),
+            rules.forced(split.validation),
         )
-        threshold = choose_threshold(split.validation["is_attack"].to_numpy(), validation_scores, config.recall_target)
+        threshold = choose_threshold(
+            split.validation["is_attack"].to_numpy(), validation_scores, config.recall_target
+        )
     except TrainingError as exc:
         raise dg.Failure(str(exc)) from exc
     directory = lake_store.work / CANDIDATE_DIR
@@ -80,20 +105,34 @@ def candidate_model(context: dg.AssetExecutionContext, config: TrainingConfig, l
         "features": features,
         "params": params.lightgbm(0.0) | {"num_boost_round": params.num_boost_round},
         "windows": {part: split.window(part) for part in ("train", "validation", "test")},
-        "rows": {"train": len(split.train), "validation": len(split.validation), "test": len(split.test)},
-        "attacks": {"train": int(split.train["is_attack"].sum()), "validation": int(split.validation["is_attack"].sum()),
-                    "test": int(split.test["is_attack"].sum())},
+        "rows": {
+            "train": len(split.train),
+            "validation": len(split.validation),
+            "test": len(split.test),
+        },
+        "attacks": {
+            "train": int(split.train["is_attack"].to_numpy().sum()),
+            "validation": int(split.validation["is_attack"].to_numpy().sum()),
+            "test": int(split.test["is_attack"].to_numpy().sum()),
+        },
         "run_id": context.run_id,
-    }  # fmt: skip
+    }
     (directory / "candidate.json").write_text(json.dumps(info, indent=2))
-    importance = dict(zip(features, booster.feature_importance("gain").round(1).tolist(), strict=True))
+    importance = dict(
+        zip(features, booster.feature_importance("gain").round(1).tolist(), strict=True)
+    )
     top = dict(sorted(importance.items(), key=lambda kv: -kv[1])[:10])
-    return dg.MaterializeResult(metadata={
-        "threshold": threshold, "recall_target": config.recall_target,
-        "rows": dg.MetadataValue.json(info["rows"]), "attacks": dg.MetadataValue.json(info["attacks"]),
-        "windows": dg.MetadataValue.json(info["windows"]), "top_features_by_gain": dg.MetadataValue.json(top),
-        "model_path": dg.MetadataValue.path(str(directory / "model.txt")),
-    })  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "threshold": threshold,
+            "recall_target": config.recall_target,
+            "rows": dg.MetadataValue.json(info["rows"]),
+            "attacks": dg.MetadataValue.json(info["attacks"]),
+            "windows": dg.MetadataValue.json(info["windows"]),
+            "top_features_by_gain": dg.MetadataValue.json(top),
+            "model_path": dg.MetadataValue.path(str(directory / "model.txt")),
+        }
+    )
 
 
 def _reports_dir(lake_store: LakeResource) -> Path:
@@ -111,22 +150,31 @@ def feature_drift(lake_store: LakeResource) -> dg.AssetCheckResult:
     info, _ = load_candidate(lake_store)
     frame = training_frame(lake_store)
     windows = info["windows"]
-    reference = frame[frame["received_at"] <= pd.Timestamp(windows["train"]["end"])]
-    current = frame[frame["received_at"] >= pd.Timestamp(windows["test"]["start"])]
-    result = data_drift(reference, current, list(info["features"]), drift_share_threshold=DRIFT_SHARE_THRESHOLD,
-                        seed=7)  # fmt: skip
+    reference = rows(frame, frame["received_at"] <= pd.Timestamp(windows["train"]["end"]))
+    current = rows(frame, frame["received_at"] >= pd.Timestamp(windows["test"]["start"]))
+    result = data_drift(
+        reference,
+        current,
+        list(info["features"]),
+        drift_share_threshold=DRIFT_SHARE_THRESHOLD,
+        seed=int(info["params"]["seed"]),
+    )
     report = _reports_dir(lake_store) / "feature_drift.html"
     report.write_text(result.html)
-    top = sorted(((c, s["score"]) for c, s in result.column_scores.items() if s.get("drifted")), key=lambda x: -float(np.nan_to_num(x[1])))  # type: ignore[arg-type]
+    drifted = {
+        c: float(str(s["score"])) for c, s in result.column_scores.items() if s.get("drifted")
+    }
+    top = sorted(drifted.items(), key=lambda item: -item[1])
     return dg.AssetCheckResult(
         passed=result.passed,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "drift_share": result.drift_share, "threshold": result.threshold,
+            "drift_share": result.drift_share,
+            "threshold": result.threshold,
             "drifted_features": dg.MetadataValue.json(result.drifted_columns),
             "top_drift_scores": dg.MetadataValue.json(dict(top[:10])),
-            "reference_rows": result.reference_rows, "current_rows": result.current_rows,
+            "reference_rows": result.reference_rows,
+            "current_rows": result.current_rows,
             "report": dg.MetadataValue.path(str(report)),
         },
-    )  # fmt: skip
-
+    )

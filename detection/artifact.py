@@ -111,12 +111,16 @@ class Bundle:
     def from_files(cls, files: dict[str, bytes], where: str) -> Bundle:
         """Verify and wrap a bundle's files; ``where`` names the location for error messages."""
         if MANIFEST not in files:
-            raise BundleError(f"{where}: no {MANIFEST}; this is not a model bundle or it is partial")
+            raise BundleError(
+                f"{where}: no {MANIFEST}; this is not a model bundle or it is partial"
+            )
         try:
             manifest = json.loads(files[MANIFEST])
             hashes = dict(manifest["files"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise BundleError(f"{where}: {MANIFEST} is unreadable ({exc}); redeploy the model") from exc
+            raise BundleError(
+                f"{where}: {MANIFEST} is unreadable ({exc}); redeploy the model"
+            ) from exc
         unexpected = sorted(set(hashes) - set(REQUIRED_FILES))
         if unexpected:
             raise BundleError(f"{where}: manifest lists unexpected files {unexpected}; refusing it")

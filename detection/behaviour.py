@@ -32,23 +32,39 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
 
 SNAPSHOT_TABLES = {
     "sender_baselines": pa.schema(
-        [("tenant_id", pa.string()), ("sender_address", pa.string()),
-         ("prior_messages", pa.int64()), ("first_seen_at", TIMESTAMP)]
+        [
+            ("tenant_id", pa.string()),
+            ("sender_address", pa.string()),
+            ("prior_messages", pa.int64()),
+            ("first_seen_at", TIMESTAMP),
+        ]
     ),
     "pair_baselines": pa.schema(
-        [("tenant_id", pa.string()), ("sender_address", pa.string()),
-         ("recipient_address", pa.string()), ("prior_messages", pa.int64())]
+        [
+            ("tenant_id", pa.string()),
+            ("sender_address", pa.string()),
+            ("recipient_address", pa.string()),
+            ("prior_messages", pa.int64()),
+        ]
     ),
     "domain_baselines": pa.schema(
-        [("tenant_id", pa.string()), ("sender_domain", pa.string()),
-         ("prior_messages", pa.int64()), ("first_seen_at", TIMESTAMP)]
+        [
+            ("tenant_id", pa.string()),
+            ("sender_domain", pa.string()),
+            ("prior_messages", pa.int64()),
+            ("first_seen_at", TIMESTAMP),
+        ]
     ),
     "display_name_baselines": pa.schema(
-        [("tenant_id", pa.string()), ("display_name", pa.string()),
-         ("sender_address", pa.string()), ("sender_domain", pa.string())]
+        [
+            ("tenant_id", pa.string()),
+            ("display_name", pa.string()),
+            ("sender_address", pa.string()),
+            ("sender_domain", pa.string()),
+        ]
     ),
     "url_domain_baselines": pa.schema([("tenant_id", pa.string()), ("url_domain", pa.string())]),
-}  # fmt: skip
+}
 
 
 def _days_between(first: datetime, now: datetime) -> float:
@@ -73,17 +89,23 @@ class BehaviourState:
         name = name_key(message.sender_display_name)
         addresses = self.names.get((tenant, name), set()) if name else set()
         recipient_domain = domain_of(recipient)
-        internal = bool(name) and domain != recipient_domain and (
-            (tenant, name, recipient_domain) in self.name_domains
+        internal = (
+            bool(name)
+            and domain != recipient_domain
+            and ((tenant, name, recipient_domain) in self.name_domains)
         )
         nan = float("nan")
         return {
             "sender_prior_messages": float(sender_stats[0] if sender_stats else 0),
-            "sender_days_since_first_seen": _days_between(sender_stats[1], now) if sender_stats else nan,
+            "sender_days_since_first_seen": _days_between(sender_stats[1], now)
+            if sender_stats
+            else nan,
             "pair_prior_messages": float(self.pairs.get((tenant, sender, recipient), 0)),
             "recipient_has_replied": float(self.pairs.get((tenant, recipient, sender), 0) > 0),
             "domain_prior_messages": float(domain_stats[0] if domain_stats else 0),
-            "domain_days_since_first_seen": _days_between(domain_stats[1], now) if domain_stats else nan,
+            "domain_days_since_first_seen": _days_between(domain_stats[1], now)
+            if domain_stats
+            else nan,
             "display_name_prior_addresses": float(len(addresses - {sender})),
             "display_name_seen_internal": float(internal),
             "url_domains_new_to_tenant": float(
@@ -111,13 +133,21 @@ class BehaviourState:
     def from_tables(cls, tables: dict[str, pa.Table]) -> BehaviourState:
         state = cls()
         for row in tables["sender_baselines"].to_pylist():
-            state.senders[(row["tenant_id"], row["sender_address"])] = [row["prior_messages"], row["first_seen_at"]]
+            state.senders[(row["tenant_id"], row["sender_address"])] = [
+                row["prior_messages"],
+                row["first_seen_at"],
+            ]
         for row in tables["domain_baselines"].to_pylist():
-            state.domains[(row["tenant_id"], row["sender_domain"])] = [row["prior_messages"], row["first_seen_at"]]
+            state.domains[(row["tenant_id"], row["sender_domain"])] = [
+                row["prior_messages"],
+                row["first_seen_at"],
+            ]
         for row in tables["pair_baselines"].to_pylist():
             key = (row["tenant_id"], row["sender_address"], row["recipient_address"])
             state.pairs[key] = row["prior_messages"]
-        state.link_domains = {(r["tenant_id"], r["url_domain"]) for r in tables["url_domain_baselines"].to_pylist()}
+        state.link_domains = {
+            (r["tenant_id"], r["url_domain"]) for r in tables["url_domain_baselines"].to_pylist()
+        }
         for row in tables["display_name_baselines"].to_pylist():
             state.names[(row["tenant_id"], row["display_name"])].add(row["sender_address"])
             state.name_domains.add((row["tenant_id"], row["display_name"], row["sender_domain"]))
@@ -143,6 +173,8 @@ class BehaviourState:
                 for (t, d), (c, f) in self.domains.items()
             ],
             "display_name_baselines": names,
-            "url_domain_baselines": [{"tenant_id": t, "url_domain": d} for t, d in sorted(self.link_domains)],
+            "url_domain_baselines": [
+                {"tenant_id": t, "url_domain": d} for t, d in sorted(self.link_domains)
+            ],
         }
         return {k: pa.Table.from_pylist(v, schema=SNAPSHOT_TABLES[k]) for k, v in rows.items()}

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from detection.schema import dumps_summary
 
@@ -22,19 +23,32 @@ def _score(args: argparse.Namespace) -> int:
 
     endpoint = os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL") or None
     scorer = Scorer.load(args.artifact, endpoint_url=endpoint)
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     for file, _ in iter_files(Path(p) for p in args.paths):
         for name, raw, why in iter_raw_messages(file):
-            row: dict[str, object] = {"path": name}
+            row: dict[str, Any] = {"path": name}
             if raw is None:
-                row.update({"message_id": "", "score": None, "verdict": "error", "reasons": [f"too_large: {why}"]})
+                row.update(
+                    {
+                        "message_id": "",
+                        "score": None,
+                        "verdict": "error",
+                        "reasons": [f"too_large: {why}"],
+                    }
+                )
             else:
                 try:
                     verdict = scorer.score_bytes(raw, tenant_id=args.tenant)
                     row.update(verdict.as_dict())
                 except ParseError as exc:
-                    row.update({"message_id": "", "score": None, "verdict": "error",
-                                "reasons": [f"{exc.reason}: {exc.detail}"]})  # fmt: skip
+                    row.update(
+                        {
+                            "message_id": "",
+                            "score": None,
+                            "verdict": "error",
+                            "reasons": [f"{exc.reason}: {exc.detail}"],
+                        }
+                    )
             rows.append(row)
     if args.format == "json":
         json.dump({"model_version": scorer.version, "results": rows}, sys.stdout, indent=2)
@@ -43,8 +57,15 @@ def _score(args: argparse.Namespace) -> int:
         writer = csv.writer(sys.stdout)
         writer.writerow(["path", "message_id", "score", "verdict", "reasons"])
         for row in rows:
-            writer.writerow([row["path"], row["message_id"], row["score"], row["verdict"],
-                             " | ".join(row["reasons"])])  # type: ignore[arg-type]  # fmt: skip
+            writer.writerow(
+                [
+                    row["path"],
+                    row["message_id"],
+                    row["score"],
+                    row["verdict"],
+                    " | ".join(row["reasons"]),
+                ]
+            )  # type: ignore[arg-type]
     return 0
 
 
@@ -53,9 +74,15 @@ def _simulate(args: argparse.Namespace) -> int:
     from detection.schema import messages_to_tables
     from detection.simulation.generator import SimulationConfig, simulate
 
-    config = SimulationConfig(days=args.days, tenants=args.tenants, employees=args.employees, seed=args.seed,
-                              attack_rate=args.attack_rate, start=date.fromisoformat(args.start),
-                              drift_day=args.drift_day)  # fmt: skip
+    config = SimulationConfig(
+        days=args.days,
+        tenants=args.tenants,
+        employees=args.employees,
+        seed=args.seed,
+        attack_rate=args.attack_rate,
+        start=date.fromisoformat(args.start),
+        drift_day=args.drift_day,
+    )
     counts: Counter[str] = Counter()
     total = 0
     for day, messages in simulate(config):
@@ -63,8 +90,17 @@ def _simulate(args: argparse.Namespace) -> int:
         write_day(Path(args.out), day, tables)
         total += len(messages)
         counts.update(m.category for m in messages if m.label == "attack")
-    print(dumps_summary({"messages": total, "attacks": sum(counts.values()), "attacks_by_category": dict(counts),
-                         "days": args.days, "out": str(Path(args.out).resolve())}))  # fmt: skip
+    print(
+        dumps_summary(
+            {
+                "messages": total,
+                "attacks": sum(counts.values()),
+                "attacks_by_category": dict(counts),
+                "days": args.days,
+                "out": str(Path(args.out).resolve()),
+            }
+        )
+    )
     return 0
 
 
@@ -91,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     score = sub.add_parser("score", help="score .eml files, directories or mbox files")
-    score.add_argument("--artifact", required=True, help="bundle dir, store dir, or s3://bucket/prefix")
+    score.add_argument(
+        "--artifact", required=True, help="bundle dir, store dir, or s3://bucket/prefix"
+    )
     score.add_argument("--format", choices=("csv", "json"), default="csv")
     score.add_argument("--tenant", default="default", help="tenant whose history to use")
     score.add_argument("paths", nargs="+")

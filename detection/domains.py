@@ -12,23 +12,66 @@ from rapidfuzz.distance import Levenshtein
 
 FREEMAIL = frozenset(
     {
-        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
-        "aol.com", "proton.me", "protonmail.com", "icloud.com", "mail.com", "gmx.com", "gmx.de",
-        "yandex.ru", "mail.ru", "zoho.com", "qq.com", "163.com",
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "yahoo.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "icloud.com",
+        "mail.com",
+        "gmx.com",
+        "gmx.de",
+        "yandex.ru",
+        "mail.ru",
+        "zoho.com",
+        "qq.com",
+        "163.com",
     }
-)  # fmt: skip
+)
 SHORTENERS = frozenset(
-    {"bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly",
-     "shorturl.at", "rb.gy", "t.ly", "tiny.cc"}
-)  # fmt: skip
+    {
+        "bit.ly",
+        "tinyurl.com",
+        "t.co",
+        "goo.gl",
+        "ow.ly",
+        "is.gd",
+        "buff.ly",
+        "rebrand.ly",
+        "cutt.ly",
+        "shorturl.at",
+        "rb.gy",
+        "t.ly",
+        "tiny.cc",
+    }
+)
 BRAND_DOMAINS = {
-    "microsoft": "microsoft.com", "office365": "microsoft.com", "outlook": "microsoft.com",
-    "docusign": "docusign.com", "paypal": "paypal.com", "dhl": "dhl.com", "amazon": "amazon.com",
-    "google": "google.com", "okta": "okta.com", "dropbox": "dropbox.com", "adobe": "adobe.com",
-    "apple": "apple.com", "netflix": "netflix.com", "fedex": "fedex.com", "ups": "ups.com",
-    "wellsfargo": "wellsfargo.com", "chase": "chase.com", "linkedin": "linkedin.com",
-    "facebook": "facebook.com", "instagram": "instagram.com", "coinbase": "coinbase.com",
-}  # fmt: skip
+    "microsoft": "microsoft.com",
+    "office365": "microsoft.com",
+    "outlook": "microsoft.com",
+    "docusign": "docusign.com",
+    "paypal": "paypal.com",
+    "dhl": "dhl.com",
+    "amazon": "amazon.com",
+    "google": "google.com",
+    "okta": "okta.com",
+    "dropbox": "dropbox.com",
+    "adobe": "adobe.com",
+    "apple": "apple.com",
+    "netflix": "netflix.com",
+    "fedex": "fedex.com",
+    "ups": "ups.com",
+    "wellsfargo": "wellsfargo.com",
+    "chase": "chase.com",
+    "linkedin": "linkedin.com",
+    "facebook": "facebook.com",
+    "instagram": "instagram.com",
+    "coinbase": "coinbase.com",
+}
 BRAND_REGISTRABLE = frozenset(BRAND_DOMAINS.values()) | {"docusign.net", "office.com", "live.com"}
 
 
@@ -91,7 +134,7 @@ def max_lookalike(candidate: str, targets: frozenset[str] | set[str]) -> float:
 
 @functools.lru_cache(maxsize=65536)
 def has_confusables(text: str) -> bool:
-    """Mixed scripts or characters that imitate Latin letters (``pаypal`` with a Cyrillic a)."""
+    """Mixed scripts or characters that imitate Latin letters (paypal with a Cyrillic a)."""
     if text.isascii():
         return False
     return bool(confusables.is_mixed_script(text)) or bool(confusables.is_dangerous(text))

@@ -47,13 +47,18 @@ def data_drift(
 
     if reference.empty or current.empty:
         raise ValueError(
-            f"drift needs rows in both windows (reference={len(reference)}, current={len(current)}); "
+            f"drift needs rows in both windows (reference={len(reference)}, "
+            f"current={len(current)}); "
             "widen the windows"
         )
     # constant columns in both windows carry no drift information and make some tests undefined
-    usable = [c for c in columns if reference[c].nunique(dropna=True) > 1 or current[c].nunique(dropna=True) > 1]
-    ref = _sample(reference[usable], max_rows, seed).astype("float64")
-    cur = _sample(current[usable], max_rows, seed).astype("float64")
+    usable = [
+        c
+        for c in columns
+        if reference[c].nunique(dropna=True) > 1 or current[c].nunique(dropna=True) > 1
+    ]
+    ref = _sample(reference.loc[:, usable], max_rows, seed).astype("float64")
+    cur = _sample(current.loc[:, usable], max_rows, seed).astype("float64")
     definition = DataDefinition(numerical_columns=usable)
     report = Report([DataDriftPreset(drift_share=drift_share_threshold)], include_tests=True)
     with warnings.catch_warnings():
@@ -67,8 +72,11 @@ def data_drift(
     for metric in result["metrics"]:
         config = metric.get("config", {})
         if config.get("type", "").endswith("ValueDrift"):
-            scores[str(config["column"])] = {"method": config.get("method"), "score": metric["value"],
-                                             "threshold": config.get("threshold")}  # fmt: skip
+            scores[str(config["column"])] = {
+                "method": config.get("method"),
+                "score": metric["value"],
+                "threshold": config.get("threshold"),
+            }
     drifted = []
     for test in result["tests"]:
         column = test.get("metric_config", {}).get("params", {}).get("column")

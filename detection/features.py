@@ -15,7 +15,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (*CONTENT_FEATURES, *BEHAVIOUR_FEATURES)
 DESCRIPTIONS: dict[str, str] = {
     "sender_is_freemail": "sent from a free-mail provider",
     "display_name_has_other_domain": "display name shows a different domain than the address",
-    "display_name_brand_impersonation": "display name claims a brand the address does not belong to",
+    "display_name_brand_impersonation": "display name claims a brand the address is not from",
     "display_name_has_confusables": "display name uses look-alike characters",
     "reply_to_domain_differs": "Reply-To goes to another domain than From",
     "return_path_domain_differs": "Return-Path domain differs from From",
@@ -71,5 +71,7 @@ def content_frame(messages: Iterable[Message]) -> pd.DataFrame:
     for message in messages:
         rows.append(content_signals(message))
         index.append(message.message_id)
-    frame = pd.DataFrame(rows, columns=list(CONTENT_FEATURES), index=pd.Index(index, name="message_id"))
+    frame = pd.DataFrame(
+        rows, columns=list(CONTENT_FEATURES), index=pd.Index(index, name="message_id")
+    )
     return frame.astype("float64")

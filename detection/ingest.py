@@ -59,7 +59,8 @@ def _read_manifest(root: Path) -> dict[str, Labelled]:
             day = (row.get("date") or "").strip()
             labels[str((root / row["path"]).resolve())] = Labelled(
                 label=label,
-                category=(row.get("category") or "").strip() or (CATEGORY_SAFE if label == "safe" else CATEGORY_UNKNOWN),
+                category=(row.get("category") or "").strip()
+                or (CATEGORY_SAFE if label == "safe" else CATEGORY_UNKNOWN),
                 source=(row.get("source") or "").strip(),
                 date=datetime.fromisoformat(day).replace(tzinfo=UTC) if day else None,
             )
@@ -70,8 +71,11 @@ def _folder_label(path: Path, root: Path) -> Labelled:
     for parent in path.relative_to(root).parents if path != root else ():
         name = parent.name.lower()
         if name in LABELS:
-            return Labelled(label=name, category=CATEGORY_SAFE if name == "safe" else CATEGORY_UNKNOWN,
-                            source=path.parent.name)  # fmt: skip
+            return Labelled(
+                label=name,
+                category=CATEGORY_SAFE if name == "safe" else CATEGORY_UNKNOWN,
+                source=path.parent.name,
+            )
     return Labelled(source=path.parent.name)
 
 
@@ -130,9 +134,14 @@ def ingest(paths: Iterable[str | Path], *, tenant_id: str = "default") -> Ingest
                 continue
             seen.add(digest)
             try:
-                message = parse_message(raw, tenant_id=tenant_id, source=labelled.source,
-                                        label=labelled.label, category=labelled.category,
-                                        fallback_time=labelled.date)  # fmt: skip
+                message = parse_message(
+                    raw,
+                    tenant_id=tenant_id,
+                    source=labelled.source,
+                    label=labelled.label,
+                    category=labelled.category,
+                    fallback_time=labelled.date,
+                )
             except ParseError as exc:
                 result.quarantine.append(quarantine_row(name, digest, exc.reason, exc.detail))
                 continue

@@ -49,5 +49,7 @@ def read_table(lake_dir: Path, table: str) -> pa.Table:
     root = lake_dir / table
     files = sorted(root.glob("*/*.parquet"))
     if not files:
-        raise FileNotFoundError(f"no {table} partitions under {root}; materialise raw_messages first")
+        raise FileNotFoundError(
+            f"no {table} partitions under {root}; materialise raw_messages first"
+        )
     return pa.concat_tables([pq.read_table(f).cast(TABLES[table]) for f in files])

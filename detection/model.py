@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import lightgbm as lgb
 import numpy as np
@@ -12,7 +13,8 @@ from sklearn.metrics import average_precision_score
 
 
 class TrainingError(RuntimeError):
-    """Training cannot produce an honest model from this data; the message says why and what to do."""
+    """Training cannot produce an honest model from this data; the message says why and what
+    to do about it."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,16 @@ class Split:
         return {"start": str(frame["received_at"].min()), "end": str(frame["received_at"].max())}
 
 
+def rows(frame: pd.DataFrame, mask: object) -> pd.DataFrame:
+    """The rows of ``frame`` where ``mask`` holds, as a DataFrame."""
+    return cast(pd.DataFrame, frame.loc[mask])  # type: ignore[index]
+
+
+def predict(booster: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """Model scores for every row of ``frame``."""
+    return np.asarray(booster.predict(frame[features].to_numpy(dtype=float)), dtype=float)
+
+
 def time_split(frame: pd.DataFrame, validation_days: int, test_days: int) -> Split:
     """Train on the earliest days, choose the threshold on the next ones, report on the latest."""
     days = np.sort(frame["received_at"].dt.floor("D").unique())
@@ -66,9 +78,9 @@ def time_split(frame: pd.DataFrame, validation_days: int, test_days: int) -> Spl
     test_start = days[-test_days]
     validation_start = days[-(test_days + validation_days)]
     return Split(
-        train=frame[day < validation_start],
-        validation=frame[(day >= validation_start) & (day < test_start)],
-        test=frame[day >= test_start],
+        train=rows(frame, day < validation_start),
+        validation=rows(frame, (day >= validation_start) & (day < test_start)),
+        test=rows(frame, day >= test_start),
     )
 
 
@@ -85,9 +97,12 @@ def train_booster(train: pd.DataFrame, features: list[str], params: TrainParams)
     y = train["is_attack"].to_numpy(dtype=float)
     _require_both_classes(y, "training")
     scale = float((len(y) - y.sum()) / y.sum())  # class imbalance: weight attacks up
-    dataset = lgb.Dataset(train[features].to_numpy(dtype=float), label=y, feature_name=features,
-                          free_raw_data=True)  # fmt: skip
-    return lgb.train(params.lightgbm(min(scale, 100.0)), dataset, num_boost_round=params.num_boost_round)
+    dataset = lgb.Dataset(
+        train[features].to_numpy(dtype=float), label=y, feature_name=features, free_raw_data=True
+    )
+    return lgb.train(
+        params.lightgbm(min(scale, 100.0)), dataset, num_boost_round=params.num_boost_round
+    )
 
 
 def combined_scores(model_scores: np.ndarray, forced: np.ndarray) -> np.ndarray:
@@ -114,7 +129,9 @@ def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, fl
         "precision": tp / (tp + fp) if tp + fp else float("nan"),
         "fpr": fpr,
         "false_positives_per_million": fpr * 1e6,
-        "pr_auc": float(average_precision_score(y, scores)) if 0 < positives < len(y) else float("nan"),
+        "pr_auc": float(average_precision_score(y, scores))
+        if 0 < positives < len(y)
+        else float("nan"),
         "attacks": float(positives),
         "safe": float(negatives),
         "true_positives": float(tp),
@@ -122,7 +139,9 @@ def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, fl
     }
 
 
-def recall_by_category(frame: pd.DataFrame, scores: np.ndarray, threshold: float) -> dict[str, float]:
+def recall_by_category(
+    frame: pd.DataFrame, scores: np.ndarray, threshold: float
+) -> dict[str, float]:
     attacks = frame["is_attack"].to_numpy(dtype=bool)
     caught = scores >= threshold
     result = {}

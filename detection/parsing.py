@@ -12,6 +12,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from email import policy
+from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import Message as EmailMessage
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
@@ -36,7 +37,9 @@ MAX_PART_BYTES = 4 * 1024 * 1024
 MAX_RECIPIENTS = 100
 
 _URL_RE = re.compile(r"https?://[^\s<>\"'`\])}]+", re.IGNORECASE)
-_AUTH_RE = {k: re.compile(rf"\b{k}\s*=\s*([a-z]+)", re.IGNORECASE) for k in ("spf", "dkim", "dmarc")}
+_AUTH_RE = {
+    k: re.compile(rf"\b{k}\s*=\s*([a-z]+)", re.IGNORECASE) for k in ("spf", "dkim", "dmarc")
+}
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+:", re.MULTILINE)
 
 
@@ -61,7 +64,7 @@ def _header(msg: EmailMessage, name: str) -> str:
     raw = str(value)[: MAX_HEADER_CHARS * 2]
     try:
         decoded = str(make_header(decode_header(raw)))
-    except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+    except (UnicodeError, LookupError, ValueError, HeaderParseError):
         decoded = raw
     return " ".join(decoded.split())[:MAX_HEADER_CHARS]
 
@@ -126,7 +129,7 @@ def _filename(part: EmailMessage) -> str:
         name = ""
     try:
         name = str(make_header(decode_header(name)))
-    except (UnicodeError, LookupError, ValueError, email.errors.HeaderParseError):
+    except (UnicodeError, LookupError, ValueError, HeaderParseError):
         pass
     return " ".join(name.split())[:255]
 
@@ -235,7 +238,9 @@ def parse_message(
     except ParseError:
         raise
     except Exception as exc:  # the stdlib parser is tolerant; anything else is a defect in the mail
-        raise ParseError("mime_error", f"{type(exc).__name__} while reading the MIME structure") from exc
+        raise ParseError(
+            "mime_error", f"{type(exc).__name__} while reading the MIME structure"
+        ) from exc
     text = _normalise("\n\n".join(t for t in body.plain if t.strip()))
     if not text and body.html_text:
         text = _normalise("\n\n".join(body.html_text))

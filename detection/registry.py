@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from detection.artifact import MANIFEST, REQUIRED_FILES, Bundle, BundleError, sha256
 from detection.stores import ArtifactStore, ArtifactStoreError
@@ -27,7 +28,7 @@ PRODUCTION = "production.json"
 class Pointer:
     version: str
     etag: str
-    document: dict[str, object]
+    document: dict[str, Any]
 
 
 def model_prefix(version: str) -> str:
@@ -83,16 +84,25 @@ def load_production(store: ArtifactStore) -> Bundle:
     return load_version(store, pointer.version)
 
 
-def _audit(store: ArtifactStore, action: str, version: str, record: dict[str, object]) -> str:
+def _audit(store: ArtifactStore, action: str, version: str, record: dict[str, Any]) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     key = f"audit/{stamp}-{action}-{version}.json"
-    store.put(key, json.dumps({"action": action, "version": version, **record}, indent=2,
-                              sort_keys=True, default=str).encode())  # fmt: skip
+    store.put(
+        key,
+        json.dumps(
+            {"action": action, "version": version, **record}, indent=2, sort_keys=True, default=str
+        ).encode(),
+    )
     return key
 
 
-def _move(store: ArtifactStore, version: str, expected: Pointer | None, action: str,
-          record: dict[str, object]) -> dict[str, object]:  # fmt: skip
+def _move(
+    store: ArtifactStore,
+    version: str,
+    expected: Pointer | None,
+    action: str,
+    record: dict[str, Any],
+) -> dict[str, Any]:
     document = {
         "version": version,
         "previous": expected.version if expected else None,
@@ -100,28 +110,39 @@ def _move(store: ArtifactStore, version: str, expected: Pointer | None, action: 
         "moved_at": datetime.now(UTC).isoformat(),
         "run_id": record.get("run_id"),
     }
-    store.write_pointer(PRODUCTION, json.dumps(document, indent=2).encode(),
-                        expected.etag if expected else None)  # fmt: skip
+    store.write_pointer(
+        PRODUCTION, json.dumps(document, indent=2).encode(), expected.etag if expected else None
+    )
     return document
 
 
-def promote(store: ArtifactStore, bundle: Bundle, record: dict[str, object]) -> dict[str, object]:
+def promote(store: ArtifactStore, bundle: Bundle, record: dict[str, Any]) -> dict[str, Any]:
     """Upload, verify, move production to this bundle, audit. Returns where it went."""
     before = read_production(store)
     prefix = upload_bundle(store, bundle)
     pointer = _move(store, bundle.version, before, "promote", record)
-    audit_key = _audit(store, "promote", bundle.version, {**record, "previous": pointer["previous"]})
-    return {"version": bundle.version, "uri": f"{store.uri}/{prefix}", "previous": pointer["previous"],
-            "audit": f"{store.uri}/{audit_key}"}  # fmt: skip
+    audit_key = _audit(
+        store, "promote", bundle.version, {**record, "previous": pointer["previous"]}
+    )
+    return {
+        "version": bundle.version,
+        "uri": f"{store.uri}/{prefix}",
+        "previous": pointer["previous"],
+        "audit": f"{store.uri}/{audit_key}",
+    }
 
 
-def rollback(store: ArtifactStore, version: str, record: dict[str, object]) -> dict[str, object]:
+def rollback(store: ArtifactStore, version: str, record: dict[str, Any]) -> dict[str, Any]:
     """Point production at an earlier version after verifying it; audited like a promotion."""
     before = read_production(store)
     load_version(store, version)  # refuses a missing or tampered version before anything moves
     pointer = _move(store, version, before, "rollback", record)
     audit_key = _audit(store, "rollback", version, {**record, "previous": pointer["previous"]})
-    return {"version": version, "previous": pointer["previous"], "audit": f"{store.uri}/{audit_key}"}
+    return {
+        "version": version,
+        "previous": pointer["previous"],
+        "audit": f"{store.uri}/{audit_key}",
+    }
 
 
 def list_versions(store: ArtifactStore) -> list[str]:

@@ -239,10 +239,14 @@ def url_rows(message: Message) -> list[dict[str, object]]:
     """The ``URLS`` rows of a message: one per distinct link host, with its registrable domain."""
     hosts = dict.fromkeys(u.host.lower() for u in message.urls if u.host)
     return [
-        {"message_id": message.message_id, "tenant_id": message.tenant_id, "url_host": host,
-         "url_domain": registrable(host)}
+        {
+            "message_id": message.message_id,
+            "tenant_id": message.tenant_id,
+            "url_host": host,
+            "url_domain": registrable(host),
+        }
         for host in hosts
-    ]  # fmt: skip
+    ]
 
 
 def messages_to_tables(messages: Iterable[Message]) -> dict[str, pa.Table]:

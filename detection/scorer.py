@@ -32,12 +32,18 @@ class Verdict:
     rules: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict[str, object]:
-        return {"message_id": self.message_id, "score": round(self.score, 6), "verdict": self.verdict,
-                "reasons": list(self.reasons), "rules": list(self.rules)}  # fmt: skip
+        return {
+            "message_id": self.message_id,
+            "score": round(self.score, 6),
+            "verdict": self.verdict,
+            "reasons": list(self.reasons),
+            "rules": list(self.rules),
+        }
 
 
 class Scorer:
-    """Score messages with one verified bundle. Build it with :meth:`load` or :meth:`from_bundle`."""
+    """Scores messages with one verified bundle; build it with :meth:`load` or
+    :meth:`from_bundle`."""
 
     def __init__(self, bundle: Bundle, store: ArtifactStore | None = None) -> None:
         self.bundle = bundle
@@ -79,7 +85,7 @@ class Scorer:
         return values
 
     def _reasons(self, row: np.ndarray, fired: list[Rule]) -> tuple[str, ...]:
-        contributions = self.booster.predict(row, pred_contrib=True)[0][:-1]
+        contributions = np.asarray(self.booster.predict(row, pred_contrib=True))[0][:-1]
         order = np.argsort(-contributions)
         reasons = [f"rule {r.name}: {r.description}" for r in fired]
         for index in order[:TOP_REASONS]:
@@ -92,15 +98,21 @@ class Scorer:
     def score_message(self, message: Message, *, explain: bool = True) -> Verdict:
         values = self._vector(message)
         row = np.array([[values[name] for name in self.features]], dtype=float)
-        score = float(self.booster.predict(row)[0])
+        score = float(np.asarray(self.booster.predict(row))[0])
         fired = self.rules.fired(values)
         forced = any(r.action == "force_attack" for r in fired)
         verdict = "attack" if forced or score >= self.threshold else "safe"
         reasons = self._reasons(row, fired) if explain else ()
         return Verdict(message.message_id, score, verdict, reasons, tuple(r.name for r in fired))
 
-    def score_bytes(self, raw: bytes, *, tenant_id: str = "default", received_at: datetime | None = None,
-                    explain: bool = True) -> Verdict:  # fmt: skip
+    def score_bytes(
+        self,
+        raw: bytes,
+        *,
+        tenant_id: str = "default",
+        received_at: datetime | None = None,
+        explain: bool = True,
+    ) -> Verdict:
         """Parse raw RFC 822 bytes and score them. Raises ``ParseError`` for unparseable input.
 
         ``received_at`` is the arrival time (default: now). Behavioural history is measured against
@@ -115,13 +127,20 @@ class Scorer:
             return []
         vectors = [self._vector(m) for m in messages]
         matrix = np.array([[v[name] for name in self.features] for v in vectors], dtype=float)
-        scores = self.booster.predict(matrix)
+        scores = np.asarray(self.booster.predict(matrix), dtype=float)
         results = []
         for i, (message, values) in enumerate(zip(messages, vectors, strict=True)):
             fired = self.rules.fired(values)
             forced = any(r.action == "force_attack" for r in fired)
             verdict = "attack" if forced or scores[i] >= self.threshold else "safe"
             reasons = self._reasons(matrix[i : i + 1], fired) if explain else ()
-            results.append(Verdict(message.message_id, float(scores[i]), verdict, reasons,
-                                   tuple(r.name for r in fired)))  # fmt: skip
+            results.append(
+                Verdict(
+                    message.message_id,
+                    float(scores[i]),
+                    verdict,
+                    reasons,
+                    tuple(r.name for r in fired),
+                )
+            )
         return results

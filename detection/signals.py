@@ -39,7 +39,22 @@ _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _AUTH_FAIL = frozenset({"fail", "softfail", "permerror", "hardfail"})
 _MACRO_EXT = frozenset({"docm", "xlsm", "pptm", "dotm", "xltm", "xlam", "ppam"})
 _EXECUTABLE_EXT = frozenset(
-    {"exe", "scr", "js", "jse", "vbs", "vbe", "bat", "cmd", "ps1", "msi", "jar", "hta", "lnk", "wsf"}
+    {
+        "exe",
+        "scr",
+        "js",
+        "jse",
+        "vbs",
+        "vbe",
+        "bat",
+        "cmd",
+        "ps1",
+        "msi",
+        "jar",
+        "hta",
+        "lnk",
+        "wsf",
+    }
 )
 _DISK_ARCHIVE_EXT = frozenset({"iso", "img", "vhd", "zip", "rar", "7z", "gz", "cab", "ace", "tar"})
 _HTML_EXT = frozenset({"html", "htm", "shtml", "svg", "xhtml"})
@@ -131,7 +146,9 @@ def _url_signals(message: Message, sender_domain: str) -> dict[str, float]:
         "url_ip_host": float(any(is_ip(h) for h in hosts)),
         "url_punycode_or_confusable": float(any("xn--" in h or has_confusables(h) for h in hosts)),
         "url_shortener": float(any(d in SHORTENERS for d in domains)),
-        "url_brand_lookalike": max((max_lookalike(d, BRAND_REGISTRABLE) for d in domains), default=0.0),
+        "url_brand_lookalike": max(
+            (max_lookalike(d, BRAND_REGISTRABLE) for d in domains), default=0.0
+        ),
         "url_brand_in_subdomain": brand_in_subdomain,
         "url_text_domain_differs": text_differs,
         "url_domain_differs_from_sender": float(

@@ -83,7 +83,9 @@ class LocalArtifactStore(ArtifactStore):
                 os.fsync(tmp.fileno())
             os.replace(tmp.name, path)
         except OSError as exc:
-            raise ArtifactStoreError(f"cannot write {path}: {exc.strerror}; check the directory") from exc
+            raise ArtifactStoreError(
+                f"cannot write {path}: {exc.strerror}; check the directory"
+            ) from exc
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -99,7 +101,9 @@ class LocalArtifactStore(ArtifactStore):
         if not base.exists():
             return []
         return sorted(
-            str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".")
+            str(p.relative_to(self.root))
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
         )
 
     @staticmethod
@@ -107,7 +111,7 @@ class LocalArtifactStore(ArtifactStore):
         return hashlib.sha256(data).hexdigest()
 
     @contextmanager
-    def _locked(self, key: str):  # noqa: ANN202
+    def _locked(self, key: str):
         lock_path = self._path(key).with_name(f".{Path(key).name}.lock")
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(lock_path, "a") as handle:
@@ -151,7 +155,9 @@ class S3ArtifactStore(ArtifactStore):
         client: Any = None,
     ) -> None:
         if not bucket:
-            raise ArtifactStoreError("S3 artifact store needs a bucket name; set it in the URI or config")
+            raise ArtifactStoreError(
+                "S3 artifact store needs a bucket name; set it in the URI or config"
+            )
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url or None
@@ -169,8 +175,12 @@ class S3ArtifactStore(ArtifactStore):
             import boto3
             from botocore.config import Config
 
-            config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30)
-            self._client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config)
+            config = Config(
+                retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30
+            )
+            self._client = boto3.client(
+                "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config
+            )
         return self._client
 
     def _key(self, key: str) -> str:
@@ -182,22 +192,41 @@ class S3ArtifactStore(ArtifactStore):
 
         where = f"s3://{self.bucket}/{self._key(key)}"
         if isinstance(exc, NoCredentialsError):
-            return ArtifactStoreError(f"{action} {where}: no AWS credentials found; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile")
+            return ArtifactStoreError(
+                f"{action} {where}: no AWS credentials found; set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or a profile"
+            )
         if isinstance(exc, EndpointConnectionError):
-            return ArtifactStoreError(f"{action} {where}: cannot reach the S3 endpoint {self.endpoint_url or 'AWS'}; check ATTACK_DETECTION_S3_ENDPOINT_URL and the network")
+            return ArtifactStoreError(
+                f"{action} {where}: cannot reach the S3 endpoint {self.endpoint_url or 'AWS'}; "
+                "check ATTACK_DETECTION_S3_ENDPOINT_URL and the network"
+            )
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
-                return PointerConflict(f"{action} {where}: the pointer changed since it was read (another promotion or rollback won); read it again and retry if still wanted")
+                return PointerConflict(
+                    f"{action} {where}: the pointer changed since it was read (another "
+                    "promotion or rollback won); read it again and retry if still wanted"
+                )
             if code == "NoSuchBucket":
-                return ArtifactStoreError(f"{action} {where}: bucket {self.bucket!r} does not exist; create it or fix the bucket name")
+                return ArtifactStoreError(
+                    f"{action} {where}: bucket {self.bucket!r} does not exist; create it or "
+                    "fix the bucket name"
+                )
             if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
-                return ArtifactStoreError(f"{action} {where}: access denied ({code}); check the AWS credentials and the bucket policy")
+                return ArtifactStoreError(
+                    f"{action} {where}: access denied ({code}); check the AWS credentials "
+                    "and the bucket policy"
+                )
             return ArtifactStoreError(f"{action} {where}: S3 error {code or 'unknown'}")
-        return ArtifactStoreError(f"{action} {where}: {type(exc).__name__}: {exc}")  # fmt: skip
+        return ArtifactStoreError(f"{action} {where}: {type(exc).__name__}: {exc}")
 
     def put(self, key: str, data: bytes) -> None:
-        extra = {"ServerSideEncryption": self.server_side_encryption} if self.server_side_encryption else {}
+        extra = (
+            {"ServerSideEncryption": self.server_side_encryption}
+            if self.server_side_encryption
+            else {}
+        )
         try:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
         except Exception as exc:
@@ -220,7 +249,9 @@ class S3ArtifactStore(ArtifactStore):
         strip = len(self.prefix) + 1 if self.prefix else 0
         keys: list[str] = []
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full
+            ):
                 keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         except Exception as exc:
             raise self._fail("list", prefix or ".", exc) from exc
@@ -241,15 +272,23 @@ class S3ArtifactStore(ArtifactStore):
 
     def write_pointer(self, key: str, data: bytes, expected_etag: str | None) -> str:
         condition = {"IfMatch": expected_etag} if expected_etag else {"IfNoneMatch": "*"}
-        extra = {"ServerSideEncryption": self.server_side_encryption} if self.server_side_encryption else {}
+        extra = (
+            {"ServerSideEncryption": self.server_side_encryption}
+            if self.server_side_encryption
+            else {}
+        )
         try:
-            response = self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **condition, **extra)
+            response = self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, **condition, **extra
+            )
         except Exception as exc:
             raise self._fail("move pointer", key, exc) from exc
         return response["ETag"]
 
 
-def open_store(uri: str, *, endpoint_url: str | None = None, region: str | None = None) -> ArtifactStore:
+def open_store(
+    uri: str, *, endpoint_url: str | None = None, region: str | None = None
+) -> ArtifactStore:
     """``s3://bucket/prefix`` or a directory path."""
     if uri.startswith("s3://"):
         bucket, _, prefix = uri[len("s3://") :].partition("/")

@@ -1,6 +1,5 @@
 """Jobs."""
 
-
 import dagster as dg
 
 RETRAIN_JOB = "retrain_job"

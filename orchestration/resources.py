@@ -18,8 +18,11 @@ def _dbt_executable() -> str:
 
 def resources() -> dict[str, object]:
     return {
-        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                              dbt_executable=_dbt_executable()),  # fmt: skip
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            dbt_executable=_dbt_executable(),
+        ),
         "warehouse": WarehouseResource(),
         "lake_store": LakeResource(),
         "artifact_store": ArtifactStoreResource(),

@@ -1,6 +1,5 @@
 """Schedules."""
 
-
 import dagster as dg
 
 from orchestration.jobs import retrain_job

@@ -68,7 +68,9 @@ def s3_bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
     """A fresh bucket per test."""
     import boto3
 
-    name = "test-" + "".join(ch if ch.isalnum() else "-" for ch in request.node.name.lower())[:50].strip("-")
+    name = "test-" + "".join(ch if ch.isalnum() else "-" for ch in request.node.name.lower())[
+        :50
+    ].strip("-")
     client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     client.create_bucket(Bucket=name)
     return name
@@ -77,7 +79,9 @@ def s3_bucket(s3_endpoint: str, request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def real_mail() -> Path:
     if not (REAL_MAIL / "manifest.csv").is_file():
-        pytest.skip(f"real-mail corpus not found at {REAL_MAIL} (it lives in ../shared/data/real-mail)")
+        pytest.skip(
+            f"real-mail corpus not found at {REAL_MAIL} (it lives in ../shared/data/real-mail)"
+        )
     return REAL_MAIL
 
 

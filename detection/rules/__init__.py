@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ import yaml
 from detection.schema import ATTACK_CATEGORIES
 
 ACTIONS = ("flag", "force_attack")
-OPERATORS: dict[str, Callable[[object, object], object]] = {
+OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     ">=": operator.ge,
     "<": operator.lt,
@@ -65,7 +66,9 @@ class RuleSet:
         for rule in self.rules:
             mask = np.ones(len(frame), dtype=bool)
             for c in rule.conditions:
-                mask &= np.asarray(OPERATORS[c.op](frame[c.feature].to_numpy(), c.value), dtype=bool)
+                mask &= np.asarray(
+                    OPERATORS[c.op](frame[c.feature].to_numpy(), c.value), dtype=bool
+                )
             columns[rule.name] = mask
         return pd.DataFrame(columns, index=frame.index)
 
@@ -73,7 +76,9 @@ class RuleSet:
         """Rows on which any ``force_attack`` rule fires."""
         hits = self.hits(frame)
         names = [r.name for r in self.rules if r.action == "force_attack"]
-        return hits[names].any(axis=1).to_numpy() if names else np.zeros(len(frame), dtype=bool)
+        if not names:
+            return np.zeros(len(frame), dtype=bool)
+        return np.asarray(hits[names].to_numpy(dtype=bool).any(axis=1))
 
 
 def _fail(rule: str, problem: str) -> RuleError:
@@ -84,7 +89,10 @@ def _condition(rule: str, raw: object, features: frozenset[str]) -> Condition:
     if not isinstance(raw, dict) or set(raw) != {"feature", "op", "value"}:
         raise _fail(rule, f"each condition needs exactly feature, op and value, got {raw!r}")
     if raw["feature"] not in features:
-        raise _fail(rule, f"unknown feature {raw['feature']!r}; known features are listed in detection/features.py")
+        raise _fail(
+            rule,
+            f"unknown feature {raw['feature']!r}; the known ones are in detection/features.py",
+        )
     if raw["op"] not in OPERATORS:
         raise _fail(rule, f"unknown operator {raw['op']!r}; use one of {', '.join(OPERATORS)}")
     if isinstance(raw["value"], bool) or not isinstance(raw["value"], int | float):
@@ -102,7 +110,9 @@ def _rule(raw: object, position: int, features: frozenset[str]) -> Rule:
     if unknown:
         raise _fail(name, f"unknown keys {sorted(unknown)}")
     if raw.get("category") not in ATTACK_CATEGORIES:
-        raise _fail(name, f"category {raw.get('category')!r} is not one of {', '.join(ATTACK_CATEGORIES)}")
+        raise _fail(
+            name, f"category {raw.get('category')!r} is not one of {', '.join(ATTACK_CATEGORIES)}"
+        )
     if raw.get("action") not in ACTIONS:
         raise _fail(name, f"action {raw.get('action')!r} is not one of {', '.join(ACTIONS)}")
     conditions = raw.get("all")

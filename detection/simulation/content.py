@@ -112,7 +112,10 @@ def _sign(person: Person | str) -> str:
 # safe mail
 # ----------------------------------------------------------------------------------------------
 _INTERNAL_TOPICS = (
-    ("Q{q} planning", "Can we meet on {day} to go through the Q{q} plan? I added notes to the doc."),
+    (
+        "Q{q} planning",
+        "Can we meet on {day} to go through the Q{q} plan? I added notes to the doc.",
+    ),
     ("Re: project {p} status", "Status update: milestone {n} is done, testing starts next week."),
     ("Lunch {day}?", "Anyone up for lunch on {day}? The new place around the corner."),
     ("Slides for the {p} review", "Attached are the slides for the {p} review. Comments welcome."),
@@ -137,7 +140,10 @@ def internal(d: Draft, sender: Person, to: list[Person], cc: list[Person]) -> Me
     subject, text = d.rng.choice(_INTERNAL_TOPICS)
     subject, body = _fill(d.rng, subject), _fill(d.rng, text)
     if sender.is_vip and d.rng.random() < 0.3:  # hard negative: urgent internal request
-        subject, body = "Urgent: need this today", "Please send me the board deck today, it is urgent."
+        subject, body = (
+            "Urgent: need this today",
+            "Please send me the board deck today, it is urgent.",
+        )
     urls: tuple[Url, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     if d.rng.random() < 0.2:
@@ -148,9 +154,17 @@ def internal(d: Draft, sender: Person, to: list[Person], cc: list[Person]) -> Me
         name = d.rng.choice(("slides.pptx", "notes.docx", "numbers.xlsx", "plan.pdf"))
         attachments = (_attachment(d.message_id, name, "application/octet-stream", 2048),)
     return _build(
-        d, sender, to, subject, _body(body, _sign(sender)),
-        label="safe", category="safe", cc=cc, urls=urls, attachments=attachments,
-    )  # fmt: skip
+        d,
+        sender,
+        to,
+        subject,
+        _body(body, _sign(sender)),
+        label="safe",
+        category="safe",
+        cc=cc,
+        urls=urls,
+        attachments=attachments,
+    )
 
 
 def vendor_mail(d: Draft, contact: Person, employee: Person, bank_change: bool) -> Message:
@@ -170,18 +184,30 @@ def vendor_mail(d: Draft, contact: Person, employee: Person, bank_change: bool) 
     attachments = (_attachment(d.message_id, f"invoice_{number}.pdf", "application/pdf", 4096),)
     urls = (_url(f"portal.{vendor_domain}", f"orders/{number}", "Customer portal"),)
     return _build(
-        d, contact, [employee], subject, body + f"\n\nPortal: {urls[0].href}",
-        label="safe", category="safe", urls=urls, attachments=attachments,
-    )  # fmt: skip
+        d,
+        contact,
+        [employee],
+        subject,
+        body + f"\n\nPortal: {urls[0].href}",
+        label="safe",
+        category="safe",
+        urls=urls,
+        attachments=attachments,
+    )
 
 
 def partner_mail(d: Draft, partner: Person, employee: Person, outbound: bool) -> Message:
     subject, text = d.rng.choice(_INTERNAL_TOPICS)
     sender, to = (employee, partner) if outbound else (partner, employee)
     return _build(
-        d, sender, [to], _fill(d.rng, subject), _body(_fill(d.rng, text), _sign(sender)),
-        label="safe", category="safe",
-    )  # fmt: skip
+        d,
+        sender,
+        [to],
+        _fill(d.rng, subject),
+        _body(_fill(d.rng, text), _sign(sender)),
+        label="safe",
+        category="safe",
+    )
 
 
 def first_time_external(d: Draft, employee: Person) -> Message:
@@ -213,9 +239,16 @@ def newsletter(d: Draft, recipients: list[Person]) -> Message:
         "Unsubscribe: manage your preferences.",
     )
     return _build(
-        d, (name, address), recipients, f"{name} - this week", body,
-        label="safe", category="safe", urls=urls, images=d.rng.randint(1, 6),
-    )  # fmt: skip
+        d,
+        (name, address),
+        recipients,
+        f"{name} - this week",
+        body,
+        label="safe",
+        category="safe",
+        urls=urls,
+        images=d.rng.randint(1, 6),
+    )
 
 
 def saas_notification(d: Draft, employee: Person) -> Message:
@@ -223,10 +256,17 @@ def saas_notification(d: Draft, employee: Person) -> Message:
     host = address.rpartition("@")[2]
     link = _url(f"app.{host}", f"n/{d.rng.randrange(10**6)}", "View in app")
     subject = d.rng.choice(
-        ("You were mentioned", "New sign-in to your account", "Your weekly summary", "Action required: review request")
+        (
+            "You were mentioned",
+            "New sign-in to your account",
+            "Your weekly summary",
+            "Action required: review request",
+        )
     )
     body = _body(f"{subject}.", f"{link.text}: {link.href}", f"- The {name} team")
-    return _build(d, (name, address), [employee], subject, body, label="safe", category="safe", urls=(link,))
+    return _build(
+        d, (name, address), [employee], subject, body, label="safe", category="safe", urls=(link,)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -242,19 +282,37 @@ def credential_phishing(d: Draft, victim: Person) -> Message:
         brand, brand_domain = f"{d.tenant.domain.split('.')[0].title()} IT", d.tenant.domain
     host = subdomain_lookalike(rng, brand_domain) if d.drifted else lookalike(rng, brand_domain)
     sender_domain = host if rng.random() < 0.6 else random_domain(rng)
-    link = _url(host, f"login?session={rng.randrange(10**8)}", rng.choice(
-        (f"https://login.{brand_domain}", "Sign in", "Verify account", "Review document")))  # fmt: skip
-    subject = rng.choice((
-        "Your password expires today", "Unusual sign-in activity", "Action required: verify your account",
-        "You have a new shared document", "Mailbox storage full",
-    ))  # fmt: skip
+    link = _url(
+        host,
+        f"login?session={rng.randrange(10**8)}",
+        rng.choice(
+            (f"https://login.{brand_domain}", "Sign in", "Verify account", "Review document")
+        ),
+    )
+    subject = rng.choice(
+        (
+            "Your password expires today",
+            "Unusual sign-in activity",
+            "Action required: verify your account",
+            "You have a new shared document",
+            "Mailbox storage full",
+        )
+    )
     auth = rng.choice((PASS, ("pass", "none", "none"), ("softfail", "none", "fail")))
     if d.drifted and rng.random() < 0.7:  # drift: QR-code / image-only lure
         qr = _attachment(d.message_id, "scan_me.png", "image/png", 1200)
         return _build(
-            d, (brand, f"no-reply@{sender_domain}"), [victim], f"{subject} - scan to continue", "",
-            label="attack", category="credential_phishing", auth=auth, attachments=(qr,), images=1,
-        )  # fmt: skip
+            d,
+            (brand, f"no-reply@{sender_domain}"),
+            [victim],
+            f"{subject} - scan to continue",
+            "",
+            label="attack",
+            category="credential_phishing",
+            auth=auth,
+            attachments=(qr,),
+            images=1,
+        )
     body = _body(
         f"Dear {victim.name.split()[0]},",
         f"We detected an issue with your {brand} account. To avoid suspension, verify your "
@@ -264,9 +322,17 @@ def credential_phishing(d: Draft, victim: Person) -> Message:
     )
     forms = 1 if rng.random() < 0.25 else 0
     return _build(
-        d, (brand, f"no-reply@{sender_domain}"), [victim], subject, body,
-        label="attack", category="credential_phishing", auth=auth, urls=(link,), forms=forms,
-    )  # fmt: skip
+        d,
+        (brand, f"no-reply@{sender_domain}"),
+        [victim],
+        subject,
+        body,
+        label="attack",
+        category="credential_phishing",
+        auth=auth,
+        urls=(link,),
+        forms=forms,
+    )
 
 
 def bec(d: Draft, victim: Person) -> Message:
@@ -276,18 +342,34 @@ def bec(d: Draft, victim: Person) -> Message:
     domain = rng.choice(FREEMAIL_DOMAINS) if rng.random() < 0.6 else lookalike(rng, d.tenant.domain)
     address = f"{first.lower()}.{last.lower()}{rng.randint(1, 99)}@{domain}"
     reply_to = f"{first.lower()}.ceo@{rng.choice(FREEMAIL_DOMAINS)}" if rng.random() < 0.4 else ""
-    ask = rng.choice((
-        "I need you to process a wire transfer for a confidential acquisition today.",
-        "Please buy 10 gift cards of $200 each for a client appreciation. Keep this between us.",
-        "Are you at your desk? I need a favour, a payment must go out urgently.",
-        "Update the payroll direct deposit for my account before the next run, details to follow.",
-    ))  # fmt: skip
+    ask = rng.choice(
+        (
+            "I need you to process a wire transfer for a confidential acquisition today.",
+            "Please buy 10 gift cards of $200 each for a client appreciation. Keep this "
+            "between us.",
+            "Are you at your desk? I need a favour, a payment must go out urgently.",
+            "Update the payroll direct deposit for my account before the next run, details "
+            "to follow.",
+        )
+    )
     subject = rng.choice(("Quick request", "Urgent", "Are you available?", "Confidential", ""))
-    body = _body(f"Hi {victim.name.split()[0]},", ask, "I am in meetings all day, reply by email only.", exec_.name)
+    body = _body(
+        f"Hi {victim.name.split()[0]},",
+        ask,
+        "I am in meetings all day, reply by email only.",
+        exec_.name,
+    )
     return _build(
-        d, (exec_.name, address), [victim], subject, body,
-        label="attack", category="bec", reply_to=reply_to, auth=rng.choice((PASS, ("pass", "pass", "none"))),
-    )  # fmt: skip
+        d,
+        (exec_.name, address),
+        [victim],
+        subject,
+        body,
+        label="attack",
+        category="bec",
+        reply_to=reply_to,
+        auth=rng.choice((PASS, ("pass", "pass", "none"))),
+    )
 
 
 def vendor_fraud(d: Draft, victim: Person) -> Message:
@@ -299,16 +381,23 @@ def vendor_fraud(d: Draft, victim: Person) -> Message:
     number = rng.randint(10000, 99999)
     body = _body(
         "Hello,",
-        f"Please note our bank details have changed. Kindly update our account before paying invoice "
-        f"{number}; the old account is no longer valid. Payment is overdue, please settle {rng.choice(_URGENT)}.",
+        "Please note our bank details have changed. Kindly update our account before paying "
+        f"invoice {number}; the old account is no longer valid. Payment is overdue, please "
+        f"settle {rng.choice(_URGENT)}.",
         _sign(contact),
     )
     attachments = (_attachment(d.message_id, f"invoice_{number}.pdf", "application/pdf", 3072),)
     return _build(
-        d, (contact.name, address), [victim], f"Updated bank details - invoice {number}", body,
-        label="attack", category="vendor_fraud", attachments=attachments,
+        d,
+        (contact.name, address),
+        [victim],
+        f"Updated bank details - invoice {number}",
+        body,
+        label="attack",
+        category="vendor_fraud",
+        attachments=attachments,
         auth=rng.choice((PASS, ("pass", "none", "none"))),
-    )  # fmt: skip
+    )
 
 
 def account_takeover(d: Draft, victim: Person) -> Message:
@@ -320,14 +409,21 @@ def account_takeover(d: Draft, victim: Person) -> Message:
     link = _url(host, f"share/{rng.randrange(10**8)}", "View shared document")
     body = _body(
         f"Hi {victim.name.split()[0]},",
-        "I shared a document with you regarding our next order. Please review and sign in to access it.",
+        "I shared a document with you regarding our next order. Please review and sign in to "
+        "access it.",
         f"{link.text}: {link.href}",
         _sign(contact),
     )
     return _build(
-        d, contact, [victim], rng.choice(("Shared document", "Please review", "Updated order")), body,
-        label="attack", category="account_takeover", urls=(link,),
-    )  # fmt: skip
+        d,
+        contact,
+        [victim],
+        rng.choice(("Shared document", "Please review", "Updated order")),
+        body,
+        label="attack",
+        category="account_takeover",
+        urls=(link,),
+    )
 
 
 _MALWARE_FILES = (
@@ -347,31 +443,49 @@ def malware(d: Draft, victim: Person) -> Message:
     filename, content_type = rng.choice(_MALWARE_FILES)
     domain = random_domain(rng)
     sender = (rng.choice(("Accounts", "Billing Dept", "Shipping Notice", "HR")), f"info@{domain}")
-    body = _body("Hello,", "Please see the attached document and enable content to view it.", "Regards")
+    body = _body(
+        "Hello,", "Please see the attached document and enable content to view it.", "Regards"
+    )
     attachment = _attachment(d.message_id, filename, content_type, rng.randint(2000, 9000))
     return _build(
-        d, sender, [victim], rng.choice(("Invoice attached", "Payment advice", "Delivery failed")), body,
-        label="attack", category="malware", attachments=(attachment,),
+        d,
+        sender,
+        [victim],
+        rng.choice(("Invoice attached", "Payment advice", "Delivery failed")),
+        body,
+        label="attack",
+        category="malware",
+        attachments=(attachment,),
         auth=rng.choice((("softfail", "none", "none"), ("fail", "fail", "fail"), PASS)),
-    )  # fmt: skip
+    )
 
 
 def extortion_scam(d: Draft, victim: Person) -> Message:
     rng = d.rng
-    domain = rng.choice(FREEMAIL_DOMAINS + (random_domain(rng),))
-    text = rng.choice((
-        "I have access to your device and recorded you. Send 1500 USD in bitcoin within 48 hours or "
-        "everything goes to your contacts. Do not tell anyone.",
-        "Congratulations! You won 2,500,000 EUR in the international lottery. Send your bank details and "
-        "a processing fee to claim your prize.",
-        "I am a lawyer handling an unclaimed inheritance of 4.5 million dollars. Reply with your details.",
-    ))  # fmt: skip
+    domain = rng.choice((*FREEMAIL_DOMAINS, random_domain(rng)))
+    text = rng.choice(
+        (
+            "I have access to your device and recorded you. Send 1500 USD in bitcoin within "
+            "48 hours or "
+            "everything goes to your contacts. Do not tell anyone.",
+            "Congratulations! You won 2,500,000 EUR in the international lottery. Send your "
+            "bank details and "
+            "a processing fee to claim your prize.",
+            "I am a lawyer handling an unclaimed inheritance of 4.5 million dollars. Reply with "
+            "your details.",
+        )
+    )
     return _build(
-        d, ("", f"{rng.choice(('support', 'claims', 'admin'))}{rng.randint(1, 999)}@{domain}"), [victim],
-        rng.choice(("Your account was hacked", "Prize notification", "Confidential proposal")), text,
-        label="attack", category="extortion_scam", auth=rng.choice((PASS, ("none", "none", "none"))),
+        d,
+        ("", f"{rng.choice(('support', 'claims', 'admin'))}{rng.randint(1, 999)}@{domain}"),
+        [victim],
+        rng.choice(("Your account was hacked", "Prize notification", "Confidential proposal")),
+        text,
+        label="attack",
+        category="extortion_scam",
+        auth=rng.choice((PASS, ("none", "none", "none"))),
         message_id_domain=rng.choice(("", domain)),
-    )  # fmt: skip
+    )
 
 
 ATTACK_BUILDERS = {

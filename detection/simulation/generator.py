@@ -79,8 +79,9 @@ def _campaign_waves(rng: random.Random, days: int) -> dict[str, list[float]]:
 
 def _business_time(rng: random.Random, day: date) -> datetime:
     hour = min(23, max(0, round(rng.gauss(13, 3))))
-    return datetime(day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60),
-                    tzinfo=UTC)  # fmt: skip
+    return datetime(
+        day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60), tzinfo=UTC
+    )
 
 
 def _pick_contact(rng: random.Random, tenant: Tenant, person: Person) -> Person:
@@ -97,8 +98,9 @@ class _DayBuilder:
 
     def draft(self) -> content.Draft:
         message_id = f"{self.tenant.tenant_id}-{self.day:%Y%m%d}-{len(self.messages):06d}"
-        return content.Draft(self.rng, self.tenant, _business_time(self.rng, self.day), message_id,
-                             self.drifted)  # fmt: skip
+        return content.Draft(
+            self.rng, self.tenant, _business_time(self.rng, self.day), message_id, self.drifted
+        )
 
     def add(self, message: Message) -> Message:
         self.messages.append(message)
@@ -141,8 +143,13 @@ def _safe_traffic(b: _DayBuilder, volume: float) -> None:
         b.add(content.newsletter(b.draft(), readers))
 
 
-def _attacks(b: _DayBuilder, safe_count: int, config: SimulationConfig, waves: dict[str, list[float]],
-             day_index: int) -> None:  # fmt: skip
+def _attacks(
+    b: _DayBuilder,
+    safe_count: int,
+    config: SimulationConfig,
+    waves: dict[str, list[float]],
+    day_index: int,
+) -> None:
     rng, tenant = b.rng, b.tenant
     mix = DRIFTED_ATTACK_MIX if b.drifted else config.attack_mix
     total = sum(mix.values())
@@ -165,7 +172,9 @@ def simulate(config: SimulationConfig) -> Iterator[tuple[date, list[Message]]]:
         for vendor in tenant.vendors:
             if planner.random() < 0.5:
                 offset = planner.randrange(config.days)
-                vendor.bank_change_day = (config.start + timedelta(days=offset) - date(2000, 1, 1)).days
+                vendor.bank_change_day = (
+                    config.start + timedelta(days=offset) - date(2000, 1, 1)
+                ).days
     waves = _campaign_waves(planner, config.days)
     for day_index in range(config.days):
         day = config.start + timedelta(days=day_index)

@@ -1,4 +1,4 @@
-"""How attackers forge domains: typos, homoglyph swaps, added words, other TLDs, subdomain tricks."""
+"""How attackers forge domains: typos, homoglyph swaps, added words, other TLDs, subdomains."""
 
 from __future__ import annotations
 
@@ -39,4 +39,4 @@ def subdomain_lookalike(rng: random.Random, domain: str) -> str:
 def random_domain(rng: random.Random) -> str:
     letters = "abcdefghijklmnopqrstuvwxyz"
     name = "".join(rng.choice(letters) for _ in range(rng.randint(6, 11)))
-    return f"{name}.{rng.choice(_TLDS + ('com', 'ru', 'cn'))}"
+    return f"{name}.{rng.choice((*_TLDS, 'com', 'ru', 'cn'))}"

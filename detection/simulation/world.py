@@ -7,33 +7,132 @@ import random
 from dataclasses import dataclass, field
 
 COMPANY_NAMES = (
-    "acmecorp", "globex", "initech", "umbrellagroup", "hooli", "vandelay", "wayneent",
-    "starkind", "tyrellcorp", "cyberdyne", "soylentco", "gringotts", "oscorp", "monarchsys",
-    "pendant", "blueharbor", "northpeak", "silverline", "redwoodlabs", "brightpath",
-)  # fmt: skip
+    "acmecorp",
+    "globex",
+    "initech",
+    "umbrellagroup",
+    "hooli",
+    "vandelay",
+    "wayneent",
+    "starkind",
+    "tyrellcorp",
+    "cyberdyne",
+    "soylentco",
+    "gringotts",
+    "oscorp",
+    "monarchsys",
+    "pendant",
+    "blueharbor",
+    "northpeak",
+    "silverline",
+    "redwoodlabs",
+    "brightpath",
+)
 VENDOR_NAMES = (
-    "northwind-supplies", "contoso-logistics", "fabrikam", "adventureworks", "tailspintoys",
-    "wideworldimporters", "litware", "proseware", "lucernepublishing", "margiestravel",
-    "alpineski", "coho-winery", "fourthcoffee", "graphicdesigninstitute", "humongousinsurance",
-    "woodgrovebank", "treyresearch", "wingtiptoys", "blueyonderair", "cpandl",
-)  # fmt: skip
+    "northwind-supplies",
+    "contoso-logistics",
+    "fabrikam",
+    "adventureworks",
+    "tailspintoys",
+    "wideworldimporters",
+    "litware",
+    "proseware",
+    "lucernepublishing",
+    "margiestravel",
+    "alpineski",
+    "coho-winery",
+    "fourthcoffee",
+    "graphicdesigninstitute",
+    "humongousinsurance",
+    "woodgrovebank",
+    "treyresearch",
+    "wingtiptoys",
+    "blueyonderair",
+    "cpandl",
+)
 PARTNER_DOMAINS = (
-    "lawfirm-partners.com", "auditco.com", "univ-research.edu", "consultgroup.io",
-    "marketingpros.net", "recruitwell.com", "cityhall.gov", "bigclient.com",
-)  # fmt: skip
+    "lawfirm-partners.com",
+    "auditco.com",
+    "univ-research.edu",
+    "consultgroup.io",
+    "marketingpros.net",
+    "recruitwell.com",
+    "cityhall.gov",
+    "bigclient.com",
+)
 FREEMAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "proton.me", "aol.com")
 FIRST_NAMES = (
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David",
-    "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah",
-    "Charles", "Karen", "Priya", "Wei", "Ahmed", "Fatima", "Carlos", "Ana", "Kenji", "Yuki",
-    "Olga", "Ivan", "Amara", "Kwame", "Lena", "Lucas", "Sofia", "Mateo", "Noah", "Emma",
-)  # fmt: skip
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Priya",
+    "Wei",
+    "Ahmed",
+    "Fatima",
+    "Carlos",
+    "Ana",
+    "Kenji",
+    "Yuki",
+    "Olga",
+    "Ivan",
+    "Amara",
+    "Kwame",
+    "Lena",
+    "Lucas",
+    "Sofia",
+    "Mateo",
+    "Noah",
+    "Emma",
+)
 LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez",
-    "Martinez", "Hernandez", "Lopez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore",
-    "Jackson", "Martin", "Lee", "Patel", "Chen", "Nakamura", "Okafor", "Novak", "Schmidt",
-    "Rossi", "Dubois", "Kowalski", "Andersson",
-)  # fmt: skip
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Patel",
+    "Chen",
+    "Nakamura",
+    "Okafor",
+    "Novak",
+    "Schmidt",
+    "Rossi",
+    "Dubois",
+    "Kowalski",
+    "Andersson",
+)
 ROLES = ("executive", "finance", "it", "hr", "staff")
 ROLE_WEIGHTS = (0.06, 0.12, 0.08, 0.06, 0.68)
 BRANDS = {
@@ -119,7 +218,9 @@ def _person(rng: random.Random, domain: str, role: str, used: set[str]) -> Perso
 
 def build_tenant(rng: random.Random, index: int, employees: int) -> Tenant:
     """One organisation with ``employees`` people, vendors and partners."""
-    name = COMPANY_NAMES[index % len(COMPANY_NAMES)] + ("" if index < len(COMPANY_NAMES) else str(index))
+    name = COMPANY_NAMES[index % len(COMPANY_NAMES)] + (
+        "" if index < len(COMPANY_NAMES) else str(index)
+    )
     domain = f"{name}.com"
     used: set[str] = set()
     staff: list[Person] = []
@@ -134,7 +235,8 @@ def build_tenant(rng: random.Random, index: int, employees: int) -> Tenant:
         contacts = [_person(rng, vendor_domain, "vendor", used) for _ in range(rng.randint(1, 2))]
         vendors.append(Vendor(vendor_name, vendor_domain, contacts))
     partners = [
-        _person(rng, rng.choice(PARTNER_DOMAINS), "partner", used) for _ in range(max(3, employees // 4))
+        _person(rng, rng.choice(PARTNER_DOMAINS), "partner", used)
+        for _ in range(max(3, employees // 4))
     ]
     tenant = Tenant(f"t{index:03d}-{name}", domain, staff, vendors, partners)
     for person in staff:
@@ -142,7 +244,9 @@ def build_tenant(rng: random.Random, index: int, employees: int) -> Tenant:
     return tenant
 
 
-def _contacts(rng: random.Random, person: Person, staff: list[Person]) -> list[tuple[Person, float]]:
+def _contacts(
+    rng: random.Random, person: Person, staff: list[Person]
+) -> list[tuple[Person, float]]:
     """Heavy-tailed internal contact list: a few frequent correspondents, many rare ones."""
     others = [p for p in staff if p.address != person.address]
     rng.shuffle(others)

@@ -24,7 +24,9 @@ BUCKET = "pipeline-artifacts"
 
 @pytest.fixture(scope="module")
 def s3_store(s3_endpoint):
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=BUCKET
+    )
     return ArtifactStoreResource(uri=f"s3://{BUCKET}/detection", s3_endpoint_url=s3_endpoint)
 
 
@@ -55,16 +57,25 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     assert "feature_drift" in checks
     deployed = _deployed(first_run)
     assert str(deployed["uri"]).startswith(f"s3://{BUCKET}/detection/models/")
-    assert read_production(s3_store.open()).version == deployed["version"]
+    pointer = read_production(s3_store.open())
+    assert pointer is not None and pointer.version == deployed["version"]
 
 
 def _sample_mail() -> dict[str, bytes]:
     """The last simulated day (same world as the pipeline's default config)."""
-    *_, (_, messages) = simulate(SimulationConfig(days=42, tenants=3, employees=30, attack_rate=0.03))
+    *_, (_, messages) = simulate(
+        SimulationConfig(days=42, tenants=3, employees=30, attack_rate=0.03)
+    )
     phish = next(m for m in messages if m.category == "credential_phishing" and m.body_text)
     domain = phish.primary_recipient.rpartition("@")[2]
-    safe = next(m for m in messages if m.tenant_id == phish.tenant_id and m.sender_address.endswith(domain))
-    return {"phish": render_rfc822(phish), "safe": render_rfc822(safe), "tenant": phish.tenant_id.encode()}
+    safe = next(
+        m for m in messages if m.tenant_id == phish.tenant_id and m.sender_address.endswith(domain)
+    )
+    return {
+        "phish": render_rfc822(phish),
+        "safe": render_rfc822(safe),
+        "tenant": phish.tenant_id.encode(),
+    }
 
 
 def test_scorer_loads_from_s3_and_explains(first_run, s3_endpoint):
@@ -85,12 +96,29 @@ def test_cli_scores_from_s3(first_run, s3_endpoint, tmp_path):
     (tmp_path / "junk.eml").write_bytes(b"\x00\x01 not mail")
     cli = Path(sys.executable).with_name("attack-detection")
     env = {**os.environ, "ATTACK_DETECTION_S3_ENDPOINT_URL": s3_endpoint}
-    output = subprocess.run([str(cli), "score", "--artifact", f"s3://{BUCKET}/detection", "--format", "json",
-                             "--tenant", mail["tenant"].decode(), str(tmp_path)],
-                            env=env, capture_output=True, text=True, check=True)  # fmt: skip
+    output = subprocess.run(
+        [
+            str(cli),
+            "score",
+            "--artifact",
+            f"s3://{BUCKET}/detection",
+            "--format",
+            "json",
+            "--tenant",
+            mail["tenant"].decode(),
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     results = {Path(r["path"]).name: r for r in json.loads(output.stdout)["results"]}
     assert results["phish.eml"]["verdict"] == "attack"
-    assert results["junk.eml"]["verdict"] == "error" and "not_rfc822" in results["junk.eml"]["reasons"][0]
+    assert (
+        results["junk.eml"]["verdict"] == "error"
+        and "not_rfc822" in results["junk.eml"]["reasons"][0]
+    )
 
 
 def test_retraining_on_the_same_data_gives_the_same_model(first_run, s3_store):
@@ -106,8 +134,11 @@ def test_failing_blocking_check_stops_deployment_and_production_stays(first_run,
     the FPR check; deployed_model does not run and production keeps the first model."""
     before = read_production(s3_store.open())
     degraded = {"ops": {"candidate_model": {"config": {"min_data_in_leaf": 1_000_000}}}}
-    result = _materialize(s3_store, selection=["candidate_model", "model_evaluation", "deployed_model"],
-                          run_config=degraded)  # fmt: skip
+    result = _materialize(
+        s3_store,
+        selection=["candidate_model", "model_evaluation", "deployed_model"],
+        run_config=degraded,
+    )
     assert not result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["false_positive_rate_within_budget"] is False

@@ -24,7 +24,7 @@ CONFIG = SimulationConfig(days=8, tenants=2, employees=15, attack_rate=0.05, see
 def _dbt_build(lake_dir: Path, duckdb_path: Path) -> None:
     env = {**os.environ, "ATTACK_DETECTION_LAKE_DIR": str(lake_dir), "ATTACK_DETECTION_DUCKDB_PATH": str(duckdb_path)}
     subprocess.run([str(Path(sys.executable).with_name("dbt")), "build", "--profiles-dir", ".", "--quiet"],
-                   cwd=PROJECT, env=env, check=True)  # fmt: skip
+                   cwd=PROJECT, env=env, check=True)
 
 
 def _mart(duckdb_path: Path) -> dict[str, tuple]:
@@ -73,7 +73,7 @@ def test_mart_equals_online_replay_in_arrival_order(days, builds):
     for message in messages:
         online = state.features(message)
         mismatches += [(message.message_id, name) for name, expected in zip(BEHAVIOUR_FEATURES, mart[message.message_id], strict=True)
-                       if not _same(online[name], expected)]  # fmt: skip
+                       if not _same(online[name], expected)]
         state.observe(message)
     assert mismatches == []
     assert any(v[BEHAVIOUR_FEATURES.index("recipient_has_replied")] for v in mart.values())
@@ -86,7 +86,7 @@ def test_serving_snapshot_reproduces_the_mart_for_new_mail(days, builds):
     with duckdb.connect(str(builds[0]), read_only=True) as con:
         tables = {name: pa.Table.from_pandas(con.execute(f"select {', '.join(schema.names)} from dim_{name}").df(),
                                              preserve_index=False).cast(schema)
-                  for name, schema in SNAPSHOT_TABLES.items()}  # fmt: skip
+                  for name, schema in SNAPSHOT_TABLES.items()}
     state = BehaviourState.from_tables(tables)
     mart = _mart(builds[1])
     new_mail = sorted((m for _, ms in days[6:] for m in ms), key=lambda m: (m.received_at, m.message_id))

@@ -8,9 +8,18 @@ from detection.behaviour import SNAPSHOT_TABLES
 
 
 def make_bundle(threshold: float = 0.5) -> Bundle:
-    snapshot = {name: pa.Table.from_pylist([], schema=schema) for name, schema in SNAPSHOT_TABLES.items()}
-    return Bundle.build(model_text="tree\n", features=["a", "b"], rules_text="rules: []\n", threshold=threshold,
-                        snapshot=snapshot, metrics={"recall": 1.0}, lineage={"run_id": "r"})  # fmt: skip
+    snapshot = {
+        name: pa.Table.from_pylist([], schema=schema) for name, schema in SNAPSHOT_TABLES.items()
+    }
+    return Bundle.build(
+        model_text="tree\n",
+        features=["a", "b"],
+        rules_text="rules: []\n",
+        threshold=threshold,
+        snapshot=snapshot,
+        metrics={"recall": 1.0},
+        lineage={"run_id": "r"},
+    )
 
 
 def test_round_trip_through_a_directory(tmp_path):

@@ -12,21 +12,38 @@ from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
 
 ROUND_TRIP_FIELDS = (
-    "sender_address", "sender_display_name", "reply_to_address", "return_path_address",
-    "to_addresses", "cc_addresses", "subject", "body_text", "header_message_id", "spf_result",
-    "dkim_result", "dmarc_result", "html_form_count", "html_image_count", "attachments", "received_at",
-)  # fmt: skip
+    "sender_address",
+    "sender_display_name",
+    "reply_to_address",
+    "return_path_address",
+    "to_addresses",
+    "cc_addresses",
+    "subject",
+    "body_text",
+    "header_message_id",
+    "spf_result",
+    "dkim_result",
+    "dmarc_result",
+    "html_form_count",
+    "html_image_count",
+    "attachments",
+    "received_at",
+)
 
 
 def test_simulated_message_survives_rfc822_round_trip():
-    config = SimulationConfig(days=6, tenants=2, employees=15, attack_rate=0.2, drift_day=3, seed=21)
+    config = SimulationConfig(
+        days=6, tenants=2, employees=15, attack_rate=0.2, drift_day=3, seed=21
+    )
     messages = [m for _, ms in simulate(config) for m in ms]
     assert {m.category for m in messages} >= {"credential_phishing", "malware", "bec"}
     for message in messages:
         parsed = parse_message(render_rfc822(message), tenant_id=message.tenant_id)
         for name in ROUND_TRIP_FIELDS:
             assert getattr(parsed, name) == getattr(message, name), (message.message_id, name)
-        assert sorted(parsed.urls, key=lambda u: u.href) == sorted(message.urls, key=lambda u: u.href)
+        assert sorted(parsed.urls, key=lambda u: u.href) == sorted(
+            message.urls, key=lambda u: u.href
+        )
 
 
 def test_headers_decoded_urls_with_display_text_attachments_and_auth():
@@ -34,12 +51,15 @@ def test_headers_decoded_urls_with_display_text_attachments_and_auth():
         b"From: =?utf-8?b?Sm9zw6kgUMOpcmV6?= <jose@example.com>\r\n"
         b"To: a@corp.com, B <b@corp.com>\r\nReply-To: x@evil.test\r\n"
         b"Subject: =?iso-8859-1?q?Factura_n=FAmero_5?=\r\n"
-        b"Authentication-Results: mx.corp.com; spf=softfail smtp.mailfrom=example.com; dkim=none; dmarc=fail\r\n"
+        b"Authentication-Results: mx.corp.com; spf=softfail smtp.mailfrom=example.com; "
+        b"dkim=none; dmarc=fail\r\n"
         b"Date: Tue, 06 Jan 2026 10:00:00 +0100\r\nMessage-ID: <1@example.com>\r\n"
         b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n'
         b'--b1\r\nContent-Type: text/html; charset="bogus-charset"\r\n\r\n'
-        b'<p>Hello <a href="https://evil.test/login">https://bank.com</a></p><form></form><img src=x>\r\n'
-        b'--b1\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename="a.zip"\r\n'
+        b'<p>Hello <a href="https://evil.test/login">https://bank.com</a></p>'
+        b"<form></form><img src=x>\r\n"
+        b"--b1\r\nContent-Type: application/zip\r\n"
+        b'Content-Disposition: attachment; filename="a.zip"\r\n'
         b"Content-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n--b1--\r\n"
     )
     message = parse_message(raw, tenant_id="t")
@@ -47,19 +67,31 @@ def test_headers_decoded_urls_with_display_text_attachments_and_auth():
     assert message.subject == "Factura número 5"
     assert message.to_addresses == ("a@corp.com", "b@corp.com")
     assert message.reply_to_address == "x@evil.test"
-    assert (message.spf_result, message.dkim_result, message.dmarc_result) == ("softfail", "none", "fail")
+    assert (message.spf_result, message.dkim_result, message.dmarc_result) == (
+        "softfail",
+        "none",
+        "fail",
+    )
     assert message.received_at.isoformat() == "2026-01-06T09:00:00+00:00"
-    assert [(u.href, u.host, u.text) for u in message.urls] == [("https://evil.test/login", "evil.test", "https://bank.com")]
+    assert [(u.href, u.host, u.text) for u in message.urls] == [
+        ("https://evil.test/login", "evil.test", "https://bank.com")
+    ]
     assert (message.html_form_count, message.html_image_count) == (1, 1)
     assert message.body_text == "Hello https://bank.com"
-    assert [(a.filename, a.content_type, a.size) for a in message.attachments] == [("a.zip", "application/zip", 4)]
+    assert [(a.filename, a.content_type, a.size) for a in message.attachments] == [
+        ("a.zip", "application/zip", 4)
+    ]
 
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [(b"", "empty"), (b"   \n", "empty"), (b"\x00\x01\x02" * 100, "not_rfc822"),
-     (b"just some text without headers\n\nbody", "not_rfc822")],
-)  # fmt: skip
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (b"\x00\x01\x02" * 100, "not_rfc822"),
+        (b"just some text without headers\n\nbody", "not_rfc822"),
+    ],
+)
 def test_unparseable_input_raises_with_reason(raw, reason):
     with pytest.raises(ParseError) as info:
         parse_message(raw, tenant_id="t")
@@ -77,7 +109,10 @@ def test_size_caps_hold_for_huge_headers_and_bodies():
 
 def test_deep_mime_nesting_is_parsed_or_quarantined_never_crashes():
     depth = 3000
-    head = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(depth))
+    head = b"".join(
+        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
+        for i in range(depth)
+    )
     raw = b"From: a@b.com\r\nSubject: deep\r\n" + head + b"Content-Type: text/plain\r\n\r\nhi\r\n"
     try:
         parse_message(raw, tenant_id="t")
@@ -85,7 +120,9 @@ def test_deep_mime_nesting_is_parsed_or_quarantined_never_crashes():
         assert exc.reason in {"mime_too_deep", "mime_error"}
 
 
-_header_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
+_header_text = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -122,7 +159,7 @@ def test_every_real_message_parses_or_is_quarantined_with_a_reason(real_mail):
     assert accounted == expected
     assert all(q["reason"] and q["source_path"] for q in result.quarantine)
     parse_rate = len(result.messages) / (len(result.messages) + len(result.quarantine))
-    print(f"real-mail parse rate {parse_rate:.4f}; quarantined by reason {Counter(q['reason'] for q in result.quarantine)}")  # noqa: T201
-    assert parse_rate > 0.99
+    reasons = Counter(q["reason"] for q in result.quarantine)
+    assert parse_rate > 0.99, (parse_rate, reasons)
     labels = Counter(m.label for m in result.messages)
     assert labels["attack"] > 1000 and labels["safe"] > 1000

@@ -8,8 +8,12 @@ FEATURES = set(FEATURE_COLUMNS)
 
 
 def _rule(**overrides) -> str:
-    rule = {"name": "r1", "category": "bec", "action": "flag",
-            "all": [{"feature": "sender_is_freemail", "op": "==", "value": 1}]}  # fmt: skip
+    rule = {
+        "name": "r1",
+        "category": "bec",
+        "action": "flag",
+        "all": [{"feature": "sender_is_freemail", "op": "==", "value": 1}],
+    }
     rule.update(overrides)
     import yaml
 
@@ -24,16 +28,25 @@ def test_default_rules_load():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"all": [{"feature": "no_such_feature", "op": "==", "value": 1}]}, "rule 'r1': unknown feature 'no_such_feature'"),
-        ({"all": [{"feature": "sender_is_freemail", "op": "~", "value": 1}]}, "rule 'r1': unknown operator '~'"),
-        ({"all": [{"feature": "sender_is_freemail", "op": "==", "value": "yes"}]}, "rule 'r1': value .* must be a number"),
+        (
+            {"all": [{"feature": "no_such_feature", "op": "==", "value": 1}]},
+            "rule 'r1': unknown feature 'no_such_feature'",
+        ),
+        (
+            {"all": [{"feature": "sender_is_freemail", "op": "~", "value": 1}]},
+            "rule 'r1': unknown operator '~'",
+        ),
+        (
+            {"all": [{"feature": "sender_is_freemail", "op": "==", "value": "yes"}]},
+            "rule 'r1': value .* must be a number",
+        ),
         ({"action": "delete"}, "rule 'r1': action 'delete'"),
         ({"category": "spam"}, "rule 'r1': category 'spam'"),
         ({"all": []}, "rule 'r1': needs a non-empty 'all'"),
         ({"when": 1}, "rule 'r1': unknown keys"),
         ({"name": ""}, "rule '#0': missing a non-empty name"),
     ],
-)  # fmt: skip
+)
 def test_bad_rule_gives_clear_error_naming_the_rule(overrides, message):
     with pytest.raises(RuleError, match=message):
         parse_rules(_rule(**overrides), FEATURES)

@@ -40,10 +40,14 @@ def test_attack_base_rate_and_every_category_present():
 
 
 def test_drift_scenario_introduces_image_only_phishing_after_drift_day():
-    config = SimulationConfig(days=20, tenants=2, employees=20, attack_rate=0.05, drift_day=10, seed=5)
+    config = SimulationConfig(
+        days=20, tenants=2, employees=20, attack_rate=0.05, drift_day=10, seed=5
+    )
     before, after = [], []
     for index, (_, messages) in enumerate(simulate(config)):
-        (after if index >= 10 else before).extend(m for m in messages if m.category == "credential_phishing")
+        (after if index >= 10 else before).extend(
+            m for m in messages if m.category == "credential_phishing"
+        )
     image_only = lambda ms: sum(1 for m in ms if m.html_image_count and not m.body_text)  # noqa: E731
     assert image_only(before) == 0
     assert image_only(after) > len(after) // 3
@@ -51,5 +55,5 @@ def test_drift_scenario_introduces_image_only_phishing_after_drift_day():
 
 @pytest.mark.parametrize("bad", [{"days": 0}, {"attack_rate": 0.7}, {"attack_mix": {"spam": 1.0}}])
 def test_invalid_config_is_refused_with_a_clear_message(bad):
-    with pytest.raises(ValueError, match="days|attack_rate|attack categories"):
+    with pytest.raises(ValueError, match=r"days|attack_rate|attack categories"):
         SimulationConfig(**bad)

@@ -5,7 +5,12 @@ import threading
 import pytest
 
 from detection.registry import PRODUCTION, load_production, promote, read_production, rollback
-from detection.stores import ArtifactStoreError, LocalArtifactStore, PointerConflict, S3ArtifactStore
+from detection.stores import (
+    ArtifactStoreError,
+    LocalArtifactStore,
+    PointerConflict,
+    S3ArtifactStore,
+)
 from tests.detection.test_artifact import make_bundle
 
 
@@ -14,7 +19,9 @@ def store(request, tmp_path):
     if request.param == "local":
         return LocalArtifactStore(tmp_path / "store")
     bucket = request.getfixturevalue("s3_bucket")
-    return S3ArtifactStore(bucket, "models-prefix", endpoint_url=request.getfixturevalue("s3_endpoint"))
+    return S3ArtifactStore(
+        bucket, "models-prefix", endpoint_url=request.getfixturevalue("s3_endpoint")
+    )
 
 
 def test_put_get_list_and_missing_key(store):
@@ -47,7 +54,8 @@ def test_promote_load_and_rollback(store):
     assert result["previous"] == first.version
     assert load_production(store).version == second.version
     rollback(store, first.version, {"run_id": "r3"})
-    assert read_production(store).version == first.version
+    pointer = read_production(store)
+    assert pointer is not None and pointer.version == first.version
     assert len(store.list("audit/")) == 3
 
 

@@ -17,13 +17,23 @@ def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
     assert definitions.resolve_sensor_def("drift_retrain_sensor") is not None
     graph = definitions.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"raw_messages", "fct_message_behaviour", "message_features", "training_table", "baseline_snapshot",
-            "candidate_model", "model_evaluation", "deployed_model"} <= keys  # fmt: skip
+    assert {
+        "raw_messages",
+        "fct_message_behaviour",
+        "message_features",
+        "training_table",
+        "baseline_snapshot",
+        "candidate_model",
+        "model_evaluation",
+        "deployed_model",
+    } <= keys
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups == STAGES
     checks = {k.name for k in graph.asset_check_keys}
     assert {"recall_at_threshold", "false_positive_rate_within_budget", "feature_drift"} <= checks
-    assert any(name.startswith("unique_fct_message_behaviour") for name in checks)  # dbt tests as checks
+    assert any(
+        name.startswith("unique_fct_message_behaviour") for name in checks
+    )  # dbt tests as checks
 
 
 def test_blocking_checks_guard_deployment(dbt_manifest):
@@ -31,13 +41,20 @@ def test_blocking_checks_guard_deployment(dbt_manifest):
 
     graph = defs().resolve_asset_graph()
     specs = [spec for checks in all_asset_checks() for spec in checks.check_specs]
-    blocking = {s.name for s in specs if s.blocking and s.asset_key == dg.AssetKey("model_evaluation")}
+    blocking = {
+        s.name for s in specs if s.blocking and s.asset_key == dg.AssetKey("model_evaluation")
+    }
     assert blocking == {"recall_at_threshold", "false_positive_rate_within_budget"}
     assert dg.AssetKey("model_evaluation") in graph.get(dg.AssetKey("deployed_model")).parent_keys
 
 
 def test_dagster_cli_validates_the_workspace(dbt_manifest):
     dagster = Path(sys.executable).with_name("dagster")
-    result = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -9,58 +9,74 @@ from orchestration import sensors
 from orchestration.sensors import TRIGGER_TAG, drift_retrain_sensor
 
 
-def _evaluate_drift(instance: dg.DagsterInstance, passed: bool, tags: dict[str, str] | None = None) -> None:
+def _evaluate_drift(
+    instance: dg.DagsterInstance, passed: bool, tags: dict[str, str] | None = None
+) -> None:
     """Record one feature_drift evaluation on candidate_model, as a real run would."""
 
-    @dg.asset(name="candidate_model", check_specs=[dg.AssetCheckSpec("feature_drift", asset="candidate_model")])
+    @dg.asset(
+        name="candidate_model",
+        check_specs=[dg.AssetCheckSpec("feature_drift", asset="candidate_model")],
+    )
     def fake_candidate():
-        yield dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN)])
+        yield dg.MaterializeResult(
+            check_results=[dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN)]
+        )
 
     assert dg.materialize([fake_candidate], instance=instance, tags=tags or {}).success
 
 
-def _tick(instance: dg.DagsterInstance, cursor: str | None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor)
-    return drift_retrain_sensor(context), context
+def _tick(instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
+    result = drift_retrain_sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+    assert isinstance(result, dg.SensorResult)
+    return result
 
 
-def _requests(result) -> list[dg.RunRequest]:
-    return list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
+def _cursor(result: dg.SensorResult) -> str:
+    assert result.cursor is not None
+    return result.cursor
+
+
+def _requests(result: dg.SensorResult) -> list[dg.RunRequest]:
+    return list(result.run_requests or [])
 
 
 def test_one_drift_failure_requests_one_retraining_run():
     with dg.instance_for_test() as instance:
-        result, _ = _tick(instance, None)
+        result = _tick(instance, None)
         assert _requests(result) == []
         _evaluate_drift(instance, passed=False)
-        result, _ = _tick(instance, None)
+        result = _tick(instance, None)
         [request] = _requests(result)
-        assert request.run_key.startswith("drift-") and request.tags[TRIGGER_TAG] == "drift"
-        cursor = result.cursor
-        result, _ = _tick(instance, cursor)  # same evaluation again: nothing new
+        assert (request.run_key or "").startswith("drift-") and request.tags[TRIGGER_TAG] == "drift"
+        cursor = _cursor(result)
+        result = _tick(instance, cursor)  # same evaluation again: nothing new
         assert _requests(result) == []
 
 
 def test_passing_drift_check_and_own_retraining_run_do_not_trigger():
     with dg.instance_for_test() as instance:
         _evaluate_drift(instance, passed=True)
-        result, _ = _tick(instance, None)
+        result = _tick(instance, None)
         assert _requests(result) == []
         _evaluate_drift(instance, passed=False, tags={TRIGGER_TAG: "drift"})
-        result, _ = _tick(instance, result.cursor)
+        result = _tick(instance, _cursor(result))
         assert _requests(result) == []
 
 
 def test_cooldown_suppresses_a_second_episode(monkeypatch: pytest.MonkeyPatch):
     with dg.instance_for_test() as instance:
         _evaluate_drift(instance, passed=False)
-        result, _ = _tick(instance, None)
+        result = _tick(instance, None)
         assert len(_requests(result)) == 1
         _evaluate_drift(instance, passed=False)
-        second, _ = _tick(instance, result.cursor)
+        second = _tick(instance, _cursor(result))
         assert _requests(second) == []
         monkeypatch.setattr(sensors, "DRIFT_COOLDOWN_SECONDS", 0)
         _evaluate_drift(instance, passed=False)
-        third, _ = _tick(instance, second.cursor)
+        third = _tick(instance, _cursor(second))
         assert len(_requests(third)) == 1
-        assert json.loads(third.cursor)["evaluation_id"] > json.loads(second.cursor)["evaluation_id"]
+        assert (
+            json.loads(_cursor(third))["evaluation_id"]
+            > json.loads(_cursor(second))["evaluation_id"]
+        )

@@ -6,13 +6,20 @@ with
 
 urls as (
 
-    select distinct message_id, tenant_id, url_domain from {{ ref('stg_mail__urls') }}
+    select distinct
+        message_id,
+        tenant_id,
+        url_domain
+    from {{ ref('stg_mail__urls') }}
 
 ),
 
 messages as (
 
-    select message_id, received_at from {{ ref('stg_mail__messages') }}
+    select
+        message_id,
+        received_at
+    from {{ ref('stg_mail__messages') }}
 
 ),
 
@@ -28,7 +35,7 @@ ranked as (
             order by messages.received_at, urls.message_id
         ) as link_rank
     from urls
-    inner join messages on messages.message_id = urls.message_id
+    inner join messages on urls.message_id = messages.message_id
 
 )
 

@@ -38,9 +38,9 @@ replies as (
     from windowed
     inner join first_contacts
         on
-            first_contacts.tenant_id = windowed.tenant_id
-            and first_contacts.sender_address = windowed.primary_recipient_address
-            and first_contacts.primary_recipient_address = windowed.sender_address
+            windowed.tenant_id = first_contacts.tenant_id
+            and windowed.primary_recipient_address = first_contacts.sender_address
+            and windowed.sender_address = first_contacts.primary_recipient_address
     where {{ arrived_before(
         'first_contacts.first_contacted_at', 'first_contacts.first_message_id',
         'windowed.received_at', 'windowed.message_id') }}
@@ -65,8 +65,8 @@ name_history as (
     from windowed
     inner join name_uses
         on
-            name_uses.tenant_id = windowed.tenant_id
-            and name_uses.sender_display_name = windowed.sender_display_name
+            windowed.tenant_id = name_uses.tenant_id
+            and windowed.sender_display_name = name_uses.sender_display_name
     where {{ arrived_before(
         'name_uses.first_used_at', 'name_uses.first_message_id',
         'windowed.received_at', 'windowed.message_id') }}
@@ -100,9 +100,9 @@ final as (
         cast(coalesce(new_link_domains.url_domains_new_to_tenant, 0) as double)
             as url_domains_new_to_tenant
     from windowed
-    left join replies on replies.message_id = windowed.message_id
-    left join name_history on name_history.message_id = windowed.message_id
-    left join new_link_domains on new_link_domains.message_id = windowed.message_id
+    left join replies on windowed.message_id = replies.message_id
+    left join name_history on windowed.message_id = name_history.message_id
+    left join new_link_domains on windowed.message_id = new_link_domains.message_id
 
 )
 
