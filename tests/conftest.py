@@ -1,7 +1,6 @@
 """Session fixtures: isolated local paths for every location the system writes, the dbt manifest
 prepared once, and moto's standalone S3 server on 127.0.0.1 (real HTTP, boto3 unpatched)."""
 
-import os
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         for key, value in values.items():
             patch.setenv(key, value)
         patch.delenv("ATTACK_DETECTION_S3_ENDPOINT_URL", raising=False)
+        patch.delenv("DAGSTER_HOME", raising=False)  # tests use ephemeral Dagster instances
         yield root
 
 
@@ -84,6 +84,3 @@ def real_mail() -> Path:
         )
     return REAL_MAIL
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("DAGSTER_HOME", "")  # in-process tests use ephemeral instances
