@@ -83,4 +83,3 @@ def real_mail() -> Path:
             f"real-mail corpus not found at {REAL_MAIL} (it lives in ../shared/data/real-mail)"
         )
     return REAL_MAIL
-
