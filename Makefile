@@ -4,6 +4,8 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+# The venv's tools (dbt, dagster) first on PATH: dagster-dbt looks dbt up there under `dagster dev`.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 # Absolute defaults so dbt, sqlfluff and Dagster agree whatever directory they run from.
 export ATTACK_DETECTION_DUCKDB_PATH ?= $(CURDIR)/var/warehouse.duckdb
 export ATTACK_DETECTION_LAKE_DIR ?= $(CURDIR)/var/lake
