@@ -38,7 +38,7 @@ def _score(args: argparse.Namespace) -> int:
                 )
             else:
                 try:
-                    verdict = scorer.score_bytes(raw, tenant_id=args.tenant)
+                    verdict = scorer.score_bytes(raw, tenant_id=args.tenant, explain=True)
                     row.update(verdict.as_dict())
                 except ParseError as exc:
                     row.update(

@@ -1,0 +1,112 @@
+"""Scorer benchmark: raw RFC 822 bytes to verdict, on one core.
+
+Measures, in one process and on the same messages:
+- single-message latency (p50, p99) of ``Scorer.score_bytes`` with and without explanations;
+- batch throughput of parse + ``Scorer.score_batch`` (messages per second);
+- LightGBM's bare single-row ``Booster.predict`` on the same model, for the overhead ratio;
+- with ``--spamc N``: SpamAssassin's spamc on the first N of the same messages.
+
+Single-message figures: ``single_ms`` is the production default (reasons only for attack
+verdicts), ``single_all_reasons_ms`` explains every message, ``single_no_reasons_ms`` none.
+
+Usage: python -m bench.scorer --artifact var/artifacts [--messages 2000] [--out results.json]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.spamassassin import time_spamc
+from detection.parsing import parse_message
+from detection.scorer import Scorer
+from detection.simulation.generator import SimulationConfig, simulate
+from detection.simulation.render import render_rfc822
+
+
+def sample_mail(count: int) -> tuple[list[bytes], str]:
+    """Rendered simulated mail from the demo world (one tenant's day mix, attacks enriched)."""
+    config = SimulationConfig(days=3, tenants=3, employees=30, attack_rate=0.1, seed=7)
+    messages = [m for _, day in simulate(config) for m in day]
+    tenant = messages[0].tenant_id
+    chosen = [m for m in messages if m.tenant_id == tenant][:count]
+    return [render_rfc822(m) for m in chosen], tenant
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def run(artifact: str, count: int, repeats: int, spamc_messages: int) -> dict[str, object]:
+    os.sched_setaffinity(0, {0})  # one core
+    scorer = Scorer.load(artifact)
+    raws, tenant = sample_mail(count)
+    for raw in raws[:50]:  # warm caches (domain parsing, regex, LightGBM)
+        scorer.score_bytes(raw, tenant_id=tenant)
+
+    def latencies(explain: bool | None) -> list[float]:
+        out = []
+        for _ in range(repeats):
+            for raw in raws:
+                start = time.perf_counter_ns()
+                scorer.score_bytes(raw, tenant_id=tenant, explain=explain)
+                out.append((time.perf_counter_ns() - start) / 1e6)
+        return out
+
+    with_reasons, without_reasons, default = latencies(True), latencies(False), latencies(None)
+
+    start = time.perf_counter()
+    parsed = [parse_message(raw, tenant_id=tenant) for raw in raws]
+    scorer.score_batch(parsed)
+    batch_seconds = time.perf_counter() - start
+
+    features = len(scorer.features)
+    rows = np.random.default_rng(0).random((len(raws), features))
+    bare = []
+    for row in rows:
+        start = time.perf_counter_ns()
+        scorer.booster.predict(row.reshape(1, -1), num_threads=1)
+        bare.append((time.perf_counter_ns() - start) / 1e6)
+
+    return {
+        "messages": len(raws),
+        "mean_message_bytes": statistics.mean(len(r) for r in raws),
+        "single_ms": {"p50": percentile(default, 50), "p99": percentile(default, 99)},
+        "single_all_reasons_ms": {
+            "p50": percentile(with_reasons, 50),
+            "p99": percentile(with_reasons, 99),
+        },
+        "single_no_reasons_ms": {
+            "p50": percentile(without_reasons, 50),
+            "p99": percentile(without_reasons, 99),
+        },
+        "batch_messages_per_second": len(raws) / batch_seconds,
+        "lightgbm_bare_predict_ms": {"p50": percentile(bare, 50), "p99": percentile(bare, 99)},
+        "overhead_ratio_p50": percentile(without_reasons, 50) / percentile(bare, 50),
+        "spamc": time_spamc(raws[:spamc_messages]) if spamc_messages else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--artifact", default="var/artifacts")
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--spamc", type=int, default=0, help="messages to time with spamc (0: skip)"
+    )
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    result = run(args.artifact, args.messages, args.repeats, args.spamc)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

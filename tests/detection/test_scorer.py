@@ -1,0 +1,179 @@
+"""The online scorer on a real (small) LightGBM bundle: loading, verification, verdicts, reasons,
+batch/single agreement, pointer refresh, and the CLI on the shared real-mail corpus."""
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from detection.artifact import MODEL_FILE, Bundle, BundleError
+from detection.behaviour import BehaviourState
+from detection.features import FEATURE_COLUMNS
+from detection.parsing import parse_message
+from detection.registry import promote, rollback
+from detection.rules import default_rules_text
+from detection.scorer import Scorer
+from detection.signals import content_signals
+from detection.simulation.generator import SimulationConfig, simulate
+from detection.simulation.render import render_rfc822
+from detection.stores import LocalArtifactStore
+
+FEATURES = list(FEATURE_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def mail():
+    config = SimulationConfig(days=10, tenants=1, employees=15, attack_rate=0.15, seed=31)
+    return [m for _, day in simulate(config) for m in day]
+
+
+def _bundle(mail, threshold: float = 0.5, rounds: int = 30) -> Bundle:
+    """A real LightGBM model trained on the simulated mail's features (state replayed in order)."""
+    state, rows = BehaviourState(), []
+    for message in mail:
+        rows.append({**content_signals(message), **state.features(message)})
+        state.observe(message)
+    x = np.array([[r[f] for f in FEATURES] for r in rows])
+    y = np.array([m.label == "attack" for m in mail], dtype=float)
+    params = {
+        "objective": "binary",
+        "verbosity": -1,
+        "seed": 1,
+        "deterministic": True,
+        "num_threads": 1,
+    }
+    booster = lgb.train(params, lgb.Dataset(x, y, feature_name=FEATURES), num_boost_round=rounds)
+    return Bundle.build(
+        model_text=booster.model_to_string(),
+        features=FEATURES,
+        rules_text=default_rules_text(),
+        threshold=threshold,
+        snapshot=state.to_tables(),
+        metrics={},
+        lineage={},
+    )
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(mail, tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("bundle")
+    _bundle(mail).write_dir(directory)
+    return directory
+
+
+def test_scores_raw_bytes_with_verdict_and_reasons(mail, bundle_dir):
+    scorer = Scorer.load(bundle_dir)
+    attack = next(m for m in mail if m.category == "credential_phishing" and m.urls)
+    verdict = scorer.score_bytes(render_rfc822(attack), tenant_id=attack.tenant_id)
+    assert verdict.verdict == "attack" and 0.0 <= verdict.score <= 1.0
+    assert verdict.reasons, "attack verdicts carry reasons by default"
+    safe = next(
+        m
+        for m in mail
+        if m.category == "safe" and m.sender_address.endswith(m.tenant_id.split("-")[1] + ".com")
+    )
+    quiet = scorer.score_bytes(render_rfc822(safe), tenant_id=safe.tenant_id)
+    assert quiet.verdict == "safe" and quiet.reasons == ()
+    explained = scorer.score_bytes(render_rfc822(safe), tenant_id=safe.tenant_id, explain=True)
+    assert explained.score == quiet.score
+
+
+def test_online_content_features_equal_the_training_path(mail, bundle_dir):
+    """Raw bytes -> parser -> signals gives what the training assets compute from the lake."""
+    scorer = Scorer.load(bundle_dir)
+    for message in mail[:300]:
+        parsed = parse_message(render_rfc822(message), tenant_id=message.tenant_id)
+        online = scorer.feature_vector(parsed)
+        offline = content_signals(message)
+        assert {k: online[k] for k in offline} == offline, message.message_id
+
+
+def test_batch_and_single_agree(mail, bundle_dir):
+    scorer = Scorer.load(bundle_dir)
+    sample = mail[:200]
+    batch = scorer.score_batch(sample)
+    for message, result in zip(sample, batch, strict=True):
+        single = scorer.score_message(message, explain=False)
+        assert (single.verdict, round(single.score, 9)) == (result.verdict, round(result.score, 9))
+
+
+def test_force_attack_rule_overrides_a_low_score(mail, bundle_dir, tmp_path):
+    bundle = _bundle(mail, threshold=1.1)  # the model alone can never flag anything
+    bundle.write_dir(tmp_path)
+    scorer = Scorer.load(tmp_path)
+    raw = (
+        b"From: Accounts <info@x-example.test>\r\nTo: a@b.com\r\nSubject: invoice\r\n"
+        b"Date: Tue, 06 Jan 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+        b"--b\r\nContent-Type: application/octet-stream\r\n"
+        b'Content-Disposition: attachment; filename="invoice.pdf.exe"\r\n'
+        b"\r\nTVqQ\r\n--b--\r\n"
+    )
+    verdict = scorer.score_bytes(raw, tenant_id="t", received_at=datetime(2026, 2, 1, tzinfo=UTC))
+    assert verdict.verdict == "attack"
+    assert "executable_or_double_extension" in verdict.rules
+    assert any(r.startswith("rule executable_or_double_extension") for r in verdict.reasons)
+
+
+def test_tampered_bundle_is_refused_before_use(mail, tmp_path):
+    _bundle(mail).write_dir(tmp_path)
+    model = tmp_path / MODEL_FILE
+    model.write_text(model.read_text().replace("Tree=0", "Tree=0 ", 1))
+    with pytest.raises(BundleError, match="does not match the manifest"):
+        Scorer.load(tmp_path)
+
+
+def test_scorer_follows_the_production_pointer(mail, tmp_path):
+    store = LocalArtifactStore(tmp_path)
+    first, second = _bundle(mail, 0.5), _bundle(mail, 0.6)
+    promote(store, first, {"run_id": "1"})
+    scorer = Scorer.load(str(tmp_path))
+    assert scorer.version == first.version and scorer.refresh() is scorer
+    promote(store, second, {"run_id": "2"})
+    refreshed = scorer.refresh()
+    assert refreshed.version == second.version and refreshed.threshold == 0.6
+    rollback(store, first.version, {"run_id": "3"})
+    assert refreshed.refresh().version == first.version
+
+
+def test_cli_scores_the_real_corpus_sample(bundle_dir, real_mail, tmp_path):
+    files = (
+        sorted(real_mail.glob("attack/*/*.eml"))[:40] + sorted(real_mail.glob("safe/*/*.eml"))[:40]
+    )
+    cli = Path(sys.executable).with_name("attack-detection")
+    output = subprocess.run(
+        [str(cli), "score", "--artifact", str(bundle_dir), "--format", "json", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    results = json.loads(output.stdout)["results"]
+    assert len(results) == len(files)
+    for row in results:
+        assert row["verdict"] in {"attack", "safe", "error"}
+        assert row["reasons"] or row["verdict"] == "safe"
+    csv_out = subprocess.run(
+        [str(cli), "score", "--artifact", str(bundle_dir), *map(str, files[:5])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert csv_out[0] == "path,message_id,score,verdict,reasons" and len(csv_out) == 6
+
+
+def test_cli_reports_a_missing_artifact_clearly(tmp_path):
+    cli = Path(sys.executable).with_name("attack-detection")
+    result = subprocess.run(
+        [str(cli), "score", "--artifact", str(tmp_path / "nothing"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "no production model yet" in result.stderr
