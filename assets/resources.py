@@ -52,6 +52,12 @@ class LakeResource(dg.ConfigurableResource):
     def work(self) -> Path:
         return _env_path("ATTACK_DETECTION_WORK_DIR", VAR_DIR / "work")
 
+    @property
+    def drop(self) -> Path:
+        """Where new mail is delivered, one YYYY-MM-DD/ directory per day
+        ($ATTACK_DETECTION_DROP_DIR, default var/drop)."""
+        return _env_path("ATTACK_DETECTION_DROP_DIR", VAR_DIR / "drop")
+
     def path(self, *parts: str) -> Path:
         target = self.work.joinpath(*parts)
         target.parent.mkdir(parents=True, exist_ok=True)

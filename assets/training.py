@@ -46,6 +46,11 @@ class TrainingConfig(dg.Config):
     learning_rate: float = Field(default=0.05, description="LightGBM learning rate")
     num_leaves: int = Field(default=15, description="LightGBM leaves per tree")
     min_data_in_leaf: int = Field(default=10, description="LightGBM minimum rows per leaf")
+    feature_fraction: float = Field(
+        default=0.3,
+        description="share of features each tree may use: low values make the model learn "
+        "from several signals instead of the one that happens to split the training window best",
+    )
     num_threads: int = Field(default=2, description="LightGBM threads (fixed, for reproducibility)")
 
 
@@ -81,6 +86,7 @@ def candidate_model(
         learning_rate=config.learning_rate,
         num_leaves=config.num_leaves,
         min_data_in_leaf=config.min_data_in_leaf,
+        feature_fraction=config.feature_fraction,
         num_threads=config.num_threads,
     )
     rules = parse_rules(default_rules_text(), set(features))

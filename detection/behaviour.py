@@ -16,6 +16,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from detection.domains import registrable
 from detection.schema import TIMESTAMP, Message, domain_of, name_key, url_domains
 
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
@@ -28,7 +29,15 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
     "display_name_prior_addresses",
     "display_name_seen_internal",
     "url_domains_new_to_tenant",
+    "known_sender_new_link_domains",
 )
+
+# History saturates: past these, more history says nothing new, and the features stop growing
+# with the length of the observation window (a model must not learn "attacks come from senders
+# with under N messages" where N is just how long we have been watching). The dbt mart uses the
+# same caps (dbt_project.yml vars).
+HISTORY_CAP = 10
+AGE_CAP_DAYS = 30.0
 
 SNAPSHOT_TABLES = {
     "sender_baselines": pa.schema(
@@ -68,7 +77,12 @@ SNAPSHOT_TABLES = {
 
 
 def _days_between(first: datetime, now: datetime) -> float:
-    return (math.floor(now.timestamp()) - math.floor(first.timestamp())) / 86400.0
+    days = (math.floor(now.timestamp()) - math.floor(first.timestamp())) / 86400.0
+    return min(days, AGE_CAP_DAYS)
+
+
+def _count(value: int) -> float:
+    return float(min(value, HISTORY_CAP))
 
 
 @dataclass
@@ -95,22 +109,24 @@ class BehaviourState:
             and ((tenant, name, recipient_domain) in self.name_domains)
         )
         nan = float("nan")
+        new_links = [d for d in url_domains(message) if (tenant, d) not in self.link_domains]
+        own = registrable(domain)
+        foreign_new_links = sum(d != own for d in new_links)
         return {
-            "sender_prior_messages": float(sender_stats[0] if sender_stats else 0),
+            "sender_prior_messages": _count(sender_stats[0] if sender_stats else 0),
             "sender_days_since_first_seen": _days_between(sender_stats[1], now)
             if sender_stats
             else nan,
-            "pair_prior_messages": float(self.pairs.get((tenant, sender, recipient), 0)),
+            "pair_prior_messages": _count(self.pairs.get((tenant, sender, recipient), 0)),
             "recipient_has_replied": float(self.pairs.get((tenant, recipient, sender), 0) > 0),
-            "domain_prior_messages": float(domain_stats[0] if domain_stats else 0),
+            "domain_prior_messages": _count(domain_stats[0] if domain_stats else 0),
             "domain_days_since_first_seen": _days_between(domain_stats[1], now)
             if domain_stats
             else nan,
             "display_name_prior_addresses": float(len(addresses - {sender})),
             "display_name_seen_internal": float(internal),
-            "url_domains_new_to_tenant": float(
-                sum((tenant, d) not in self.link_domains for d in url_domains(message))
-            ),
+            "url_domains_new_to_tenant": float(len(new_links)),
+            "known_sender_new_link_domains": float(foreign_new_links if sender_stats else 0),
         }
 
     def observe(self, message: Message) -> None:

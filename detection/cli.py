@@ -7,9 +7,8 @@ import csv
 import json
 import os
 import sys
-from collections import Counter
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +69,8 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from detection.lake import write_day
-    from detection.schema import messages_to_tables
-    from detection.simulation.generator import SimulationConfig, simulate
+    from detection.simulation.generator import SimulationConfig
+    from detection.simulation.to_lake import write_simulation
 
     config = SimulationConfig(
         days=args.days,
@@ -83,24 +81,16 @@ def _simulate(args: argparse.Namespace) -> int:
         start=date.fromisoformat(args.start),
         drift_day=args.drift_day,
     )
-    counts: Counter[str] = Counter()
-    total = 0
-    for day, messages in simulate(config):
-        tables = messages_to_tables(messages)
-        write_day(Path(args.out), day, tables)
-        total += len(messages)
-        counts.update(m.category for m in messages if m.label == "attack")
-    print(
-        dumps_summary(
-            {
-                "messages": total,
-                "attacks": sum(counts.values()),
-                "attacks_by_category": dict(counts),
-                "days": args.days,
-                "out": str(Path(args.out).resolve()),
-            }
-        )
-    )
+    counts = write_simulation(config, Path(args.out), workers=args.workers)
+    attacks = {k: v for k, v in counts.items() if k != "safe"}
+    summary = {
+        "messages": sum(counts.values()),
+        "attacks": sum(attacks.values()),
+        "attacks_by_category": attacks,
+        "days": args.days,
+        "out": str(Path(args.out).resolve()),
+    }
+    print(dumps_summary(summary))
     return 0
 
 
@@ -117,7 +107,7 @@ def _ingest(args: argparse.Namespace) -> int:
         by_day[message.received_at.date()].append(message)
     for day, messages in sorted(by_day.items()):
         write_day(Path(args.out), day, messages_to_tables(messages))
-    write_quarantine(Path(args.out), result.quarantine)
+    write_quarantine(Path(args.out), datetime.now(UTC).date(), result.quarantine)
     print(dumps_summary({**result.summary(), "out": str(Path(args.out).resolve())}))
     return 0
 
@@ -143,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--attack-rate", type=float, default=0.01)
     simulate.add_argument("--start", default="2026-01-05")
     simulate.add_argument("--drift-day", type=int, default=None)
+    simulate.add_argument("--workers", type=int, default=2, help="processes (output is identical)")
     simulate.add_argument("--out", required=True)
     simulate.set_defaults(run=_simulate)
 

@@ -62,6 +62,7 @@ DESCRIPTIONS: dict[str, str] = {
     "display_name_prior_addresses": "other addresses that used this display name",
     "display_name_seen_internal": "display name of a colleague, sent from outside",
     "url_domains_new_to_tenant": "links to domains never seen in the organisation's mail",
+    "known_sender_new_link_domains": "a known sender links to a new domain not its own",
 }
 
 

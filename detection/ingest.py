@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from detection.parsing import MAX_MESSAGE_BYTES, ParseError, parse_message, sha256_hex
 from detection.schema import CATEGORY_SAFE, CATEGORY_UNKNOWN, LABELS, Message, quarantine_row
@@ -36,7 +37,7 @@ class IngestResult:
     quarantine: list[dict[str, str]] = field(default_factory=list)
     duplicates: int = 0
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, Any]:
         return {
             "parsed": len(self.messages),
             "quarantined": len(self.quarantine),

@@ -4,7 +4,6 @@ quarantine table. Files are written atomically (temp name, then rename)."""
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -33,16 +32,15 @@ def write_day(lake_dir: Path, day: date, tables: dict[str, pa.Table], part: str 
         _write(tables[name].cast(schema), partition_dir(lake_dir, name, day) / f"{part}.parquet")
 
 
-def clear(lake_dir: Path) -> None:
-    """Remove every partition (a full reload of the source)."""
-    for name in (*TABLES, "quarantine"):
-        shutil.rmtree(lake_dir / name, ignore_errors=True)
-
-
-def write_quarantine(lake_dir: Path, rows: list[dict[str, str]], part: str = "part-0") -> Path:
-    path = lake_dir / "quarantine" / f"{part}.parquet"
+def write_quarantine(lake_dir: Path, day: date, rows: list[dict[str, str]]) -> Path:
+    """Replace one day's quarantine partition."""
+    path = partition_dir(lake_dir, "quarantine", day) / "part-0.parquet"
     _write(pa.Table.from_pylist(rows, schema=QUARANTINE), path)
     return path
+
+
+def empty_tables() -> dict[str, pa.Table]:
+    return {name: schema.empty_table() for name, schema in TABLES.items()}
 
 
 def read_table(lake_dir: Path, table: str) -> pa.Table:

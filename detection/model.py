@@ -24,6 +24,7 @@ class TrainParams:
     learning_rate: float = 0.05
     num_leaves: int = 15
     min_data_in_leaf: int = 10
+    feature_fraction: float = 0.3
     num_threads: int = 2
 
     def lightgbm(self, scale_pos_weight: float) -> dict[str, object]:
@@ -32,7 +33,7 @@ class TrainParams:
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "min_data_in_leaf": self.min_data_in_leaf,
-            "feature_fraction": 0.9,
+            "feature_fraction": self.feature_fraction,
             "bagging_fraction": 0.9,
             "bagging_freq": 1,
             "scale_pos_weight": scale_pos_weight,

@@ -8,7 +8,6 @@ into Arrow tables with exactly these schemas.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -130,6 +129,7 @@ MESSAGES = pa.schema(
         ("received_at", TIMESTAMP),
         ("sender_address", pa.string()),
         ("sender_domain", pa.string()),
+        ("sender_org_domain", pa.string()),
         ("sender_display_name", pa.string()),
         ("sender_name_key", pa.string()),
         ("reply_to_address", pa.string()),
@@ -190,6 +190,7 @@ def message_row(message: Message) -> dict[str, object]:
         "received_at": message.received_at,
         "sender_address": message.sender_address,
         "sender_domain": message.sender_domain,
+        "sender_org_domain": registrable(message.sender_domain),
         "sender_display_name": message.sender_display_name,
         "sender_name_key": name_key(message.sender_display_name),
         "reply_to_address": message.reply_to_address,
@@ -205,8 +206,16 @@ def message_row(message: Message) -> dict[str, object]:
         "dmarc_result": message.dmarc_result,
         "html_form_count": message.html_form_count,
         "html_image_count": message.html_image_count,
-        "urls": [dataclasses.asdict(u) for u in message.urls],
-        "attachments": [dataclasses.asdict(a) for a in message.attachments],
+        "urls": [{"href": u.href, "host": u.host, "text": u.text} for u in message.urls],
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+            }
+            for a in message.attachments
+        ],
         "label": message.label,
         "category": message.category,
         "source": message.source,
@@ -249,6 +258,11 @@ def url_rows(message: Message) -> list[dict[str, object]]:
     ]
 
 
+def _columns(rows: list[dict[str, object]], schema: pa.Schema) -> pa.Table:
+    """Rows to a table column by column (several times faster than ``Table.from_pylist``)."""
+    return pa.Table.from_pydict({n: [row[n] for row in rows] for n in schema.names}, schema=schema)
+
+
 def messages_to_tables(messages: Iterable[Message]) -> dict[str, pa.Table]:
     """Arrow tables (messages, recipients, urls) for a batch of messages."""
     rows: list[dict[str, object]] = []
@@ -259,9 +273,9 @@ def messages_to_tables(messages: Iterable[Message]) -> dict[str, pa.Table]:
         recipients.extend(recipient_rows(message))
         urls.extend(url_rows(message))
     return {
-        "messages": pa.Table.from_pylist(rows, schema=MESSAGES),
-        "recipients": pa.Table.from_pylist(recipients, schema=RECIPIENTS),
-        "urls": pa.Table.from_pylist(urls, schema=URLS),
+        "messages": _columns(rows, MESSAGES),
+        "recipients": _columns(recipients, RECIPIENTS),
+        "urls": _columns(urls, URLS),
     }
 
 

@@ -1,12 +1,16 @@
-"""Sensors: drift -> retrain."""
+"""Sensors: drift -> retrain; new files in the drop folder -> land their day's partition."""
 
 import json
 import time
+from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
+from assets.mail import MAIL_START
+from assets.resources import LakeResource
 from assets.training import FEATURE_DRIFT_CHECK
-from orchestration.jobs import retrain_job
+from orchestration.jobs import ingest_job, retrain_job
 
 DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("candidate_model"), FEATURE_DRIFT_CHECK)
 TRIGGER_TAG = "attack_detection/trigger"
@@ -49,3 +53,51 @@ def drift_retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
         run_requests=[dg.RunRequest(run_key=f"drift-{record.id}", tags={TRIGGER_TAG: "drift"})],
         cursor=json.dumps(cursor),
     )
+
+
+def _day_signature(folder: Path) -> str:
+    files = [f for f in folder.rglob("*") if f.is_file() and not f.name.startswith(".")]
+    if not files:
+        return ""
+    newest = max(f.stat().st_mtime_ns for f in files)
+    return f"{len(files)}-{newest}"
+
+
+@dg.sensor(
+    job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def mail_drop_sensor(
+    context: dg.SensorEvaluationContext, lake_store: LakeResource
+) -> dg.SensorResult:
+    """Lands a day's partition when files appear or change in the drop folder's YYYY-MM-DD/
+    directory. The cursor remembers each day's file count and newest modification time, so a day
+    is landed again only when its files change."""
+    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    requests, skipped = [], []
+    root = lake_store.drop
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for folder in folders:
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            skipped.append(folder.name)
+            continue
+        if day < date.fromisoformat(MAIL_START) or day > date.today():
+            skipped.append(folder.name)
+            continue
+        signature = _day_signature(folder)
+        if signature and seen.get(folder.name) != signature:
+            seen[folder.name] = signature
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"drop-{folder.name}-{signature}",
+                    partition_key=folder.name,
+                    run_config={"ops": {"raw_messages": {"config": {"source": "drop"}}}},
+                )
+            )
+    if skipped:
+        context.log.warning(
+            f"ignored drop folders that are not days in the partition range: {skipped}"
+        )
+    reason = None if requests else f"no new or changed mail under {root}"
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen), skip_reason=reason)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -64,17 +64,15 @@ def _poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def _campaign_waves(rng: random.Random, days: int) -> dict[str, list[float]]:
-    """Per category and day, a multiplier: quiet days around 0.5, campaign waves up to 3x."""
-    waves: dict[str, list[float]] = {}
-    for category in ATTACK_CATEGORIES:
-        factors = [0.6] * days
-        for _ in range(max(1, days // 10)):
-            start, length = rng.randrange(days), rng.randint(2, 4)
-            for day in range(start, min(days, start + length)):
-                factors[day] = rng.uniform(2.0, 3.0)
-        waves[category] = factors
-    return waves
+WAVE_BLOCK_DAYS = 3
+
+
+def campaign_wave(seed: int, category: str, day_index: int) -> float:
+    """The day's multiplier for a category: quiet (0.6) most of the time, a campaign (2-3x) in
+    about one block of three days out of five. Drawn from the day's block alone, so any day can be
+    generated without the others."""
+    block = random.Random(f"{seed}/wave/{category}/{day_index // WAVE_BLOCK_DAYS}")
+    return block.uniform(2.0, 3.0) if block.random() < 0.2 else 0.6
 
 
 def _business_time(rng: random.Random, day: date) -> datetime:
@@ -147,7 +145,6 @@ def _attacks(
     b: _DayBuilder,
     safe_count: int,
     config: SimulationConfig,
-    waves: dict[str, list[float]],
     day_index: int,
 ) -> None:
     rng, tenant = b.rng, b.tenant
@@ -155,7 +152,7 @@ def _attacks(
     total = sum(mix.values())
     expected = safe_count * config.attack_rate / (1.0 - config.attack_rate)
     for category, weight in mix.items():
-        lam = expected * weight / total * waves[category][day_index]
+        lam = expected * weight / total * campaign_wave(config.seed, category, day_index)
         for _ in range(_poisson(rng, lam)):
             if category in ("bec", "vendor_fraud"):
                 victim = rng.choice(tenant.by_role("finance") + tenant.employees[:3])
@@ -164,8 +161,13 @@ def _attacks(
             b.add(content.ATTACK_BUILDERS[category](b.draft(), victim))
 
 
-def simulate(config: SimulationConfig) -> Iterator[tuple[date, list[Message]]]:
-    """Yield ``(day, messages)`` for each simulated day, messages ordered by arrival."""
+def simulate(
+    config: SimulationConfig, day_indices: Iterable[int] | None = None
+) -> Iterator[tuple[date, list[Message]]]:
+    """Yield ``(day, messages)`` for each simulated day (or only ``day_indices``), messages
+    ordered by arrival. A day depends only on the config and its index (any index >= 0, also
+    beyond ``config.days``), never on which other days are generated, so days can be produced in
+    any order or in parallel."""
     world = build_world(config.seed, config.tenants, config.employees)
     planner = random.Random(config.seed + 1)
     for tenant in world:
@@ -175,8 +177,7 @@ def simulate(config: SimulationConfig) -> Iterator[tuple[date, list[Message]]]:
                 vendor.bank_change_day = (
                     config.start + timedelta(days=offset) - date(2000, 1, 1)
                 ).days
-    waves = _campaign_waves(planner, config.days)
-    for day_index in range(config.days):
+    for day_index in range(config.days) if day_indices is None else day_indices:
         day = config.start + timedelta(days=day_index)
         drifted = config.drift_day is not None and day_index >= config.drift_day
         volume = 1.0 if day.weekday() < 5 else 0.2
@@ -185,7 +186,7 @@ def simulate(config: SimulationConfig) -> Iterator[tuple[date, list[Message]]]:
             rng = random.Random(f"{config.seed}/{tenant_index}/{day_index}")
             builder = _DayBuilder(rng, tenant, day, drifted)
             _safe_traffic(builder, volume)
-            _attacks(builder, len(builder.messages), config, waves, day_index)
+            _attacks(builder, len(builder.messages), config, day_index)
             messages.extend(builder.finish())
         messages.sort(key=lambda m: (m.received_at, m.message_id))
         yield day, messages

@@ -248,9 +248,8 @@ def _contacts(
     rng: random.Random, person: Person, staff: list[Person]
 ) -> list[tuple[Person, float]]:
     """Heavy-tailed internal contact list: a few frequent correspondents, many rare ones."""
-    others = [p for p in staff if p.address != person.address]
-    rng.shuffle(others)
-    chosen = others[: max(3, min(len(others), rng.randint(4, 15)))]
+    wanted = min(len(staff) - 1, rng.randint(4, 15))
+    chosen = [p for p in rng.sample(staff, k=wanted + 1) if p.address != person.address][:wanted]
     return [(p, 1.0 / (rank + 1) ** 1.2) for rank, p in enumerate(chosen)]
 
 

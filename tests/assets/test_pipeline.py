@@ -17,6 +17,7 @@ from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
 from orchestration.definitions import all_asset_checks, all_assets
 from orchestration.resources import resources
+from orchestration.run import partition_range_tags
 
 pytestmark = pytest.mark.slow
 BUCKET = "pipeline-artifacts"
@@ -30,19 +31,28 @@ def s3_store(s3_endpoint):
     return ArtifactStoreResource(uri=f"s3://{BUCKET}/detection", s3_endpoint_url=s3_endpoint)
 
 
-def _materialize(s3_store, selection=None, run_config=None) -> dg.ExecuteInProcessResult:
+def _materialize(s3_store, selection, run_config=None, tags=None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [*all_assets(), *all_asset_checks()],
         selection=selection,
         resources={**resources(), "artifact_store": s3_store},
         run_config=run_config,
+        tags=tags,
         raise_on_error=False,
     )
 
 
+DOWNSTREAM = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_messages")
+
+
 @pytest.fixture(scope="module")
 def first_run(dbt_manifest, s3_store):
-    return _materialize(s3_store)
+    """Six weeks of simulated mail as 42 daily partitions in one run, then the whole graph."""
+    landed = _materialize(s3_store, ["raw_messages"], tags=partition_range_tags(42))
+    assert landed.success
+    events = landed.asset_materializations_for_node("raw_messages")
+    assert len(events) == 42 and {e.partition for e in events} >= {"2026-01-05", "2026-02-15"}
+    return _materialize(s3_store, DOWNSTREAM)
 
 
 def _deployed(result: dg.ExecuteInProcessResult) -> dict[str, object]:

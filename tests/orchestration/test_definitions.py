@@ -13,6 +13,8 @@ STAGES = {"mail", "baselines", "features", "training", "evaluation", "deployment
 def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
     definitions = defs()
     assert definitions.resolve_job_def("retrain_job") is not None
+    assert definitions.resolve_job_def("ingest_job").partitions_def is not None
+    assert definitions.resolve_sensor_def("mail_drop_sensor") is not None
     assert definitions.resolve_schedule_def("daily_retrain_schedule").cron_schedule == "0 3 * * *"
     assert definitions.resolve_sensor_def("drift_retrain_sensor") is not None
     graph = definitions.resolve_asset_graph()

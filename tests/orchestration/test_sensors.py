@@ -5,8 +5,9 @@ import json
 import dagster as dg
 import pytest
 
+from assets.resources import LakeResource
 from orchestration import sensors
-from orchestration.sensors import TRIGGER_TAG, drift_retrain_sensor
+from orchestration.sensors import TRIGGER_TAG, drift_retrain_sensor, mail_drop_sensor
 
 
 def _evaluate_drift(
@@ -80,3 +81,33 @@ def test_cooldown_suppresses_a_second_episode(monkeypatch: pytest.MonkeyPatch):
             json.loads(_cursor(third))["evaluation_id"]
             > json.loads(_cursor(second))["evaluation_id"]
         )
+
+
+def _drop_tick(cursor: str | None) -> dg.SensorResult:
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"lake_store": LakeResource()}
+        )
+        result = mail_drop_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_drop_sensor_lands_new_and_changed_days_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTACK_DETECTION_DROP_DIR", str(tmp_path))
+    assert _requests(_drop_tick(None)) == []
+    (tmp_path / "2026-01-06").mkdir()
+    (tmp_path / "2026-01-06" / "a.eml").write_bytes(b"From: a@b.c\r\n\r\nhi")
+    (tmp_path / "not-a-day").mkdir()
+    (tmp_path / "not-a-day" / "x.eml").write_bytes(b"x")
+    first = _drop_tick(None)
+    [request] = _requests(first)
+    assert request.partition_key == "2026-01-06"
+    assert request.run_config["ops"]["raw_messages"]["config"]["source"] == "drop"
+    assert _requests(_drop_tick(_cursor(first))) == []  # nothing new
+    (tmp_path / "2026-01-06" / "b.eml").write_bytes(b"From: a@b.c\r\n\r\nagain")
+    (tmp_path / "2026-01-07").mkdir()
+    (tmp_path / "2026-01-07" / "c.eml").write_bytes(b"From: a@b.c\r\n\r\nnew day")
+    again = _requests(_drop_tick(_cursor(first)))
+    assert sorted(r.partition_key or "" for r in again) == ["2026-01-06", "2026-01-07"]
+    assert len({r.run_key for r in again} | {request.run_key}) == 3

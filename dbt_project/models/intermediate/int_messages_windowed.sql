@@ -19,6 +19,7 @@ windowed as (
         received_at,
         sender_address,
         sender_domain,
+        sender_org_domain,
         sender_display_name,
         primary_recipient_address,
         primary_recipient_domain,

@@ -25,10 +25,14 @@ name_uses as (
 new_link_domains as (
 
     select
-        first_message_id as message_id,
-        count(*) as url_domains_new_to_tenant
-    from {{ ref('int_url_domains_first_seen') }}
-    group by first_message_id
+        windowed.message_id,
+        count(*) as url_domains_new_to_tenant,
+        sum(case
+            when first_seen.url_domain <> windowed.sender_org_domain then 1 else 0
+        end) as foreign_new_link_domains
+    from {{ ref('int_url_domains_first_seen') }} as first_seen
+    inner join windowed on first_seen.first_message_id = windowed.message_id
+    group by windowed.message_id
 
 ),
 
@@ -80,25 +84,39 @@ final as (
         windowed.message_id,
         windowed.tenant_id,
         windowed.received_at,
-        cast(windowed.sender_prior_messages as double) as sender_prior_messages,
+        cast(least(windowed.sender_prior_messages, {{ var('history_cap') }}) as double)
+            as sender_prior_messages,
         case
             when windowed.sender_first_seen_at is not null
-                then {{ days_between('windowed.sender_first_seen_at', 'windowed.received_at') }}
+                then least(
+                    {{ days_between('windowed.sender_first_seen_at', 'windowed.received_at') }},
+                    {{ var('age_cap_days') }}
+                )
         end as sender_days_since_first_seen,
-        cast(windowed.pair_prior_messages as double) as pair_prior_messages,
+        cast(least(windowed.pair_prior_messages, {{ var('history_cap') }}) as double)
+            as pair_prior_messages,
         cast(case when replies.message_id is not null then 1 else 0 end as double)
             as recipient_has_replied,
-        cast(windowed.domain_prior_messages as double) as domain_prior_messages,
+        cast(least(windowed.domain_prior_messages, {{ var('history_cap') }}) as double)
+            as domain_prior_messages,
         case
             when windowed.domain_first_seen_at is not null
-                then {{ days_between('windowed.domain_first_seen_at', 'windowed.received_at') }}
+                then least(
+                    {{ days_between('windowed.domain_first_seen_at', 'windowed.received_at') }},
+                    {{ var('age_cap_days') }}
+                )
         end as domain_days_since_first_seen,
         cast(coalesce(name_history.display_name_prior_addresses, 0) as double)
             as display_name_prior_addresses,
         cast(coalesce(name_history.display_name_seen_internal, 0) as double)
             as display_name_seen_internal,
         cast(coalesce(new_link_domains.url_domains_new_to_tenant, 0) as double)
-            as url_domains_new_to_tenant
+            as url_domains_new_to_tenant,
+        cast(case
+            when windowed.sender_prior_messages > 0
+                then coalesce(new_link_domains.foreign_new_link_domains, 0)
+            else 0
+        end as double) as known_sender_new_link_domains
     from windowed
     left join replies on windowed.message_id = replies.message_id
     left join name_history on windowed.message_id = name_history.message_id

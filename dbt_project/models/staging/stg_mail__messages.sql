@@ -14,6 +14,7 @@ renamed as (
         received_at,
         lower(sender_address) as sender_address,
         lower(sender_domain) as sender_domain,
+        lower(sender_org_domain) as sender_org_domain,
         nullif(sender_name_key, '') as sender_display_name,
         lower(primary_recipient) as primary_recipient_address,
         lower({{ dbt.split_part('primary_recipient', "'@'", -1) }}) as primary_recipient_domain,
