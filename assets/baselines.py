@@ -21,6 +21,7 @@ SNAPSHOT_MODELS = {
     "domain_baselines": dg.AssetKey("dim_domain_baselines"),
     "display_name_baselines": dg.AssetKey("dim_display_name_baselines"),
     "url_domain_baselines": dg.AssetKey("dim_url_domain_baselines"),
+    "org_domain_baselines": dg.AssetKey("dim_org_domain_baselines"),
 }
 
 

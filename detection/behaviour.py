@@ -16,7 +16,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from detection.domains import registrable
+from detection.domains import max_lookalike, registrable
 from detection.schema import TIMESTAMP, Message, domain_of, name_key, url_domains
 
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
@@ -30,6 +30,7 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
     "display_name_seen_internal",
     "url_domains_new_to_tenant",
     "known_sender_new_link_domains",
+    "sender_lookalike_of_known_domain",
 )
 
 # History saturates: past these, more history says nothing new, and the features stop growing
@@ -38,6 +39,7 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
 # same caps (dbt_project.yml vars).
 HISTORY_CAP = 10
 AGE_CAP_DAYS = 30.0
+KNOWN_DOMAIN_MIN_MESSAGES = 2  # an organisation domain is "known" after this many messages
 
 SNAPSHOT_TABLES = {
     "sender_baselines": pa.schema(
@@ -73,6 +75,13 @@ SNAPSHOT_TABLES = {
         ]
     ),
     "url_domain_baselines": pa.schema([("tenant_id", pa.string()), ("url_domain", pa.string())]),
+    "org_domain_baselines": pa.schema(
+        [
+            ("tenant_id", pa.string()),
+            ("sender_org_domain", pa.string()),
+            ("prior_messages", pa.int64()),
+        ]
+    ),
 }
 
 
@@ -93,6 +102,8 @@ class BehaviourState:
     names: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     name_domains: set[tuple[str, str, str]] = field(default_factory=set)
     link_domains: set[tuple[str, str]] = field(default_factory=set)
+    org_domains: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    known_orgs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def features(self, message: Message) -> dict[str, float]:
         tenant, sender = message.tenant_id, message.sender_address
@@ -127,7 +138,12 @@ class BehaviourState:
             "display_name_seen_internal": float(internal),
             "url_domains_new_to_tenant": float(len(new_links)),
             "known_sender_new_link_domains": float(foreign_new_links if sender_stats else 0),
+            "sender_lookalike_of_known_domain": self._lookalike_of_known(tenant, own),
         }
+
+    def _lookalike_of_known(self, tenant: str, org_domain: str) -> float:
+        known = self.known_orgs.get(tenant, set())
+        return 0.0 if org_domain in known else max_lookalike(org_domain, known)
 
     def observe(self, message: Message) -> None:
         tenant, sender, domain = message.tenant_id, message.sender_address, message.sender_domain
@@ -143,6 +159,10 @@ class BehaviourState:
             self.names[(tenant, name)].add(sender)
             self.name_domains.add((tenant, name, domain))
         self.link_domains.update((tenant, d) for d in url_domains(message))
+        org = registrable(domain)
+        self.org_domains[(tenant, org)] += 1
+        if self.org_domains[(tenant, org)] >= KNOWN_DOMAIN_MIN_MESSAGES:
+            self.known_orgs[tenant].add(org)
 
     # --- snapshot I/O ----------------------------------------------------------------------
     @classmethod
@@ -161,6 +181,11 @@ class BehaviourState:
         for row in tables["pair_baselines"].to_pylist():
             key = (row["tenant_id"], row["sender_address"], row["recipient_address"])
             state.pairs[key] = row["prior_messages"]
+        for row in tables["org_domain_baselines"].to_pylist():
+            key = (row["tenant_id"], row["sender_org_domain"])
+            state.org_domains[key] = row["prior_messages"]
+            if row["prior_messages"] >= KNOWN_DOMAIN_MIN_MESSAGES:
+                state.known_orgs[key[0]].add(key[1])
         state.link_domains = {
             (r["tenant_id"], r["url_domain"]) for r in tables["url_domain_baselines"].to_pylist()
         }
@@ -189,6 +214,10 @@ class BehaviourState:
                 for (t, d), (c, f) in self.domains.items()
             ],
             "display_name_baselines": names,
+            "org_domain_baselines": [
+                {"tenant_id": t, "sender_org_domain": d, "prior_messages": c}
+                for (t, d), c in self.org_domains.items()
+            ],
             "url_domain_baselines": [
                 {"tenant_id": t, "url_domain": d} for t, d in sorted(self.link_domains)
             ],

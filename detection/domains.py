@@ -120,9 +120,8 @@ def lookalike_score(candidate: str, target: str) -> float:
     if t_label in c_label:  # paypal-secure.com
         return 0.8
     distance = Levenshtein.distance(c_label, t_label)
-    if distance == 0:
-        return 0.0
-    return max(0.0, 1.0 - (distance - 1) * 0.35) if distance <= 2 else 0.0
+    # the dbt macro lookalike_score uses the same constants
+    return 1.0 if distance == 1 else 0.65 if distance == 2 else 0.0
 
 
 def max_lookalike(candidate: str, targets: frozenset[str] | set[str]) -> float:

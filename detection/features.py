@@ -63,6 +63,7 @@ DESCRIPTIONS: dict[str, str] = {
     "display_name_seen_internal": "display name of a colleague, sent from outside",
     "url_domains_new_to_tenant": "links to domains never seen in the organisation's mail",
     "known_sender_new_link_domains": "a known sender links to a new domain not its own",
+    "sender_lookalike_of_known_domain": "sender domain imitates a domain the organisation knows",
 }
 
 

@@ -22,6 +22,31 @@ name_uses as (
 
 ),
 
+known_domains as (
+
+    select * from {{ ref('int_org_domains_known') }}
+
+),
+
+lookalikes as (
+
+    select
+        windowed.message_id,
+        max(case
+            when known_domains.sender_org_domain = windowed.sender_org_domain then 1 else 0
+        end) as is_sender_domain_known,
+        max(
+            {{ lookalike_score('windowed.sender_org_domain', 'known_domains.sender_org_domain') }}
+        ) as best_lookalike
+    from windowed
+    inner join known_domains on windowed.tenant_id = known_domains.tenant_id
+    where {{ arrived_before(
+        'known_domains.known_at', 'known_domains.known_message_id',
+        'windowed.received_at', 'windowed.message_id') }}
+    group by windowed.message_id
+
+),
+
 new_link_domains as (
 
     select
@@ -116,11 +141,16 @@ final as (
             when windowed.sender_prior_messages > 0
                 then coalesce(new_link_domains.foreign_new_link_domains, 0)
             else 0
-        end as double) as known_sender_new_link_domains
+        end as double) as known_sender_new_link_domains,
+        cast(case
+            when lookalikes.is_sender_domain_known = 1 then 0.0
+            else coalesce(lookalikes.best_lookalike, 0.0)
+        end as double) as sender_lookalike_of_known_domain
     from windowed
     left join replies on windowed.message_id = replies.message_id
     left join name_history on windowed.message_id = name_history.message_id
     left join new_link_domains on windowed.message_id = new_link_domains.message_id
+    left join lookalikes on windowed.message_id = lookalikes.message_id
 
 )
 
