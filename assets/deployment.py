@@ -7,15 +7,16 @@ import json
 
 import dagster as dg
 import pyarrow.parquet as pq
+from pydantic import Field
 
 from assets.dbt_project import DBT_PROJECT_DIR
 from assets.evaluation import EVALUATION_FILE, model_evaluation
 from assets.features import SNAPSHOT_DIR, baseline_snapshot
 from assets.resources import ArtifactStoreResource, LakeResource
 from assets.training import candidate_model, load_candidate
-from detection.artifact import Bundle
+from detection.artifact import Bundle, BundleError
 from detection.behaviour import SNAPSHOT_TABLES
-from detection.registry import promote
+from detection.registry import promote, rollback
 from detection.rules import default_rules_text
 from detection.stores import ArtifactStoreError
 
@@ -89,3 +90,26 @@ def deployed_model(
             "fpr": evaluation["combined"]["fpr"],
         }
     )
+
+
+class RollbackConfig(dg.Config):
+    version: str = Field(
+        description="the model version production should serve (models/<version>/)"
+    )
+    reason: str = Field(default="", description="why, for the audit record")
+
+
+@dg.op
+def rollback_production(
+    context: dg.OpExecutionContext, config: RollbackConfig, artifact_store: ArtifactStoreResource
+) -> None:
+    """Point production at an earlier version after verifying its hashes; audited. The online
+    scorer picks the pointer up on its next refresh."""
+    store = artifact_store.open()
+    try:
+        result = rollback(
+            store, config.version, {"run_id": context.run_id, "reason": config.reason}
+        )
+    except (ArtifactStoreError, BundleError) as exc:
+        raise dg.Failure(f"rollback refused, production is unchanged: {exc}") from exc
+    context.log.info(f"production now serves {result['version']} (was {result['previous']})")

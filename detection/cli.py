@@ -112,6 +112,21 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rollback(args: argparse.Namespace) -> int:
+    from detection.registry import list_versions, rollback
+    from detection.stores import open_store
+
+    store = open_store(
+        args.artifact, endpoint_url=os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL")
+    )
+    versions = list_versions(store)
+    if args.to not in versions:
+        raise ValueError(f"no model version {args.to!r} in {store.uri}; available: {versions}")
+    result = rollback(store, args.to, {"run_id": "cli", "reason": args.reason})
+    print(dumps_summary(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attack-detection", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--tenant", default="default")
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(run=_ingest)
+    back = sub.add_parser("rollback", help="point production at an earlier model version")
+    back.add_argument("--artifact", required=True, help="store directory or s3://bucket/prefix")
+    back.add_argument("--to", required=True, help="model version (see models/ in the store)")
+    back.add_argument("--reason", default="", help="why, for the audit record")
+    back.set_defaults(run=_rollback)
     return parser
 
 

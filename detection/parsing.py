@@ -62,21 +62,40 @@ def _header(msg: EmailMessage, name: str) -> str:
     if value is None:
         return ""
     raw = str(value)[: MAX_HEADER_CHARS * 2]
-    try:
-        decoded = str(make_header(decode_header(raw)))
-    except (UnicodeError, LookupError, ValueError, HeaderParseError):
-        decoded = raw
+    decoded = raw
+    if "=?" in raw:  # only RFC 2047 encoded words need decoding; whitespace is collapsed below
+        try:
+            decoded = str(make_header(decode_header(raw)))
+        except (UnicodeError, LookupError, ValueError, HeaderParseError):
+            decoded = raw
     return " ".join(decoded.split())[:MAX_HEADER_CHARS]
 
 
+# The two everyday forms, ``Name <local@domain>`` and ``local@domain``; anything else (groups,
+# comments, quoted locals, lists) goes through the standard library's full parser.
+_SIMPLE_NAMED = re.compile(r'^"?([^"<>,;:()\\]*?)"?\s*<([^<>@\s",;:()\\]+@[^<>@\s",;:()\\]+)>$')
+_SIMPLE_BARE = re.compile(r'^([^<>@\s",;:()\\]+@[^<>@\s",;:()\\]+)$')
+
+
 def _address(value: str) -> tuple[str, str]:
+    value = value.strip()
+    if match := _SIMPLE_BARE.match(value):
+        return "", match.group(1).lower()
+    if match := _SIMPLE_NAMED.match(value):
+        return match.group(1).strip(), match.group(2).lower()
     name, address = parseaddr(value)
     return name.strip().strip('"'), address.strip().lower()
 
 
 def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
-    values = [_header(msg, name)] if msg.get(name) is not None else []
-    found = [a.strip().lower() for _, a in getaddresses(values) if "@" in a]
+    value = _header(msg, name)
+    if not value:
+        return ()
+    parts = [p.strip() for p in value.split(",")]
+    if all(_SIMPLE_BARE.match(p) for p in parts):  # "a@x, b@y": the common list form
+        found = [p.lower() for p in parts]
+    else:
+        found = [a.strip().lower() for _, a in getaddresses([value]) if "@" in a]
     return tuple(dict.fromkeys(found))[:MAX_RECIPIENTS]
 
 
@@ -127,10 +146,11 @@ def _filename(part: EmailMessage) -> str:
         name = part.get_filename() or ""
     except (UnicodeError, LookupError, ValueError):
         name = ""
-    try:
-        name = str(make_header(decode_header(name)))
-    except (UnicodeError, LookupError, ValueError, HeaderParseError):
-        pass
+    if "=?" in name:
+        try:
+            name = str(make_header(decode_header(name)))
+        except (UnicodeError, LookupError, ValueError, HeaderParseError):
+            pass
     return " ".join(name.split())[:255]
 
 

@@ -4,10 +4,10 @@ import dagster as dg
 
 from assets import deployment, evaluation, features, mail, training
 from assets.baselines import build_baseline_assets
-from orchestration.jobs import ingest_job, retrain_job
+from orchestration.jobs import ingest_job, retrain_job, rollback_job
 from orchestration.resources import resources
 from orchestration.schedules import daily_retrain_schedule
-from orchestration.sensors import drift_retrain_sensor, mail_drop_sensor
+from orchestration.sensors import drift_retrain_sensor, mail_drop_sensor, run_failure_alert_sensor
 
 STAGE_MODULES = [mail, features, training, evaluation, deployment]
 
@@ -25,8 +25,8 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=all_asset_checks(),
-        jobs=[ingest_job, retrain_job],
+        jobs=[ingest_job, retrain_job, rollback_job],
         schedules=[daily_retrain_schedule],
-        sensors=[drift_retrain_sensor, mail_drop_sensor],
+        sensors=[drift_retrain_sensor, mail_drop_sensor, run_failure_alert_sensor],
         resources=resources(),
     )

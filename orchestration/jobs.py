@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.deployment import rollback_production
 from assets.mail import MAIL_DAYS
 
 INGEST_JOB = "ingest_job"
@@ -21,3 +22,8 @@ retrain_job = dg.define_asset_job(
     description="Rebuild the baselines over all landed mail, retrain, evaluate and, if every "
     "blocking check passes, deploy. Requested by the daily schedule and by the drift sensor.",
 )
+
+
+@dg.job(description="Point production at an earlier model version (config: version, reason).")
+def rollback_job() -> None:
+    rollback_production()

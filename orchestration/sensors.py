@@ -10,6 +10,7 @@ import dagster as dg
 from assets.mail import MAIL_START
 from assets.resources import LakeResource
 from assets.training import FEATURE_DRIFT_CHECK
+from detection.alerts import post_alert
 from orchestration.jobs import ingest_job, retrain_job
 
 DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("candidate_model"), FEATURE_DRIFT_CHECK)
@@ -101,3 +102,20 @@ def mail_drop_sensor(
         )
     reason = None if requests else f"no new or changed mail under {root}"
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen), skip_reason=reason)
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext) -> None:
+    """Every failed run (a failed step, or a blocking check that stopped deployment) goes to the
+    log and, when ATTACK_DETECTION_ALERT_WEBHOOK_URL is set, to that webhook."""
+    run = context.dagster_run
+    failed_steps = sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
+    text = (
+        f"attack-detection: run {run.run_id} of {run.job_name} failed"
+        + (f" at {', '.join(failed_steps)}" if failed_steps else "")
+        + f": {context.failure_event.message or 'see the run in the Dagster UI'}"
+    )
+    context.log.error(text)
+    problem = post_alert(text)
+    if problem:
+        context.log.warning(problem)

@@ -69,6 +69,9 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     assert str(deployed["uri"]).startswith(f"s3://{BUCKET}/detection/models/")
     pointer = read_production(s3_store.open())
     assert pointer is not None and pointer.version == deployed["version"]
+    [report] = first_run.asset_materializations_for_node("rule_report")
+    table = str(report.metadata["rules"].value)
+    assert "executable_or_double_extension" in table and "precision" in table
 
 
 def _sample_mail() -> dict[str, bytes]:

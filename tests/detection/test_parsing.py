@@ -163,3 +163,24 @@ def test_every_real_message_parses_or_is_quarantined_with_a_reason(real_mail):
     assert parse_rate > 0.99, (parse_rate, reasons)
     labels = Counter(m.label for m in result.messages)
     assert labels["attack"] > 1000 and labels["safe"] > 1000
+
+
+@pytest.mark.parametrize(
+    ("from_header", "name", "address"),
+    [
+        ("billing@paypal.com <x@evil.test>", "billing@paypal.com", "x@evil.test"),
+        ("PayPal billing@paypal.com <x@evil.test>", "PayPal billing@paypal.com", "x@evil.test"),
+        ('"Brown, Noah" <N.Brown@Corp.com>', "Brown, Noah", "n.brown@corp.com"),
+        ("a@b.com (Alice)", "Alice", "a@b.com"),
+    ],
+)
+def test_sender_is_the_address_in_angle_brackets_not_one_in_the_display_name(
+    from_header, name, address
+):
+    """The standard library's parseaddr returns billing@paypal.com as the sender of
+    'billing@paypal.com <x@evil.test>': the spoof attackers rely on. Clients deliver from the
+    bracketed address, and so must we, keeping the display name for the signals."""
+    message = parse_message(
+        f"From: {from_header}\r\nSubject: s\r\n\r\nbody".encode(), tenant_id="t"
+    )
+    assert (message.sender_display_name, message.sender_address) == (name, address)
