@@ -27,6 +27,8 @@ def post_alert(text: str, *, timeout: float = 5.0) -> str | None:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = response.status
+    except urllib.error.HTTPError as exc:
+        return f"alert webhook answered HTTP {exc.code}"
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         return f"alert webhook failed: {type(exc).__name__}"
     return None if 200 <= status < 300 else f"alert webhook answered HTTP {status}"

@@ -18,7 +18,7 @@ def webhook():
             self.send_response(204 if received[-1]["text"] != "fail" else 500)
             self.end_headers()
 
-        def log_message(self, *args: object) -> None:
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
