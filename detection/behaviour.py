@@ -31,6 +31,7 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
     "url_domains_new_to_tenant",
     "known_sender_new_link_domains",
     "sender_lookalike_of_known_domain",
+    "url_lookalike_of_known_domain",
 )
 
 # History saturates: past these, more history says nothing new, and the features stop growing
@@ -139,6 +140,9 @@ class BehaviourState:
             "url_domains_new_to_tenant": float(len(new_links)),
             "known_sender_new_link_domains": float(foreign_new_links if sender_stats else 0),
             "sender_lookalike_of_known_domain": self._lookalike_of_known(tenant, own),
+            "url_lookalike_of_known_domain": max(
+                (self._lookalike_of_known(tenant, d) for d in url_domains(message)), default=0.0
+            ),
         }
 
     def _lookalike_of_known(self, tenant: str, org_domain: str) -> float:

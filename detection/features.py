@@ -64,6 +64,7 @@ DESCRIPTIONS: dict[str, str] = {
     "url_domains_new_to_tenant": "links to domains never seen in the organisation's mail",
     "known_sender_new_link_domains": "a known sender links to a new domain not its own",
     "sender_lookalike_of_known_domain": "sender domain imitates a domain the organisation knows",
+    "url_lookalike_of_known_domain": "a link goes to a domain imitating one the organisation knows",
 }
 
 

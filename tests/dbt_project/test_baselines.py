@@ -78,7 +78,8 @@ def test_mart_equals_online_replay_in_arrival_order(days, builds):
     assert mismatches == []
     assert any(v[BEHAVIOUR_FEATURES.index("recipient_has_replied")] for v in mart.values())
     for name in ("url_domains_new_to_tenant", "known_sender_new_link_domains",
-                 "sender_lookalike_of_known_domain", "display_name_seen_internal"):
+                 "sender_lookalike_of_known_domain", "url_lookalike_of_known_domain",
+                 "display_name_seen_internal"):
         assert any(v[BEHAVIOUR_FEATURES.index(name)] for v in mart.values()), f"{name} never fires"
 
 

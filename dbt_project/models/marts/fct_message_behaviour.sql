@@ -47,6 +47,39 @@ lookalikes as (
 
 ),
 
+link_lookalikes as (
+
+    -- per message and link domain: is it itself known, and how well does it imitate a known one
+    select
+        windowed.message_id,
+        links.url_domain,
+        max(case
+            when known_domains.sender_org_domain = links.url_domain then 1 else 0
+        end) as is_link_domain_known,
+        max(
+            {{ lookalike_score('links.url_domain', 'known_domains.sender_org_domain') }}
+        ) as best_lookalike
+    from windowed
+    inner join {{ ref('stg_mail__urls') }} as links on windowed.message_id = links.message_id
+    inner join known_domains on windowed.tenant_id = known_domains.tenant_id
+    where {{ arrived_before(
+        'known_domains.known_at', 'known_domains.known_message_id',
+        'windowed.received_at', 'windowed.message_id') }}
+    group by windowed.message_id, links.url_domain
+
+),
+
+url_lookalikes as (
+
+    select
+        message_id,
+        max(case when is_link_domain_known = 1 then 0.0 else best_lookalike end)
+            as url_lookalike_of_known_domain
+    from link_lookalikes
+    group by message_id
+
+),
+
 new_link_domains as (
 
     select
@@ -145,12 +178,15 @@ final as (
         cast(case
             when lookalikes.is_sender_domain_known = 1 then 0.0
             else coalesce(lookalikes.best_lookalike, 0.0)
-        end as double) as sender_lookalike_of_known_domain
+        end as double) as sender_lookalike_of_known_domain,
+        cast(coalesce(url_lookalikes.url_lookalike_of_known_domain, 0.0) as double)
+            as url_lookalike_of_known_domain
     from windowed
     left join replies on windowed.message_id = replies.message_id
     left join name_history on windowed.message_id = name_history.message_id
     left join new_link_domains on windowed.message_id = new_link_domains.message_id
     left join lookalikes on windowed.message_id = lookalikes.message_id
+    left join url_lookalikes on windowed.message_id = url_lookalikes.message_id
 
 )
 
