@@ -28,54 +28,63 @@ known_domains as (
 
 ),
 
+candidate_domains as (
+
+    -- the domains of a message that may imitate a known one: its sender's and its links'
+    select
+        message_id,
+        tenant_id,
+        received_at,
+        sender_org_domain as candidate_domain,
+        'sender' as candidate_role
+    from windowed
+    union all
+    select distinct
+        windowed.message_id,
+        windowed.tenant_id,
+        windowed.received_at,
+        links.url_domain as candidate_domain,
+        'link' as candidate_role
+    from windowed
+    inner join {{ ref('stg_mail__urls') }} as links on windowed.message_id = links.message_id
+
+),
+
+candidate_lookalikes as (
+
+    -- per candidate: 0 when it is itself known, else its strongest imitation of a known domain
+    select
+        candidate_domains.message_id,
+        candidate_domains.candidate_role,
+        candidate_domains.candidate_domain,
+        case
+            when max(case
+                when known_domains.sender_org_domain = candidate_domains.candidate_domain
+                    then 1
+                else 0
+            end) = 1 then 0.0
+            else max({{ lookalike_score(
+                'candidate_domains.candidate_domain', 'known_domains.sender_org_domain') }})
+        end as lookalike
+    from candidate_domains
+    inner join known_domains on candidate_domains.tenant_id = known_domains.tenant_id
+    where {{ arrived_before(
+        'known_domains.known_at', 'known_domains.known_message_id',
+        'candidate_domains.received_at', 'candidate_domains.message_id') }}
+    group by
+        candidate_domains.message_id,
+        candidate_domains.candidate_role,
+        candidate_domains.candidate_domain
+
+),
+
 lookalikes as (
 
     select
-        windowed.message_id,
-        max(case
-            when known_domains.sender_org_domain = windowed.sender_org_domain then 1 else 0
-        end) as is_sender_domain_known,
-        max(
-            {{ lookalike_score('windowed.sender_org_domain', 'known_domains.sender_org_domain') }}
-        ) as best_lookalike
-    from windowed
-    inner join known_domains on windowed.tenant_id = known_domains.tenant_id
-    where {{ arrived_before(
-        'known_domains.known_at', 'known_domains.known_message_id',
-        'windowed.received_at', 'windowed.message_id') }}
-    group by windowed.message_id
-
-),
-
-link_lookalikes as (
-
-    -- per message and link domain: is it itself known, and how well does it imitate a known one
-    select
-        windowed.message_id,
-        links.url_domain,
-        max(case
-            when known_domains.sender_org_domain = links.url_domain then 1 else 0
-        end) as is_link_domain_known,
-        max(
-            {{ lookalike_score('links.url_domain', 'known_domains.sender_org_domain') }}
-        ) as best_lookalike
-    from windowed
-    inner join {{ ref('stg_mail__urls') }} as links on windowed.message_id = links.message_id
-    inner join known_domains on windowed.tenant_id = known_domains.tenant_id
-    where {{ arrived_before(
-        'known_domains.known_at', 'known_domains.known_message_id',
-        'windowed.received_at', 'windowed.message_id') }}
-    group by windowed.message_id, links.url_domain
-
-),
-
-url_lookalikes as (
-
-    select
         message_id,
-        max(case when is_link_domain_known = 1 then 0.0 else best_lookalike end)
-            as url_lookalike_of_known_domain
-    from link_lookalikes
+        max(case when candidate_role = 'sender' then lookalike end) as sender_lookalike,
+        max(case when candidate_role = 'link' then lookalike end) as url_lookalike
+    from candidate_lookalikes
     group by message_id
 
 ),
@@ -175,18 +184,14 @@ final as (
                 then coalesce(new_link_domains.foreign_new_link_domains, 0)
             else 0
         end as double) as known_sender_new_link_domains,
-        cast(case
-            when lookalikes.is_sender_domain_known = 1 then 0.0
-            else coalesce(lookalikes.best_lookalike, 0.0)
-        end as double) as sender_lookalike_of_known_domain,
-        cast(coalesce(url_lookalikes.url_lookalike_of_known_domain, 0.0) as double)
-            as url_lookalike_of_known_domain
+        cast(coalesce(lookalikes.sender_lookalike, 0.0) as double)
+            as sender_lookalike_of_known_domain,
+        cast(coalesce(lookalikes.url_lookalike, 0.0) as double) as url_lookalike_of_known_domain
     from windowed
     left join replies on windowed.message_id = replies.message_id
     left join name_history on windowed.message_id = name_history.message_id
     left join new_link_domains on windowed.message_id = new_link_domains.message_id
     left join lookalikes on windowed.message_id = lookalikes.message_id
-    left join url_lookalikes on windowed.message_id = url_lookalikes.message_id
 
 )
 
