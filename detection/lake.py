@@ -41,13 +41,3 @@ def write_quarantine(lake_dir: Path, day: date, rows: list[dict[str, str]]) -> P
 
 def empty_tables() -> dict[str, pa.Table]:
     return {name: schema.empty_table() for name, schema in TABLES.items()}
-
-
-def read_table(lake_dir: Path, table: str) -> pa.Table:
-    root = lake_dir / table
-    files = sorted(root.glob("*/*.parquet"))
-    if not files:
-        raise FileNotFoundError(
-            f"no {table} partitions under {root}; materialise raw_messages first"
-        )
-    return pa.concat_tables([pq.read_table(f).cast(TABLES[table]) for f in files])

@@ -42,8 +42,7 @@ class Verdict:
 
 
 class Scorer:
-    """Scores messages with one verified bundle; build it with :meth:`load` or
-    :meth:`from_bundle`."""
+    """Scores messages with one verified bundle: ``Scorer(bundle)`` or :meth:`load`."""
 
     def __init__(
         self, bundle: Bundle, store: ArtifactStore | None = None, *, num_threads: int = 1
@@ -57,10 +56,6 @@ class Scorer:
         self.booster = lgb.Booster(model_str=bundle.files[MODEL_FILE].decode())
         self.rules = parse_rules(bundle.files[RULES_FILE].decode(), set(self.features))
         self.state = BehaviourState.from_tables(bundle.snapshot())
-
-    @classmethod
-    def from_bundle(cls, bundle: Bundle) -> Scorer:
-        return cls(bundle)
 
     @classmethod
     def load(cls, uri: str | Path, *, endpoint_url: str | None = None) -> Scorer:
