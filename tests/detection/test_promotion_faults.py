@@ -1,0 +1,96 @@
+"""Promotion against an S3 server that goes away at the worst moments: each failure is a clear
+error and production keeps serving the previous model. A dedicated moto server (real HTTP on
+127.0.0.1) is stopped and restarted by the test; moto keeps its buckets across the restart."""
+
+import socket
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from detection.registry import load_production, model_prefix, promote, read_production
+from detection.stores import ArtifactStoreError, S3ArtifactStore
+from tests.detection.test_artifact import make_bundle
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _Outage:
+    def __init__(self) -> None:
+        self.port = _port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.server: ThreadedMotoServer | None = None
+
+    def up(self) -> None:
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def down(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@pytest.fixture
+def outage(session_env):
+    server = _Outage()
+    server.up()
+    boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1").create_bucket(
+        Bucket="faults"
+    )
+    yield server
+    server.down()
+
+
+def _store(endpoint: str) -> S3ArtifactStore:
+    return S3ArtifactStore("faults", "prod", endpoint_url=endpoint)
+
+
+def test_s3_down_during_upload_leaves_production_unchanged(outage):
+    v1, v2 = make_bundle(0.4), make_bundle(0.6)
+    promote(_store(outage.endpoint), v1, {"run_id": "1"})
+    uploaded: list[str] = []
+
+    class DiesMidUpload(S3ArtifactStore):
+        def put(self, key: str, data: bytes) -> None:
+            if len(uploaded) == 3:  # three files of the new version are in; then S3 goes away
+                outage.down()
+            super().put(key, data)
+            uploaded.append(key)
+
+    with pytest.raises(ArtifactStoreError, match=r"upload to .*cannot reach the S3 endpoint"):
+        promote(DiesMidUpload("faults", "prod", endpoint_url=outage.endpoint), v2, {"run_id": "2"})
+    assert len(uploaded) == 3
+    outage.up()
+    assert load_production(_store(outage.endpoint)).version == v1.version
+
+
+def test_s3_down_during_pointer_move_leaves_production_unchanged(outage):
+    v1, v2 = make_bundle(0.4), make_bundle(0.6)
+    promote(_store(outage.endpoint), v1, {"run_id": "1"})
+
+    class FailsAtPointer(S3ArtifactStore):
+        def write_pointer(self, key: str, data: bytes, expected_etag: str | None) -> str:
+            outage.down()  # the upload and its read-back verification have completed
+            return super().write_pointer(key, data, expected_etag)
+
+    with pytest.raises(ArtifactStoreError, match=r"move pointer .*cannot reach"):
+        promote(FailsAtPointer("faults", "prod", endpoint_url=outage.endpoint), v2, {"run_id": "2"})
+    outage.up()
+    store = _store(outage.endpoint)
+    pointer = read_production(store)
+    assert pointer is not None and pointer.version == v1.version
+    assert f"{model_prefix(v2.version)}/manifest.json" in store.list(
+        "models/"
+    )  # uploaded, not live
+    assert not [k for k in store.list("audit/") if v2.version in k]  # no audit for a failed move
+
+
+def test_missing_bucket_is_a_clear_error(outage):
+    store = S3ArtifactStore("no-such-bucket", "prod", endpoint_url=outage.endpoint)
+    with pytest.raises(ArtifactStoreError, match="bucket 'no-such-bucket' does not exist"):
+        promote(store, make_bundle(), {"run_id": "1"})
