@@ -1,6 +1,8 @@
 """Features stage: content signals per message, the training table (content + behaviour + label),
 and the serving snapshot of the baselines."""
 
+from pathlib import Path
+
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
@@ -19,11 +21,10 @@ SNAPSHOT_DIR = "snapshot"
 KEY_COLUMNS = ["message_id", "tenant_id", "received_at", "label", "category"]
 
 
-def _feature_batches(files: list) -> list[pd.DataFrame]:
+def _feature_batches(files: list[Path]) -> list[pd.DataFrame]:
     frames = []
-    columns = [f.name for f in pq.read_schema(files[0])]
     for file in files:
-        for batch in pq.ParquetFile(file).iter_batches(batch_size=20_000, columns=columns):
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=20_000):
             rows = batch.to_pylist()
             signals = content_frame(message_from_row(row) for row in rows).reset_index()
             keys = pd.DataFrame({k: [row[k] for row in rows] for k in KEY_COLUMNS[1:]})

@@ -121,7 +121,8 @@ class BehaviourState:
             and ((tenant, name, recipient_domain) in self.name_domains)
         )
         nan = float("nan")
-        new_links = [d for d in url_domains(message) if (tenant, d) not in self.link_domains]
+        links = url_domains(message)
+        new_links = [d for d in links if (tenant, d) not in self.link_domains]
         own = registrable(domain)
         foreign_new_links = sum(d != own for d in new_links)
         return {
@@ -141,7 +142,7 @@ class BehaviourState:
             "known_sender_new_link_domains": float(foreign_new_links if sender_stats else 0),
             "sender_lookalike_of_known_domain": self._lookalike_of_known(tenant, own),
             "url_lookalike_of_known_domain": max(
-                (self._lookalike_of_known(tenant, d) for d in url_domains(message)), default=0.0
+                (self._lookalike_of_known(tenant, d) for d in links), default=0.0
             ),
         }
 

@@ -106,7 +106,17 @@ class Scorer:
         TreeSHAP only for the few messages flagged)."""
         values = self.feature_vector(message)
         row = np.array([[values[name] for name in self.features]], dtype=float)
-        score = float(self._predict(row)[0])
+        return self._verdict(message, values, row, float(self._predict(row)[0]), explain)
+
+    def _verdict(
+        self,
+        message: Message,
+        values: dict[str, float],
+        row: np.ndarray,
+        score: float,
+        explain: bool | None,
+    ) -> Verdict:
+        """Attack when the score reaches the threshold or a force_attack rule fires."""
         fired = self.rules.fired(values)
         forced = any(r.action == "force_attack" for r in fired)
         verdict = "attack" if forced or score >= self.threshold else "safe"
@@ -137,19 +147,7 @@ class Scorer:
         vectors = [self.feature_vector(m) for m in messages]
         matrix = np.array([[v[name] for name in self.features] for v in vectors], dtype=float)
         scores = self._predict(matrix)
-        results = []
-        for i, (message, values) in enumerate(zip(messages, vectors, strict=True)):
-            fired = self.rules.fired(values)
-            forced = any(r.action == "force_attack" for r in fired)
-            verdict = "attack" if forced or scores[i] >= self.threshold else "safe"
-            reasons = self._reasons(matrix[i : i + 1], fired) if explain else ()
-            results.append(
-                Verdict(
-                    message.message_id,
-                    float(scores[i]),
-                    verdict,
-                    reasons,
-                    tuple(r.name for r in fired),
-                )
-            )
-        return results
+        return [
+            self._verdict(message, values, matrix[i : i + 1], float(scores[i]), explain)
+            for i, (message, values) in enumerate(zip(messages, vectors, strict=True))
+        ]
