@@ -1,6 +1,15 @@
-"""Baselines stage: the dbt project as assets; dbt tests become asset checks."""
+"""Baselines stage: the dbt project as assets, partitioned by day like the mail; dbt tests become
+asset checks.
 
+Each run passes its partition window to dbt as the vars ``window_start``/``window_end`` and the
+incremental models rewrite only the mail inside it (computed from all mail before its end). The
+window widens to cover any landed mail dated outside the partition days (a directory of old real
+mail lands in one partition). ``full_refresh`` rebuilds every table from all landed mail.
+"""
+
+import json
 from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -10,8 +19,12 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from pydantic import Field
 
 from assets.dbt_project import dbt_project
+from assets.mail import MAIL_DAYS
+from assets.resources import LakeResource
+from detection import lake
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 BEHAVIOUR_MART = dg.AssetKey("fct_message_behaviour")
@@ -22,7 +35,19 @@ SNAPSHOT_MODELS = {
     "display_name_baselines": dg.AssetKey("dim_display_name_baselines"),
     "url_domain_baselines": dg.AssetKey("dim_url_domain_baselines"),
     "org_domain_baselines": dg.AssetKey("dim_org_domain_baselines"),
+    "recipient_baselines": dg.AssetKey("dim_recipient_baselines"),
+    "employee_baselines": dg.AssetKey("dim_employee_baselines"),
 }
+VAR_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class BaselineConfig(dg.Config):
+    full_refresh: bool = Field(
+        default=False,
+        description="rebuild every baseline table from all landed mail (dbt --full-refresh) "
+        "instead of rewriting only this run's partition window; use after landing a day that "
+        "is older than days already built",
+    )
 
 
 class BaselineTranslator(DagsterDbtTranslator):
@@ -39,6 +64,20 @@ class BaselineTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(group_name=group) if group else spec
 
 
+def partition_window(
+    start: datetime, end: datetime, landed: tuple[datetime, datetime] | None
+) -> dict[str, str]:
+    """The dbt vars for a run over [start, end), widened to the landed mail's own dates."""
+    if landed is not None:
+        start = min(start, landed[0])
+        end = max(end, landed[1] + timedelta(microseconds=1))
+    as_utc = [t.astimezone(UTC) if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end)]
+    return {
+        "window_start": as_utc[0].strftime(VAR_FORMAT),
+        "window_end": as_utc[1].strftime(VAR_FORMAT),
+    }
+
+
 def build_baseline_assets() -> dg.AssetsDefinition:
     """The ``@dbt_assets`` definition, built on demand: importing this module needs no manifest."""
     project = dbt_project()
@@ -53,9 +92,26 @@ def build_baseline_assets() -> dg.AssetsDefinition:
         project=project,
         dagster_dbt_translator=translator,
         pool=WAREHOUSE_POOL,
+        partitions_def=MAIL_DAYS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
     )
-    def baseline_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        """Point-in-time behavioural baselines, the feature mart and the serving snapshot."""
-        yield from dbt.cli(["build"], context=context).stream()
+    def baseline_models(
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        lake_store: LakeResource,
+        config: BaselineConfig,
+    ):
+        """Point-in-time behavioural baselines, the feature mart and the serving snapshot,
+        rewritten for this run's partition window."""
+        window = context.partition_time_window
+        days = [date.fromisoformat(key) for key in context.partition_keys]
+        dbt_vars = partition_window(
+            window.start, window.end, lake.arrival_span(lake_store.lake, days)
+        )
+        args = ["build", "--vars", json.dumps(dbt_vars)]
+        if config.full_refresh:
+            args.append("--full-refresh")
+        context.log.info(f"dbt {' '.join(args)}")
+        yield from dbt.cli(args, context=context).stream()
 
     return baseline_models

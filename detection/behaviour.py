@@ -28,6 +28,8 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
     "domain_days_since_first_seen",
     "display_name_prior_addresses",
     "display_name_seen_internal",
+    "display_name_vip_external",
+    "recipient_first_time_sender_share",
     "url_domains_new_to_tenant",
     "known_sender_new_link_domains",
     "sender_lookalike_of_known_domain",
@@ -41,6 +43,9 @@ BEHAVIOUR_FEATURES: tuple[str, ...] = (
 HISTORY_CAP = 10
 AGE_CAP_DAYS = 30.0
 KNOWN_DOMAIN_MIN_MESSAGES = 2  # an organisation domain is "known" after this many messages
+# An internal sender becomes a VIP with a message to at least this many people (dbt var
+# vip_min_recipients): the employee/VIP directory comes from the mail itself.
+VIP_MIN_RECIPIENTS = 10
 
 SNAPSHOT_TABLES = {
     "sender_baselines": pa.schema(
@@ -76,6 +81,21 @@ SNAPSHOT_TABLES = {
         ]
     ),
     "url_domain_baselines": pa.schema([("tenant_id", pa.string()), ("url_domain", pa.string())]),
+    "recipient_baselines": pa.schema(
+        [
+            ("tenant_id", pa.string()),
+            ("recipient_address", pa.string()),
+            ("prior_messages", pa.int64()),
+            ("prior_from_first_time_senders", pa.int64()),
+        ]
+    ),
+    "employee_baselines": pa.schema(
+        [
+            ("tenant_id", pa.string()),
+            ("employee_address", pa.string()),
+            ("is_vip", pa.bool_()),
+        ]
+    ),
     "org_domain_baselines": pa.schema(
         [
             ("tenant_id", pa.string()),
@@ -105,6 +125,12 @@ class BehaviourState:
     link_domains: set[tuple[str, str]] = field(default_factory=set)
     org_domains: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     known_orgs: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # recipient -> [messages, messages from first-time senders]
+    recipients: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    employees: set[tuple[str, str]] = field(default_factory=set)
+    vips: set[tuple[str, str]] = field(default_factory=set)
+    address_names: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
+    vip_names: set[tuple[str, str]] = field(default_factory=set)
 
     def features(self, message: Message) -> dict[str, float]:
         tenant, sender = message.tenant_id, message.sender_address
@@ -125,6 +151,8 @@ class BehaviourState:
         new_links = [d for d in links if (tenant, d) not in self.link_domains]
         own = registrable(domain)
         foreign_new_links = sum(d != own for d in new_links)
+        recipient_stats = self.recipients.get((tenant, recipient))
+        external = domain != recipient_domain
         return {
             "sender_prior_messages": _count(sender_stats[0] if sender_stats else 0),
             "sender_days_since_first_seen": _days_between(sender_stats[1], now)
@@ -138,6 +166,12 @@ class BehaviourState:
             else nan,
             "display_name_prior_addresses": float(len(addresses - {sender})),
             "display_name_seen_internal": float(internal),
+            "display_name_vip_external": float(
+                bool(name) and external and (tenant, name) in self.vip_names
+            ),
+            "recipient_first_time_sender_share": recipient_stats[1] / recipient_stats[0]
+            if recipient_stats
+            else nan,
             "url_domains_new_to_tenant": float(len(new_links)),
             "known_sender_new_link_domains": float(foreign_new_links if sender_stats else 0),
             "sender_lookalike_of_known_domain": self._lookalike_of_known(tenant, own),
@@ -152,6 +186,9 @@ class BehaviourState:
 
     def observe(self, message: Message) -> None:
         tenant, sender, domain = message.tenant_id, message.sender_address, message.sender_domain
+        recipient_stats = self.recipients.setdefault((tenant, message.primary_recipient), [0, 0])
+        recipient_stats[0] += 1
+        recipient_stats[1] += (tenant, sender) not in self.senders
         for table, key in ((self.senders, (tenant, sender)), (self.domains, (tenant, domain))):
             stats = table.get(key)
             if stats is None:
@@ -163,6 +200,14 @@ class BehaviourState:
         if name:
             self.names[(tenant, name)].add(sender)
             self.name_domains.add((tenant, name, domain))
+            self.address_names[(tenant, sender)].add(name)
+        if domain and domain == domain_of(message.primary_recipient):
+            self.employees.add((tenant, sender))
+            audience = len(message.to_addresses) + len(message.cc_addresses)
+            if audience >= VIP_MIN_RECIPIENTS:
+                self.vips.add((tenant, sender))
+        if (tenant, sender) in self.vips:
+            self.vip_names.update((tenant, n) for n in self.address_names[(tenant, sender)])
         self.link_domains.update((tenant, d) for d in url_domains(message))
         org = registrable(domain)
         self.org_domains[(tenant, org)] += 1
@@ -197,6 +242,18 @@ class BehaviourState:
         for row in tables["display_name_baselines"].to_pylist():
             state.names[(row["tenant_id"], row["display_name"])].add(row["sender_address"])
             state.name_domains.add((row["tenant_id"], row["display_name"], row["sender_domain"]))
+            state.address_names[(row["tenant_id"], row["sender_address"])].add(row["display_name"])
+        for row in tables["recipient_baselines"].to_pylist():
+            state.recipients[(row["tenant_id"], row["recipient_address"])] = [
+                row["prior_messages"],
+                row["prior_from_first_time_senders"],
+            ]
+        for row in tables["employee_baselines"].to_pylist():
+            key = (row["tenant_id"], row["employee_address"])
+            state.employees.add(key)
+            if row["is_vip"]:
+                state.vips.add(key)
+                state.vip_names.update((key[0], n) for n in state.address_names[key])
         return state
 
     def to_tables(self) -> dict[str, pa.Table]:
@@ -222,6 +279,19 @@ class BehaviourState:
             "org_domain_baselines": [
                 {"tenant_id": t, "sender_org_domain": d, "prior_messages": c}
                 for (t, d), c in self.org_domains.items()
+            ],
+            "recipient_baselines": [
+                {
+                    "tenant_id": t,
+                    "recipient_address": r,
+                    "prior_messages": c,
+                    "prior_from_first_time_senders": f,
+                }
+                for (t, r), (c, f) in self.recipients.items()
+            ],
+            "employee_baselines": [
+                {"tenant_id": t, "employee_address": a, "is_vip": (t, a) in self.vips}
+                for t, a in sorted(self.employees)
             ],
             "url_domain_baselines": [
                 {"tenant_id": t, "url_domain": d} for t, d in sorted(self.link_domains)

@@ -61,6 +61,8 @@ DESCRIPTIONS: dict[str, str] = {
     "domain_days_since_first_seen": "how long the sender's domain has been known",
     "display_name_prior_addresses": "other addresses that used this display name",
     "display_name_seen_internal": "display name of a colleague, sent from outside",
+    "display_name_vip_external": "display name of an executive (VIP), sent from outside",
+    "recipient_first_time_sender_share": "how much of the recipient's mail comes from new senders",
     "url_domains_new_to_tenant": "links to domains never seen in the organisation's mail",
     "known_sender_new_link_domains": "a known sender links to a new domain not its own",
     "sender_lookalike_of_known_domain": "sender domain imitates a domain the organisation knows",

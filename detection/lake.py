@@ -4,10 +4,11 @@ quarantine table. Files are written atomically (temp name, then rename)."""
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from detection.schema import MESSAGES, QUARANTINE, RECIPIENTS, URLS
@@ -41,3 +42,21 @@ def write_quarantine(lake_dir: Path, day: date, rows: list[dict[str, str]]) -> P
 
 def empty_tables() -> dict[str, pa.Table]:
     return {name: schema.empty_table() for name, schema in TABLES.items()}
+
+
+def arrival_span(lake_dir: Path, days: list[date]) -> tuple[datetime, datetime] | None:
+    """Earliest and latest ``received_at`` of the mail landed in these days' partitions (a
+    partition may hold mail dated outside its day, e.g. a directory of old real mail), or None."""
+    files = [
+        f
+        for day in days
+        for f in sorted(partition_dir(lake_dir, "messages", day).glob("*.parquet"))
+    ]
+    spans = [
+        pc.min_max(column).as_py()  # pyright: ignore[reportAttributeAccessIssue]
+        for column in (pq.read_table(f, columns=["received_at"])["received_at"] for f in files)
+        if len(column)
+    ]
+    if not spans:
+        return None
+    return min(s["min"] for s in spans), max(s["max"] for s in spans)

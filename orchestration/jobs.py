@@ -1,4 +1,5 @@
-"""Jobs: ``ingest_job`` lands days of mail (partitioned); ``retrain_job`` does everything after."""
+"""Jobs: ``ingest_job`` lands days of mail and updates the baselines for those days (both
+partitioned by day); ``retrain_job`` does everything after."""
 
 import dagster as dg
 
@@ -8,18 +9,20 @@ from assets.mail import MAIL_DAYS
 INGEST_JOB = "ingest_job"
 RETRAIN_JOB = "retrain_job"
 RAW_MESSAGES = dg.AssetKey("raw_messages")
+DAILY = dg.AssetSelection.assets(RAW_MESSAGES) | dg.AssetSelection.groups("baselines")
 
 ingest_job = dg.define_asset_job(
     name=INGEST_JOB,
-    selection=dg.AssetSelection.assets(RAW_MESSAGES),
+    selection=DAILY,
     partitions_def=MAIL_DAYS,
-    description="Land one or more days of mail (simulated, drop folder or a path) in the lake.",
+    description="Land one or more days of mail (simulated, drop folder or a path) in the lake and "
+    "update the dbt baselines and feature mart for those days (incremental).",
 )
 
 retrain_job = dg.define_asset_job(
     name=RETRAIN_JOB,
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(RAW_MESSAGES),
-    description="Rebuild the baselines over all landed mail, retrain, evaluate and, if every "
+    selection=dg.AssetSelection.all() - DAILY,
+    description="Compute features over all landed mail, retrain, evaluate and, if every "
     "blocking check passes, deploy. Requested by the daily schedule and by the drift sensor.",
 )
 

@@ -226,6 +226,24 @@ def first_time_external(d: Draft, employee: Person) -> Message:
     return _build(d, sender, [employee], subject, body, label="safe", category="safe", urls=(link,))
 
 
+def announcement(d: Draft, sender: Person, recipients: list[Person]) -> Message:
+    """An internal all-hands note: one sender, the whole organisation on To and Cc. This is what
+    makes an executive's name recognisable from the mail alone (a wide-audience sender)."""
+    subject = d.rng.choice(
+        (
+            "All hands on Friday",
+            "Quarterly update",
+            "Welcome our new team",
+            "Office closure next week",
+            "Company update",
+        )
+    )
+    body = _body("Hi all,", "A short update from me ahead of the week.", _sign(sender))
+    return _build(
+        d, sender, recipients[:1], subject, body, label="safe", category="safe", cc=recipients[1:]
+    )
+
+
 def newsletter(d: Draft, recipients: list[Person]) -> Message:
     name, address = d.rng.choice(NEWSLETTER_SENDERS)
     host = address.rpartition("@")[2]

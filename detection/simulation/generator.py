@@ -121,6 +121,10 @@ def _safe_traffic(b: _DayBuilder, volume: float) -> None:
                     b.add(replace(reply, subject=f"Re: {first.subject}"))
         if rng.random() < 0.3 * volume:
             b.add(content.saas_notification(b.draft(), person))
+    for vip in tenant.vips:
+        if rng.random() < 0.1 * volume:
+            everyone = [p for p in tenant.employees if p.address != vip.address]
+            b.add(content.announcement(b.draft(), vip, everyone))
     finance = tenant.by_role("finance")
     for vendor in tenant.vendors:
         for contact in vendor.contacts:

@@ -42,16 +42,24 @@ def _materialize(s3_store, selection, run_config=None, tags=None) -> dg.ExecuteI
     )
 
 
-DOWNSTREAM = dg.AssetSelection.all() - dg.AssetSelection.assets("raw_messages")
+DAILY = dg.AssetSelection.assets("raw_messages") | dg.AssetSelection.groups("baselines")
+DOWNSTREAM = dg.AssetSelection.all() - DAILY
 
 
 @pytest.fixture(scope="module")
 def first_run(dbt_manifest, s3_store):
-    """Six weeks of simulated mail as 42 daily partitions in one run, then the whole graph."""
-    landed = _materialize(s3_store, ["raw_messages"], tags=partition_range_tags(42))
+    """Six weeks of simulated mail and their baselines as 42 daily partitions in one run (as the
+    ingest job does), then the rest of the graph."""
+    landed = _materialize(s3_store, DAILY, tags=partition_range_tags(42))
     assert landed.success
     events = landed.asset_materializations_for_node("raw_messages")
     assert len(events) == 42 and {e.partition for e in events} >= {"2026-01-05", "2026-02-15"}
+    mart = [
+        e
+        for e in landed.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("fct_message_behaviour")
+    ]
+    assert len(mart) == 42  # one materialisation per partition, from a single dbt run
     return _materialize(s3_store, DOWNSTREAM)
 
 
@@ -75,20 +83,24 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
 
 
 def _sample_mail() -> dict[str, bytes]:
-    """The last simulated day (same world as the pipeline's default config)."""
-    *_, (_, messages) = simulate(
-        SimulationConfig(days=42, tenants=3, employees=30, attack_rate=0.03)
-    )
-    phish = next(m for m in messages if m.category == "credential_phishing" and m.body_text)
-    domain = phish.primary_recipient.rpartition("@")[2]
-    safe = next(
-        m for m in messages if m.tenant_id == phish.tenant_id and m.sender_address.endswith(domain)
-    )
-    return {
-        "phish": render_rfc822(phish),
-        "safe": render_rfc822(safe),
-        "tenant": phish.tenant_id.encode(),
-    }
+    """A phish and an internal message from the latest simulated day that has a phish (same world
+    as the pipeline's default config)."""
+    days = list(simulate(SimulationConfig(days=42, tenants=3, employees=30, attack_rate=0.03)))
+    for _, messages in reversed(days):
+        for phish in (m for m in messages if m.category == "credential_phishing" and m.body_text):
+            domain = phish.primary_recipient.rpartition("@")[2]
+            safe = [
+                m
+                for m in messages
+                if m.tenant_id == phish.tenant_id and m.sender_address.endswith("@" + domain)
+            ]
+            if safe:
+                return {
+                    "phish": render_rfc822(phish),
+                    "safe": render_rfc822(safe[0]),
+                    "tenant": phish.tenant_id.encode(),
+                }
+    raise AssertionError("the simulated weeks hold no credential phish next to internal mail")
 
 
 def test_scorer_loads_from_s3_and_explains(first_run, s3_endpoint):

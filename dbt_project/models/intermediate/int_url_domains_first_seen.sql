@@ -1,18 +1,15 @@
+{{ config(
+    materialized='incremental',
+    unique_key=['tenant_id', 'url_domain'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 -- Grain: one row per tenant and link domain: the first message (by received_at, then message_id)
 -- that linked to it. A message's link domain is "new to the tenant" exactly when that first
--- message is the message itself.
+-- message is the message itself. Incremental like int_senders_first_seen.
 
 with
-
-urls as (
-
-    select distinct
-        message_id,
-        tenant_id,
-        url_domain
-    from {{ ref('stg_mail__urls') }}
-
-),
 
 messages as (
 
@@ -20,22 +17,46 @@ messages as (
         message_id,
         received_at
     from {{ ref('stg_mail__messages') }}
+    where received_at < {{ window_end() }}
+
+),
+
+links as (
+
+    select distinct
+        urls.message_id,
+        urls.tenant_id,
+        urls.url_domain,
+        messages.received_at
+    from {{ ref('stg_mail__urls') }} as urls
+    inner join messages on urls.message_id = messages.message_id
+
+),
+
+touched as (
+
+    select distinct
+        tenant_id,
+        url_domain
+    from links
+    where received_at >= {{ window_start() }}
 
 ),
 
 ranked as (
 
     select
-        urls.tenant_id,
-        urls.url_domain,
-        urls.message_id,
-        messages.received_at,
+        links.tenant_id,
+        links.url_domain,
+        links.message_id,
+        links.received_at,
         row_number() over (
-            partition by urls.tenant_id, urls.url_domain
-            order by messages.received_at, urls.message_id
+            partition by links.tenant_id, links.url_domain
+            order by links.received_at, links.message_id
         ) as link_rank
-    from urls
-    inner join messages on urls.message_id = messages.message_id
+    from links
+    inner join touched
+        on links.tenant_id = touched.tenant_id and links.url_domain = touched.url_domain
 
 )
 

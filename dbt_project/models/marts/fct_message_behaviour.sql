@@ -1,12 +1,28 @@
--- The behavioural feature mart the model reads. Grain: one row per message. Pair features use the
--- message's primary recipient. Every value uses only earlier mail of the same tenant; the online
--- scorer computes the same values from the serving snapshot (detection/behaviour.py).
+{{ config(
+    materialized='incremental',
+    unique_key='message_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
+-- The behavioural feature mart the model reads. Grain: one row per message. Pair and recipient
+-- features use the message's primary recipient. Every value uses only earlier mail of the same
+-- tenant; the online scorer computes the same values from the serving snapshot
+-- (detection/behaviour.py). Incremental: a run rewrites the messages of its partition window.
 
 with
 
 windowed as (
 
     select * from {{ ref('int_messages_windowed') }}
+    where received_at >= {{ window_start() }} and received_at < {{ window_end() }}
+
+),
+
+employees as (
+
+    select * from {{ ref('int_employee_directory') }}
+    where vip_since is not null
 
 ),
 
@@ -132,12 +148,26 @@ name_history as (
                 and windowed.sender_domain <> windowed.primary_recipient_domain
                 then 1
             else 0
-        end) as display_name_seen_internal
+        end) as display_name_seen_internal,
+        max(case
+            when
+                vips.employee_address is not null
+                and windowed.sender_domain <> windowed.primary_recipient_domain
+                then 1
+            else 0
+        end) as display_name_vip_external
     from windowed
     inner join name_uses
         on
             windowed.tenant_id = name_uses.tenant_id
             and windowed.sender_display_name = name_uses.sender_display_name
+    left join employees as vips
+        on
+            name_uses.tenant_id = vips.tenant_id
+            and name_uses.sender_address = vips.employee_address
+            and {{ arrived_before(
+                'vips.vip_since', 'vips.vip_message_id',
+                'windowed.received_at', 'windowed.message_id') }}
     where {{ arrived_before(
         'name_uses.first_used_at', 'name_uses.first_message_id',
         'windowed.received_at', 'windowed.message_id') }}
@@ -177,6 +207,14 @@ final as (
             as display_name_prior_addresses,
         cast(coalesce(name_history.display_name_seen_internal, 0) as double)
             as display_name_seen_internal,
+        cast(coalesce(name_history.display_name_vip_external, 0) as double)
+            as display_name_vip_external,
+        case
+            when windowed.recipient_prior_messages > 0
+                then
+                    cast(windowed.recipient_prior_from_first_time_senders as double)
+                    / windowed.recipient_prior_messages
+        end as recipient_first_time_sender_share,
         cast(coalesce(new_link_domains.url_domains_new_to_tenant, 0) as double)
             as url_domains_new_to_tenant,
         cast(case

@@ -16,8 +16,9 @@ renamed as (
         lower(sender_domain) as sender_domain,
         lower(sender_org_domain) as sender_org_domain,
         nullif(sender_name_key, '') as sender_display_name,
-        lower(primary_recipient) as primary_recipient_address,
-        lower({{ dbt.split_part('primary_recipient', "'@'", -1) }}) as primary_recipient_domain,
+        coalesce(lower(primary_recipient), '') as primary_recipient_address,
+        coalesce(lower({{ dbt.split_part('primary_recipient', "'@'", -1) }}), '')
+            as primary_recipient_domain,
         recipient_count,
         label,
         category,

@@ -1,0 +1,135 @@
+"""Baselines benchmark: the dbt-duckdb models (the full build of every baseline, the feature mart
+and the serving snapshot) against the same features written in pandas, on one lake.
+
+Each engine runs in its own child process so its peak memory is its own. Prints one JSON object:
+seconds, rows/s and peak resident memory per engine, and the dbt/pandas time ratio.
+``--check`` also compares every value pandas computes with the mart's (not timed).
+
+Usage: python -m bench.baselines --messages 1000000 [--check]
+The lake is simulated once per size under var/bench/lake-N and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DBT_PROJECT = Path("dbt_project")
+BENCH_DIR = Path("var/bench")
+# the simulated world used for every size: 20 organisations of 575 people (~31k messages a day)
+TENANTS, EMPLOYEES, MESSAGES_PER_DAY = 20, 575, 31_000
+
+
+def lake_for(messages: int) -> Path:
+    """A simulated lake with at least ``messages`` messages (created once, then reused)."""
+    lake = BENCH_DIR / f"lake-{messages}"
+    if not (lake / "messages").is_dir():
+        days = max(1, math.ceil(messages / MESSAGES_PER_DAY))
+        cli = Path(sys.executable).with_name("attack-detection")
+        subprocess.run(
+            [str(cli), "simulate", "--days", str(days), "--tenants", str(TENANTS),
+             "--employees", str(EMPLOYEES), "--workers", "2", "--out", str(lake)],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    return lake.resolve()
+
+
+def _peak_children_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def run_dbt(lake: Path, warehouse: Path) -> dict[str, float]:
+    warehouse.unlink(missing_ok=True)
+    env = {**os.environ, "ATTACK_DETECTION_LAKE_DIR": str(lake),
+           "ATTACK_DETECTION_DUCKDB_PATH": str(warehouse.resolve())}  # fmt: skip
+    dbt = Path(sys.executable).with_name("dbt")
+    started = time.perf_counter()
+    subprocess.run(
+        [str(dbt), "run", "--full-refresh", "--profiles-dir", ".", "--quiet",
+         "--target-path", str((BENCH_DIR / "dbt-target").resolve())],
+        cwd=DBT_PROJECT, env=env, check=True,
+    )  # fmt: skip
+    return {"seconds": time.perf_counter() - started, "peak_mib": _peak_children_mib()}
+
+
+def run_pandas(lake: Path) -> dict[str, float]:
+    from bench.pandas_baselines import compute
+
+    started = time.perf_counter()
+    compute(lake)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def check(lake: Path, warehouse: Path) -> dict[str, int]:
+    """Values pandas computes that differ from the mart's (0 everywhere when they agree)."""
+    import duckdb
+    import numpy as np
+
+    from bench.pandas_baselines import FEATURES, compute
+
+    ours = compute(lake).set_index("message_id").sort_index()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        mart = con.execute(
+            f"select message_id, {', '.join(FEATURES)} from fct_message_behaviour"
+        ).df()
+    mart = mart.set_index("message_id").sort_index()
+    assert list(mart.index) == list(ours.index), "the mart and pandas cover different messages"
+    return {
+        name: int((~np.isclose(ours[name], mart[name], equal_nan=True)).sum()) for name in FEATURES
+    }
+
+
+def _child(engine: str, lake: Path, warehouse: Path) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.baselines", "--engine", engine, "--lake", str(lake),
+         "--warehouse", str(warehouse)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--check", action="store_true", help="compare pandas with the mart")
+    parser.add_argument("--engine", choices=("dbt", "pandas"), help=argparse.SUPPRESS)
+    parser.add_argument("--lake", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--warehouse", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.engine:  # one engine, in this (child) process
+        runner = (
+            run_dbt(args.lake, args.warehouse) if args.engine == "dbt" else run_pandas(args.lake)
+        )
+        print(json.dumps(runner))
+        return
+    lake = lake_for(args.messages)
+    warehouse = BENCH_DIR / f"baselines-{args.messages}.duckdb"
+    import pyarrow.parquet as pq
+
+    rows = sum(pq.read_metadata(f).num_rows for f in (lake / "messages").glob("*/*.parquet"))
+    result: dict[str, object] = {"messages": rows}
+    for engine in ("dbt", "pandas"):
+        figures = _child(engine, lake, warehouse)
+        figures["rows_per_s"] = rows / figures["seconds"]
+        result[engine] = figures
+    dbt, pandas = result["dbt"], result["pandas"]
+    assert isinstance(dbt, dict) and isinstance(pandas, dict)
+    result["pandas_over_dbt_time"] = pandas["seconds"] / dbt["seconds"]
+    if args.check:
+        result["mismatches"] = check(lake, warehouse)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
