@@ -1,3 +1,5 @@
+# pyright: reportArgumentType=false, reportAttributeAccessIssue=false, reportCallIssue=false
+# (pandas-stubs cannot follow the column selections and merges of this vectorised code)
 """The behavioural features of ``fct_message_behaviour`` written in pandas, for the side-by-side
 benchmark against dbt-duckdb (bench/baselines.py).
 
