@@ -66,27 +66,72 @@ candidate_domains as (
 
 ),
 
+similar_known as (
+
+    -- each distinct candidate domain scored once against every domain its tenant ever knew,
+    -- keeping the few pairs with any resemblance (the expensive string distance runs per distinct
+    -- pair, not per message)
+    select
+        candidates.tenant_id,
+        candidates.candidate_domain,
+        known_domains.known_at,
+        known_domains.known_message_id,
+        {{ lookalike_score('candidates.candidate_domain', 'known_domains.sender_org_domain') }}
+            as resemblance
+    from (
+        select distinct
+            tenant_id,
+            candidate_domain
+        from candidate_domains
+    ) as candidates
+    inner join known_domains on candidates.tenant_id = known_domains.tenant_id
+    where
+        {{ lookalike_score('candidates.candidate_domain', 'known_domains.sender_org_domain') }}
+        > 0
+
+),
+
+self_known as (
+
+    -- candidates that were themselves known before the message
+    select distinct
+        candidate_domains.message_id,
+        candidate_domains.candidate_domain
+    from candidate_domains
+    inner join known_domains
+        on
+            candidate_domains.tenant_id = known_domains.tenant_id
+            and candidate_domains.candidate_domain = known_domains.sender_org_domain
+    where {{ arrived_before(
+        'known_domains.known_at', 'known_domains.known_message_id',
+        'candidate_domains.received_at', 'candidate_domains.message_id') }}
+
+),
+
 candidate_lookalikes as (
 
-    -- per candidate: 0 when it is itself known, else its strongest imitation of a known domain
+    -- per candidate: 0 when it is itself known, else its strongest imitation of a domain known
+    -- before the message
     select
         candidate_domains.message_id,
         candidate_domains.candidate_role,
         candidate_domains.candidate_domain,
         case
-            when max(case
-                when known_domains.sender_org_domain = candidate_domains.candidate_domain
-                    then 1
-                else 0
-            end) = 1 then 0.0
-            else max({{ lookalike_score(
-                'candidate_domains.candidate_domain', 'known_domains.sender_org_domain') }})
+            when max(self_known.message_id) is not null then 0.0
+            else coalesce(max(similar_known.resemblance), 0.0)
         end as lookalike
     from candidate_domains
-    inner join known_domains on candidate_domains.tenant_id = known_domains.tenant_id
-    where {{ arrived_before(
-        'known_domains.known_at', 'known_domains.known_message_id',
-        'candidate_domains.received_at', 'candidate_domains.message_id') }}
+    left join self_known
+        on
+            candidate_domains.message_id = self_known.message_id
+            and candidate_domains.candidate_domain = self_known.candidate_domain
+    left join similar_known
+        on
+            candidate_domains.tenant_id = similar_known.tenant_id
+            and candidate_domains.candidate_domain = similar_known.candidate_domain
+            and {{ arrived_before(
+                'similar_known.known_at', 'similar_known.known_message_id',
+                'candidate_domains.received_at', 'candidate_domains.message_id') }}
     group by
         candidate_domains.message_id,
         candidate_domains.candidate_role,
