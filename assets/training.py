@@ -52,6 +52,19 @@ class TrainingConfig(dg.Config):
         "from several signals instead of the one that happens to split the training window best",
     )
     num_threads: int = Field(default=2, description="LightGBM threads (fixed, for reproducibility)")
+    category_recall_floor: float = Field(
+        default=0.9,
+        description="recall every attack category must reach on the test window (blocking check)",
+    )
+    category_floors: dict[str, float] = Field(
+        default_factory=dict,
+        description="per-category floors that override category_recall_floor, e.g. {'bec': 0.95}",
+    )
+    category_min_attacks: int = Field(
+        default=5,
+        description="categories with fewer test attacks than this are reported, not judged "
+        "(one miss among three is noise, not a regression)",
+    )
 
 
 def load_candidate(lake_store: LakeResource) -> tuple[dict[str, Any], str]:
@@ -108,6 +121,8 @@ def candidate_model(
     info = {
         "threshold": threshold,
         "recall_target": config.recall_target,
+        "category_floors": {"*": config.category_recall_floor, **config.category_floors},
+        "category_min_attacks": config.category_min_attacks,
         "features": features,
         "params": params.lightgbm(0.0) | {"num_boost_round": params.num_boost_round},
         "windows": {part: split.window(part) for part in ("train", "validation", "test")},
@@ -141,7 +156,7 @@ def candidate_model(
     )
 
 
-def _reports_dir(lake_store: LakeResource) -> Path:
+def reports_dir(lake_store: LakeResource) -> Path:
     directory = lake_store.work / "reports"
     directory.mkdir(parents=True, exist_ok=True)
     return directory
@@ -165,7 +180,7 @@ def feature_drift(lake_store: LakeResource) -> dg.AssetCheckResult:
         drift_share_threshold=DRIFT_SHARE_THRESHOLD,
         seed=int(info["params"]["seed"]),
     )
-    report = _reports_dir(lake_store) / "feature_drift.html"
+    report = reports_dir(lake_store) / "feature_drift.html"
     report.write_text(result.html)
     drifted = {
         c: float(str(s["score"])) for c, s in result.column_scores.items() if s.get("drifted")

@@ -1,4 +1,5 @@
-"""Data drift between a reference window and a recent window, with Evidently's own test verdicts.
+"""Evidently reports: data drift and prediction drift between a reference window and a recent
+window (with Evidently's own test verdicts), and classification quality on a labelled window.
 
 Windows are sampled (seeded) to at most ``max_rows`` rows each, so a check over a large window stays
 fast; Evidently picks the statistical method per column (p-value tests for small samples, distance
@@ -10,6 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 
@@ -94,3 +96,47 @@ def data_drift(
         current_rows=len(cur),
         html=snapshot.get_html_str(as_iframe=False),
     )
+
+
+def prediction_drift(
+    reference_scores: np.ndarray, current_scores: np.ndarray, *, seed: int = 7
+) -> DriftResult:
+    """Drift of the model's score distribution (one column, Evidently's verdict decides)."""
+    return data_drift(
+        pd.DataFrame({"score": reference_scores}),
+        pd.DataFrame({"score": current_scores}),
+        ["score"],
+        drift_share_threshold=0.5,
+        seed=seed,
+    )
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    values: dict[str, float]
+    html: str
+
+
+def classification_quality(
+    y: np.ndarray, scores: np.ndarray, threshold: float, *, max_rows: int = 200_000, seed: int = 7
+) -> QualityResult:
+    """Evidently's classification report on a labelled window at the deployment threshold."""
+    from evidently import BinaryClassification, DataDefinition, Dataset, Report
+    from evidently.presets import ClassificationPreset
+
+    frame = _sample(pd.DataFrame({"target": y.astype(int), "score": scores}), max_rows, seed)
+    definition = DataDefinition(
+        classification=[BinaryClassification(target="target", prediction_probas="score")]
+    )
+    report = Report([ClassificationPreset(probas_threshold=threshold)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        snapshot = report.run(current_data=Dataset.from_pandas(frame, data_definition=definition))
+    wanted = {"Accuracy", "Precision", "Recall", "F1Score", "RocAuc", "LogLoss", "FPR", "FNR"}
+    values = {}
+    for metric in snapshot.dict()["metrics"]:
+        name = str(metric.get("config", {}).get("type", "")).rpartition(":")[2]
+        if name in wanted and isinstance(metric["value"], int | float):
+            snake = {"F1Score": "f1", "RocAuc": "roc_auc", "LogLoss": "log_loss"}.get(name, name)
+            values[snake.lower()] = float(metric["value"])
+    return QualityResult(values=values, html=snapshot.get_html_str(as_iframe=False))

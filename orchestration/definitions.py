@@ -2,14 +2,14 @@
 
 import dagster as dg
 
-from assets import deployment, evaluation, features, mail, training
+from assets import deployment, evaluation, features, mail, real_mail, training
 from assets.baselines import build_baseline_assets
-from orchestration.jobs import ingest_job, retrain_job, rollback_job
+from orchestration.jobs import ingest_job, real_mail_job, retrain_job, rollback_job
 from orchestration.resources import resources
 from orchestration.schedules import daily_retrain_schedule
 from orchestration.sensors import drift_retrain_sensor, mail_drop_sensor, run_failure_alert_sensor
 
-STAGE_MODULES = [mail, features, training, evaluation, deployment]
+STAGE_MODULES = [mail, features, training, evaluation, deployment, real_mail]
 
 
 def all_assets() -> list[dg.AssetsDefinition]:
@@ -25,7 +25,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=all_asset_checks(),
-        jobs=[ingest_job, retrain_job, rollback_job],
+        jobs=[ingest_job, retrain_job, rollback_job, real_mail_job],
         schedules=[daily_retrain_schedule],
         sensors=[drift_retrain_sensor, mail_drop_sensor, run_failure_alert_sensor],
         resources=resources(),

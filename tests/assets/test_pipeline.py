@@ -16,6 +16,7 @@ from detection.scorer import Scorer
 from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
 from orchestration.definitions import all_asset_checks, all_assets
+from orchestration.jobs import DAILY, RETRAIN
 from orchestration.resources import resources
 from orchestration.run import partition_range_tags
 
@@ -42,8 +43,7 @@ def _materialize(s3_store, selection, run_config=None, tags=None) -> dg.ExecuteI
     )
 
 
-DAILY = dg.AssetSelection.assets("raw_messages") | dg.AssetSelection.groups("baselines")
-DOWNSTREAM = dg.AssetSelection.all() - DAILY
+DOWNSTREAM = RETRAIN
 
 
 @pytest.fixture(scope="module")
