@@ -326,18 +326,21 @@ def missed_attack_table(
     return "\n".join(lines) if len(missed) else "no missed attacks in the test window"
 
 
-@dg.asset(group_name=GROUP, deps=[model_evaluation], kinds={"python"})
+@dg.asset(group_name=GROUP, deps=[candidate_model, training_table], kinds={"python"})
 def error_analysis(
     context: dg.AssetExecutionContext, lake_store: LakeResource
 ) -> dg.MaterializeResult:
     """What the candidate gets wrong on the test window, for the analyst: missed attacks by
     category with their strongest signals (TreeSHAP), false positives by sender domain and by
-    fired rule, and each rule's hit rate and precision there. No message content is shown."""
+    fired rule, and each rule's hit rate and precision there. No message content is shown. It
+    scores the test window itself, so it runs (and explains) even when a blocking check on
+    model_evaluation stops the deployment."""
     info, model_text = load_candidate(lake_store)
     features, threshold = list(info["features"]), float(info["threshold"])
-    scored = pd.read_parquet(lake_store.path(SCORES_FILE))
     frame = training_frame(lake_store)
-    test = frame.set_index("message_id").loc[scored["message_id"]].reset_index()
+    test = rows(frame, frame["received_at"] >= pd.Timestamp(info["windows"]["test"]["start"]))
+    _, scored = evaluate_candidate(test, info, model_text)
+    test = test.reset_index(drop=True)
     caught = scored["score"].to_numpy() >= threshold
     attacks = scored["is_attack"].to_numpy() == 1
     missed = rows(test, attacks & ~caught).reset_index(drop=True)

@@ -32,7 +32,18 @@ def _feature_batches(files: list[Path]) -> list[pd.DataFrame]:
     return frames
 
 
-@dg.asset(group_name=GROUP, deps=["raw_messages"], kinds={"python", "parquet"})
+# Declarative automation: when new mail lands and its baselines are built (ingest_job, the drop
+# sensor), the features follow by themselves (feature_automation_sensor); retraining stays
+# behind the schedule and the drift sensor, and deployment behind the gate.
+NEW_MAIL = dg.AutomationCondition.eager()
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["raw_messages"],
+    kinds={"python", "parquet"},
+    automation_condition=NEW_MAIL,
+)
 def message_features(
     context: dg.AssetExecutionContext, lake_store: LakeResource
 ) -> dg.MaterializeResult:
@@ -59,6 +70,7 @@ def message_features(
 @dg.asset(
     group_name=GROUP,
     deps=[message_features, BEHAVIOUR_MART],
+    automation_condition=NEW_MAIL,
     kinds={"python", "parquet"},
     pool=WAREHOUSE_POOL,
 )
@@ -97,6 +109,7 @@ def training_table(
 @dg.asset(
     group_name=GROUP,
     deps=list(SNAPSHOT_MODELS.values()),
+    automation_condition=NEW_MAIL,
     kinds={"python", "parquet"},
     pool=WAREHOUSE_POOL,
 )

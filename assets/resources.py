@@ -90,3 +90,32 @@ class ArtifactStoreResource(dg.ConfigurableResource):
             self.s3_endpoint_url or os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL") or None
         )
         return open_store(self.resolved_uri, endpoint_url=endpoint)
+
+
+class GateResource(dg.ConfigurableResource):
+    """The deployment gate's budgets beyond the efficacy checks (values from the environment
+    when not configured)."""
+
+    champion_tolerance: float = Field(
+        default=-1.0,
+        description="recall at the FP budget the challenger may lose against the serving model on "
+        "the golden set, overall or in any category; <0: $ATTACK_DETECTION_CHAMPION_TOLERANCE, "
+        "else 0.01",
+    )
+    latency_budget_ms: float = Field(
+        default=-1.0,
+        description="p99 scoring latency budget on the replay set; <0: "
+        "$ATTACK_DETECTION_LATENCY_BUDGET_MS, else 5",
+    )
+
+    @property
+    def tolerance(self) -> float:
+        if self.champion_tolerance >= 0:
+            return self.champion_tolerance
+        return float(os.environ.get("ATTACK_DETECTION_CHAMPION_TOLERANCE", "0.01"))
+
+    @property
+    def latency_ms(self) -> float:
+        if self.latency_budget_ms >= 0:
+            return self.latency_budget_ms
+        return float(os.environ.get("ATTACK_DETECTION_LATENCY_BUDGET_MS", "5"))

@@ -111,12 +111,24 @@ def combined_scores(model_scores: np.ndarray, forced: np.ndarray) -> np.ndarray:
     return np.where(forced, 1.0, model_scores)
 
 
-def choose_threshold(y: np.ndarray, scores: np.ndarray, recall_target: float) -> float:
-    """The highest threshold whose recall on (y, scores) is at least ``recall_target``."""
+def choose_threshold(
+    y: np.ndarray, scores: np.ndarray, recall_target: float, max_fpr: float | None = None
+) -> float:
+    """The highest threshold whose recall on (y, scores) is at least ``recall_target``; with
+    ``max_fpr``, lowered further while the false-positive rate on (y, scores) stays within
+    ``max_fpr``. Lowering it costs nothing on this window's safe mail and leaves room for attacks a
+    little weaker than any seen here (the recall-target threshold sits exactly on the weakest
+    attack of the window, so one new variant below it is a miss)."""
     _require_both_classes(y, "validation")
     attack_scores = np.sort(scores[y == 1])[::-1]
     needed = max(1, math.ceil(recall_target * len(attack_scores)))
-    return float(attack_scores[needed - 1])
+    at_recall = float(attack_scores[needed - 1])
+    if max_fpr is None:
+        return at_recall
+    safe = np.sort(scores[y == 0])[::-1]
+    allowed = math.floor(max_fpr * len(safe))
+    at_fpr = float(np.nextafter(safe[allowed], np.inf)) if allowed < len(safe) else 0.0
+    return min(at_recall, at_fpr)
 
 
 def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:

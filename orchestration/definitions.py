@@ -2,14 +2,20 @@
 
 import dagster as dg
 
-from assets import deployment, evaluation, features, mail, real_mail, training
+from assets import deployment, evaluation, features, gate, mail, real_mail, training
 from assets.baselines import build_baseline_assets
 from orchestration.jobs import ingest_job, real_mail_job, retrain_job, rollback_job
 from orchestration.resources import resources
 from orchestration.schedules import daily_retrain_schedule
-from orchestration.sensors import drift_retrain_sensor, mail_drop_sensor, run_failure_alert_sensor
+from orchestration.sensors import (
+    check_failure_alert_sensor,
+    drift_retrain_sensor,
+    feature_automation_sensor,
+    mail_drop_sensor,
+    run_failure_alert_sensor,
+)
 
-STAGE_MODULES = [mail, features, training, evaluation, deployment, real_mail]
+STAGE_MODULES = [mail, features, training, evaluation, gate, deployment, real_mail]
 
 
 def all_assets() -> list[dg.AssetsDefinition]:
@@ -27,6 +33,12 @@ def defs() -> dg.Definitions:
         asset_checks=all_asset_checks(),
         jobs=[ingest_job, retrain_job, rollback_job, real_mail_job],
         schedules=[daily_retrain_schedule],
-        sensors=[drift_retrain_sensor, mail_drop_sensor, run_failure_alert_sensor],
+        sensors=[
+            drift_retrain_sensor,
+            mail_drop_sensor,
+            run_failure_alert_sensor,
+            check_failure_alert_sensor,
+            feature_automation_sensor,
+        ],
         resources=resources(),
     )

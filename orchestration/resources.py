@@ -7,7 +7,12 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource
 
 from assets.dbt_project import DBT_PROJECT_DIR
-from assets.resources import ArtifactStoreResource, LakeResource, WarehouseResource
+from assets.resources import (
+    ArtifactStoreResource,
+    GateResource,
+    LakeResource,
+    WarehouseResource,
+)
 
 
 def _dbt_executable() -> str:
@@ -26,4 +31,5 @@ def resources() -> dict[str, object]:
         "warehouse": WarehouseResource(),
         "lake_store": LakeResource(),
         "artifact_store": ArtifactStoreResource(),
+        "gate": GateResource(),
     }

@@ -119,3 +119,48 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext) -> None:
     problem = post_alert(text)
     if problem:
         context.log.warning(problem)
+
+
+ALERTED_CHECKS = (
+    dg.AssetCheckKey(dg.AssetKey("model_evaluation"), "recall_at_threshold"),
+    dg.AssetCheckKey(dg.AssetKey("model_evaluation"), "false_positive_rate_within_budget"),
+    dg.AssetCheckKey(dg.AssetKey("model_evaluation"), "category_recall_at_floor"),
+    dg.AssetCheckKey(dg.AssetKey("model_evaluation"), "prediction_drift"),
+    dg.AssetCheckKey(dg.AssetKey("candidate_bundle"), "challenger_not_worse_than_champion"),
+    dg.AssetCheckKey(dg.AssetKey("candidate_bundle"), "scoring_latency_within_budget"),
+    DRIFT_CHECK_KEY,
+)
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def check_failure_alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    """Every new failed evaluation of a gate or drift check (blocking or WARN) goes to the log and,
+    when ATTACK_DETECTION_ALERT_WEBHOOK_URL is set, to that webhook. The cursor keeps the last
+    evaluation seen per check, so each failure is announced once."""
+    seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+    alerts = []
+    for key in ALERTED_CHECKS:
+        record = context.instance.get_latest_asset_check_evaluation_record(key)
+        name = key.to_user_string()
+        if record is None or record.id <= seen.get(name, 0):
+            continue
+        seen[name] = record.id
+        if record.status.value == "FAILED":
+            alerts.append(f"attack-detection: check {name} failed in run {record.run_id}")
+    for text in alerts:
+        context.log.error(text)
+        problem = post_alert(text)
+        if problem:
+            context.log.warning(problem)
+    context.update_cursor(json.dumps(seen))
+    return dg.SkipReason(f"{len(alerts)} check failure(s) alerted" if alerts else "no new failures")
+
+
+feature_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "feature_automation_sensor",
+    target=dg.AssetSelection.groups("features"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Declarative automation: refreshes the feature assets (eager) after new mail and "
+    "its baselines land, so the next retraining starts from current features.",
+)

@@ -72,7 +72,17 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     assert first_run.success
     checks = {e.check_name: e.passed for e in first_run.get_asset_check_evaluations()}
     assert checks["recall_at_threshold"] and checks["false_positive_rate_within_budget"]
-    assert "feature_drift" in checks
+    assert checks["category_recall_at_floor"]
+    assert checks["challenger_not_worse_than_champion"]  # nothing serving yet: passes
+    assert checks["scoring_latency_within_budget"]
+    assert "feature_drift" in checks and "prediction_drift" in checks
+    [evaluation] = first_run.asset_materializations_for_node("model_evaluation")
+    assert "data:image/png;base64," in str(evaluation.metadata["pictures"].value)
+    assert "Model card" in str(evaluation.metadata["model_card"].value)
+    [analysis] = first_run.asset_materializations_for_node("error_analysis")
+    assert "| category | missed |" in str(analysis.metadata["missed_by_category"].value) or (
+        analysis.metadata["missed_attacks"].value == 0
+    )
     deployed = _deployed(first_run)
     assert str(deployed["uri"]).startswith(f"s3://{BUCKET}/detection/models/")
     pointer = read_production(s3_store.open())
@@ -161,7 +171,7 @@ def test_failing_blocking_check_stops_deployment_and_production_stays(first_run,
     degraded = {"ops": {"candidate_model": {"config": {"min_data_in_leaf": 1_000_000}}}}
     result = _materialize(
         s3_store,
-        selection=["candidate_model", "model_evaluation", "deployed_model"],
+        selection=["candidate_model", "model_evaluation", "candidate_bundle", "deployed_model"],
         run_config=degraded,
     )
     assert not result.success
@@ -170,3 +180,23 @@ def test_failing_blocking_check_stops_deployment_and_production_stays(first_run,
     assert _deployed(result) == {}
     after = read_production(s3_store.open())
     assert after is not None and before is not None and after.version == before.version
+
+
+def test_deploying_a_bundle_from_another_run_is_refused(first_run, s3_store):
+    """deployed_model alone (its candidate_bundle and checks from an earlier run) refuses."""
+    before = read_production(s3_store.open())
+    result = _materialize(s3_store, selection=["deployed_model"])
+    assert not result.success
+    assert read_production(s3_store.open()) == before
+
+
+def test_retrained_challenger_is_compared_with_the_serving_champion(first_run, s3_store):
+    """The same data again gives the same model: the champion check compares it with production
+    on the golden set and finds no regression."""
+    result = _materialize(s3_store, DOWNSTREAM)
+    assert result.success
+    [check] = [e for e in result.get_asset_check_evaluations()
+               if e.check_name == "challenger_not_worse_than_champion"]  # fmt: skip
+    assert check.passed
+    assert check.metadata["champion"].value == _deployed(first_run)["version"]
+    assert "| overall |" in str(check.metadata["recall_at_fp_budget"].value)

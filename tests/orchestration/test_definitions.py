@@ -7,7 +7,7 @@ import dagster as dg
 from orchestration.definitions import defs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STAGES = {"mail", "baselines", "features", "training", "evaluation", "deployment"}
+STAGES = {"mail", "baselines", "features", "training", "evaluation", "deployment", "real_mail"}
 
 
 def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
@@ -17,6 +17,9 @@ def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
     assert definitions.resolve_sensor_def("mail_drop_sensor") is not None
     assert definitions.resolve_schedule_def("daily_retrain_schedule").cron_schedule == "0 3 * * *"
     assert definitions.resolve_sensor_def("drift_retrain_sensor") is not None
+    assert definitions.resolve_sensor_def("check_failure_alert_sensor") is not None
+    assert definitions.resolve_sensor_def("feature_automation_sensor") is not None
+    assert definitions.resolve_job_def("real_mail_job") is not None
     graph = definitions.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {
@@ -27,12 +30,24 @@ def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
         "baseline_snapshot",
         "candidate_model",
         "model_evaluation",
+        "candidate_bundle",
+        "golden_set",
+        "error_analysis",
+        "real_mail_model",
         "deployed_model",
     } <= keys
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups == STAGES
     checks = {k.name for k in graph.asset_check_keys}
-    assert {"recall_at_threshold", "false_positive_rate_within_budget", "feature_drift"} <= checks
+    assert {
+        "recall_at_threshold",
+        "false_positive_rate_within_budget",
+        "category_recall_at_floor",
+        "prediction_drift",
+        "challenger_not_worse_than_champion",
+        "scoring_latency_within_budget",
+        "feature_drift",
+    } <= checks
     assert any(
         name.startswith("unique_fct_message_behaviour") for name in checks
     )  # dbt tests as checks
@@ -43,11 +58,17 @@ def test_blocking_checks_guard_deployment(dbt_manifest):
 
     graph = defs().resolve_asset_graph()
     specs = [spec for checks in all_asset_checks() for spec in checks.check_specs]
-    blocking = {
-        s.name for s in specs if s.blocking and s.asset_key == dg.AssetKey("model_evaluation")
+    blocking = {(s.asset_key.to_user_string(), s.name) for s in specs if s.blocking}
+    assert blocking == {
+        ("model_evaluation", "recall_at_threshold"),
+        ("model_evaluation", "false_positive_rate_within_budget"),
+        ("model_evaluation", "category_recall_at_floor"),
+        ("candidate_bundle", "challenger_not_worse_than_champion"),
+        ("candidate_bundle", "scoring_latency_within_budget"),
     }
-    assert blocking == {"recall_at_threshold", "false_positive_rate_within_budget"}
-    assert dg.AssetKey("model_evaluation") in graph.get(dg.AssetKey("deployed_model")).parent_keys
+    # deployment sits behind both checked assets
+    assert dg.AssetKey("candidate_bundle") in graph.get(dg.AssetKey("deployed_model")).parent_keys
+    assert dg.AssetKey("model_evaluation") in graph.get(dg.AssetKey("candidate_bundle")).parent_keys
 
 
 def test_dagster_cli_validates_the_workspace(dbt_manifest):

@@ -111,3 +111,20 @@ def test_drop_sensor_lands_new_and_changed_days_once(tmp_path, monkeypatch):
     again = _requests(_drop_tick(_cursor(first)))
     assert sorted(r.partition_key or "" for r in again) == ["2026-01-06", "2026-01-07"]
     assert len({r.run_key for r in again} | {request.run_key}) == 3
+
+
+def test_check_failure_alert_announces_each_failed_evaluation_once(monkeypatch):
+    posted: list[str] = []
+    monkeypatch.setattr(sensors, "post_alert", lambda text: posted.append(text))
+    with dg.instance_for_test() as instance:
+        _evaluate_drift(instance, passed=False)
+        context = dg.build_sensor_context(instance=instance)
+        sensors.check_failure_alert_sensor(context)
+        assert len(posted) == 1 and "candidate_model:feature_drift failed" in posted[0]
+        again = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+        sensors.check_failure_alert_sensor(again)
+        assert len(posted) == 1  # the same evaluation is not announced twice
+        _evaluate_drift(instance, passed=True)
+        third = dg.build_sensor_context(instance=instance, cursor=again.cursor)
+        sensors.check_failure_alert_sensor(third)
+        assert len(posted) == 1

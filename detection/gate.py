@@ -1,0 +1,112 @@
+"""The deployment gate's comparisons (no Dagster): champion vs challenger on a frozen golden set,
+and scoring latency on a replay set."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from detection.artifact import MODEL_FILE, RULES_FILE, Bundle
+from detection.model import combined_scores, predict
+from detection.rules import parse_rules
+from detection.schema import Message
+from detection.scorer import Scorer
+
+
+class GoldenSetError(ValueError):
+    """The golden set cannot evaluate this bundle; the message says why and what to do."""
+
+
+def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
+    """The bundle's verdict scores (model, or 1.0 where a force_attack rule fires) on rows."""
+    missing = sorted(set(bundle.features) - set(golden.columns))
+    if missing:
+        raise GoldenSetError(
+            f"the golden set has no column for features {missing} of model {bundle.version}; "
+            "re-freeze it (materialise golden_set with refresh: true) after a feature change"
+        )
+    booster = lgb.Booster(model_str=bundle.files[MODEL_FILE].decode())
+    rules = parse_rules(bundle.files[RULES_FILE].decode(), set(bundle.features))
+    return combined_scores(predict(booster, golden, bundle.features), rules.forced(golden))
+
+
+def recall_at_fp_budget(
+    y: np.ndarray, scores: np.ndarray, budget: float, mask: np.ndarray | None = None
+) -> float:
+    """Recall (over ``mask``'s attacks, default all) at the strictest threshold that keeps the
+    false-positive rate on all safe rows within ``budget``."""
+    safe = np.sort(scores[y == 0])[::-1]
+    allowed = math.floor(budget * len(safe))
+    threshold = np.nextafter(safe[allowed], np.inf) if allowed < len(safe) else -np.inf
+    attacks = (y == 1) if mask is None else (y == 1) & mask
+    return float((scores[attacks] >= threshold).mean()) if attacks.any() else float("nan")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    champion: dict[str, float]
+    challenger: dict[str, float]
+    regressions: dict[str, float]  # slice -> recall lost beyond the tolerance
+    not_judged: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return not self.regressions
+
+
+def compare(
+    golden: pd.DataFrame,
+    champion: np.ndarray,
+    challenger: np.ndarray,
+    *,
+    budget: float,
+    tolerance: float,
+    min_attacks: int,
+) -> Comparison:
+    """Recall at the FP budget, overall and per category, for both; a regression is a slice where
+    the challenger loses more than ``tolerance``. Categories with fewer than ``min_attacks``
+    attacks are reported but not judged."""
+    y = golden["is_attack"].to_numpy(dtype=int)
+    categories = golden["category"].to_numpy()
+    slices: dict[str, np.ndarray | None] = {"overall": None}
+    not_judged = []
+    for category in sorted(set(categories[y == 1])):
+        mask = categories == category
+        if int((mask & (y == 1)).sum()) >= min_attacks:
+            slices[str(category)] = mask
+        else:
+            not_judged.append(str(category))
+    old = {name: recall_at_fp_budget(y, champion, budget, m) for name, m in slices.items()}
+    new = {name: recall_at_fp_budget(y, challenger, budget, m) for name, m in slices.items()}
+    regressions = {
+        name: old[name] - new[name] for name in slices if new[name] < old[name] - tolerance
+    }
+    return Comparison(old, new, regressions, not_judged)
+
+
+def latency_ms(
+    bundle: Bundle, messages: Sequence[Message], *, warmup: int = 20
+) -> dict[str, float]:
+    """Per-message scoring latency of the bundle (features, model, rules, reasons for attacks)
+    over ``messages``, one at a time on one thread: p50, p99 and max in milliseconds."""
+    scorer = Scorer(bundle)
+    for message in messages[:warmup]:
+        scorer.score_message(message)
+    timings = []
+    for message in messages:
+        started = time.perf_counter()
+        scorer.score_message(message)
+        timings.append((time.perf_counter() - started) * 1000)
+    values = np.array(timings)
+    return {
+        "p50_ms": float(np.percentile(values, 50)),
+        "p99_ms": float(np.percentile(values, 99)),
+        "max_ms": float(values.max()),
+        "messages": float(len(values)),
+    }
