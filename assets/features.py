@@ -1,7 +1,7 @@
 """Features stage: content signals per message, the training table (content + behaviour + label),
 and the serving snapshot of the baselines."""
 
-from pathlib import Path
+import os
 
 import dagster as dg
 import pandas as pd
@@ -11,8 +11,7 @@ import pyarrow.parquet as pq
 from assets.baselines import BEHAVIOUR_MART, SNAPSHOT_MODELS, WAREHOUSE_POOL
 from assets.resources import LakeResource, WarehouseResource
 from detection.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES
-from detection.features import FEATURE_COLUMNS, content_frame
-from detection.schema import message_from_row
+from detection.features import FEATURE_COLUMNS, files_content_frame
 
 GROUP = "features"
 MESSAGE_FEATURES_FILE = "message_features.parquet"
@@ -21,15 +20,9 @@ SNAPSHOT_DIR = "snapshot"
 KEY_COLUMNS = ["message_id", "tenant_id", "received_at", "label", "category"]
 
 
-def _feature_batches(files: list[Path]) -> list[pd.DataFrame]:
-    frames = []
-    for file in files:
-        for batch in pq.ParquetFile(file).iter_batches(batch_size=20_000):
-            rows = batch.to_pylist()
-            signals = content_frame(message_from_row(row) for row in rows).reset_index()
-            keys = pd.DataFrame({k: [row[k] for row in rows] for k in KEY_COLUMNS[1:]})
-            frames.append(pd.concat([keys, signals], axis=1))
-    return frames
+def feature_workers() -> int:
+    """Processes for the content signals: $ATTACK_DETECTION_FEATURE_WORKERS, else every core."""
+    return int(os.environ.get("ATTACK_DETECTION_FEATURE_WORKERS") or os.cpu_count() or 1)
 
 
 # Declarative automation: when new mail lands and its baselines are built (ingest_job, the drop
@@ -54,7 +47,7 @@ def message_features(
         raise dg.Failure(
             f"no mail under {lake_store.lake}/messages; materialise raw_messages first"
         )
-    frame = pd.concat(_feature_batches(files), ignore_index=True)
+    frame = files_content_frame(files, workers=feature_workers())
     path = lake_store.path(MESSAGE_FEATURES_FILE)
     frame.to_parquet(path, index=False)
     context.log.info(f"content signals for {len(frame)} messages written to {path}")

@@ -34,7 +34,12 @@ def repeat(module: str, args: list[str], runs: int = RUNS) -> dict[str, dict[str
         result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
                                 text=True, check=True)  # fmt: skip
         flat: dict[str, float] = {}
-        _flatten("", json.loads(result.stdout), flat)
+        text = result.stdout.strip()
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:  # libraries printed before the result: it is the last line
+            value = json.loads(text.splitlines()[-1])
+        _flatten("", value, flat)
         for key, value in flat.items():
             figures.setdefault(key, []).append(value)
         print(f"{module} run {index + 1}/{runs} done", file=sys.stderr)
@@ -64,21 +69,33 @@ def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
 
 
 def main() -> None:
+    """Sections run in order; each one's results are saved as soon as it finishes. Pass section
+    names (scorer, baselines, pipeline, evidently) to run only those; --scale adds 5M messages."""
     OUT.mkdir(parents=True, exist_ok=True)
-    if not Path("var/artifacts/production.json").is_file():
-        subprocess.run([sys.executable, "-m", "orchestration.run"], check=True)
-    sizes = [100_000, 1_000_000] + ([5_000_000] if "--scale" in sys.argv else [])
-    baselines = {n: repeat("bench.baselines", ["--messages", str(n)], runs=3) for n in sizes}
-    plot(baselines, OUT / "cost_vs_volume.png")
-    results = {
-        "scorer": repeat("bench.scorer", ["--artifact", "var/artifacts", "--spamc", "100"]),
-        "baselines": {str(n): figures for n, figures in baselines.items()},
-        "pipeline_1m": repeat("bench.pipeline", ["--days", "33"], runs=1),
-        "evidently_1m": repeat("bench.drift", ["--rows", "1000000"], runs=3),
-    }
-    text = json.dumps(results, indent=2)
-    (OUT / "results.json").write_text(text)
-    print(text)
+    wanted = [a for a in sys.argv[1:] if not a.startswith("--")] or [
+        "baselines", "scorer", "pipeline", "evidently"]  # fmt: skip
+    path = OUT / "results.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    for section in wanted:
+        if section == "scorer":
+            if not Path("var/artifacts/production.json").is_file():
+                subprocess.run([sys.executable, "-m", "orchestration.run"], check=True)
+            results["scorer"] = repeat(
+                "bench.scorer", ["--artifact", "var/artifacts", "--spamc", "100"]
+            )
+        elif section == "baselines":
+            sizes = [100_000, 1_000_000] + ([5_000_000] if "--scale" in sys.argv else [])
+            baselines = {
+                n: repeat("bench.baselines", ["--messages", str(n)], runs=3) for n in sizes
+            }
+            plot(baselines, OUT / "cost_vs_volume.png")
+            results["baselines"] = {str(n): figures for n, figures in baselines.items()}
+        elif section == "pipeline":
+            results["pipeline_1m"] = repeat("bench.pipeline", ["--days", "33"], runs=1)
+        elif section == "evidently":
+            results["evidently_1m"] = repeat("bench.drift", ["--rows", "1000000"], runs=3)
+        path.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

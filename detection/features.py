@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -80,3 +81,36 @@ def content_frame(messages: Iterable[Message]) -> pd.DataFrame:
         rows, columns=list(CONTENT_FEATURES), index=pd.Index(index, name="message_id")
     )
     return frame.astype("float64")
+
+
+KEY_COLUMNS = ("tenant_id", "received_at", "label", "category")
+
+
+def file_content_frame(path: str | Path) -> pd.DataFrame:
+    """Content signals of every message in one lake parquet file, with its key columns."""
+    import pyarrow.parquet as pq
+
+    from detection.schema import message_from_row
+
+    frames = []
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=20_000):
+        rows = batch.to_pylist()
+        signals = content_frame(message_from_row(row) for row in rows).reset_index()
+        keys = pd.DataFrame({k: [row[k] for row in rows] for k in KEY_COLUMNS})
+        frames.append(pd.concat([keys, signals], axis=1))
+    columns = ["message_id", *KEY_COLUMNS, *CONTENT_FEATURES]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def files_content_frame(paths: Sequence[str | Path], workers: int = 1) -> pd.DataFrame:
+    """Content signals of every message in many lake files, in file order; ``workers`` processes
+    share the files (the same rows whatever the number of workers)."""
+    if workers <= 1 or len(paths) <= 1:
+        frames = [file_content_frame(p) for p in paths]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        with ProcessPoolExecutor(min(workers, len(paths)), mp_context=get_context("spawn")) as pool:
+            frames = list(pool.map(file_content_frame, [str(p) for p in paths]))
+    return pd.concat(frames, ignore_index=True)
