@@ -17,23 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-HISTORY_CAP = 10
-AGE_CAP_DAYS = 30.0
-VIP_MIN_RECIPIENTS = 10
-FEATURES = (
-    "sender_prior_messages",
-    "sender_days_since_first_seen",
-    "pair_prior_messages",
-    "recipient_has_replied",
-    "domain_prior_messages",
-    "domain_days_since_first_seen",
-    "display_name_prior_addresses",
-    "display_name_seen_internal",
-    "display_name_vip_external",
-    "recipient_first_time_sender_share",
-    "url_domains_new_to_tenant",
-    "known_sender_new_link_domains",
+from detection.behaviour import (
+    AGE_CAP_DAYS,
+    BEHAVIOUR_FEATURES,
+    HISTORY_CAP,
+    VIP_MIN_RECIPIENTS,
 )
+
+# the same definitions as the mart and the online state; the lookalikes are not reproduced here
+FEATURES = tuple(f for f in BEHAVIOUR_FEATURES if "lookalike" not in f)
 
 
 def _read(lake: Path, table: str, columns: list[str]) -> pd.DataFrame:

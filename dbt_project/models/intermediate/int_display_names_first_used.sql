@@ -18,39 +18,9 @@ messages as (
 
 ),
 
-touched as (
-
-    select distinct
-        tenant_id,
-        sender_display_name,
-        sender_address
-    from messages
-    where received_at >= {{ window_start() }}
-
-),
-
-ranked as (
-
-    select
-        messages.tenant_id,
-        messages.sender_display_name,
-        messages.sender_address,
-        messages.sender_domain,
-        messages.received_at,
-        messages.message_id,
-        row_number() over (
-            partition by
-                messages.tenant_id, messages.sender_display_name, messages.sender_address
-            order by messages.received_at, messages.message_id
-        ) as use_rank
-    from messages
-    inner join touched
-        on
-            messages.tenant_id = touched.tenant_id
-            and messages.sender_display_name = touched.sender_display_name
-            and messages.sender_address = touched.sender_address
-
-)
+{{ ranked_per_key(
+    'messages', ['tenant_id', 'sender_display_name', 'sender_address'], ['sender_domain']
+) }}
 
 select
     tenant_id,
@@ -60,4 +30,4 @@ select
     received_at as first_used_at,
     message_id as first_message_id
 from ranked
-where use_rank = 1
+where key_rank = 1

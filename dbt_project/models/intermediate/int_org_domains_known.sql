@@ -19,34 +19,7 @@ messages as (
 
 ),
 
-touched as (
-
-    select distinct
-        tenant_id,
-        sender_org_domain
-    from messages
-    where received_at >= {{ window_start() }}
-
-),
-
-ranked as (
-
-    select
-        messages.tenant_id,
-        messages.sender_org_domain,
-        messages.received_at,
-        messages.message_id,
-        row_number() over (
-            partition by messages.tenant_id, messages.sender_org_domain
-            order by messages.received_at, messages.message_id
-        ) as domain_rank
-    from messages
-    inner join touched
-        on
-            messages.tenant_id = touched.tenant_id
-            and messages.sender_org_domain = touched.sender_org_domain
-
-)
+{{ ranked_per_key('messages', ['tenant_id', 'sender_org_domain']) }}
 
 select
     tenant_id,
@@ -54,4 +27,4 @@ select
     received_at as known_at,
     message_id as known_message_id
 from ranked
-where domain_rank = {{ var('known_domain_min_messages') }}
+where key_rank = {{ var('known_domain_min_messages') }}

@@ -6,8 +6,8 @@
 ) }}
 
 -- Grain: one row per tenant, sender and primary recipient: the first message between them.
--- Used to answer "had the recipient ever written to this sender before this message?" and to
--- derive the employee directory. Incremental like int_senders_first_seen.
+-- Used to answer "had the recipient ever written to this sender before this message?".
+-- Incremental like int_senders_first_seen.
 
 with
 
@@ -18,42 +18,11 @@ messages as (
 
 ),
 
-touched as (
-
-    select distinct
-        tenant_id,
-        sender_address,
-        primary_recipient_address
-    from messages
-    where received_at >= {{ window_start() }}
-
-),
-
-ranked as (
-
-    select
-        messages.tenant_id,
-        messages.sender_address,
-        messages.sender_domain,
-        messages.primary_recipient_address,
-        messages.primary_recipient_domain,
-        messages.received_at,
-        messages.message_id,
-        row_number() over (
-            partition by
-                messages.tenant_id,
-                messages.sender_address,
-                messages.primary_recipient_address
-            order by messages.received_at, messages.message_id
-        ) as contact_rank
-    from messages
-    inner join touched
-        on
-            messages.tenant_id = touched.tenant_id
-            and messages.sender_address = touched.sender_address
-            and messages.primary_recipient_address = touched.primary_recipient_address
-
-)
+{{ ranked_per_key(
+    'messages',
+    ['tenant_id', 'sender_address', 'primary_recipient_address'],
+    ['sender_domain', 'primary_recipient_domain']
+) }}
 
 select
     tenant_id,
@@ -64,4 +33,4 @@ select
     received_at as first_contacted_at,
     message_id as first_message_id
 from ranked
-where contact_rank = 1
+where key_rank = 1

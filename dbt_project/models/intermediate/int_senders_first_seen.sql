@@ -18,34 +18,7 @@ messages as (
 
 ),
 
-touched as (
-
-    select distinct
-        tenant_id,
-        sender_address
-    from messages
-    where received_at >= {{ window_start() }}
-
-),
-
-ranked as (
-
-    select
-        messages.tenant_id,
-        messages.sender_address,
-        messages.received_at,
-        messages.message_id,
-        row_number() over (
-            partition by messages.tenant_id, messages.sender_address
-            order by messages.received_at, messages.message_id
-        ) as message_rank
-    from messages
-    inner join touched
-        on
-            messages.tenant_id = touched.tenant_id
-            and messages.sender_address = touched.sender_address
-
-)
+{{ ranked_per_key('messages', ['tenant_id', 'sender_address']) }}
 
 select
     tenant_id,
@@ -53,4 +26,4 @@ select
     received_at as first_seen_at,
     message_id as first_message_id
 from ranked
-where message_rank = 1
+where key_rank = 1

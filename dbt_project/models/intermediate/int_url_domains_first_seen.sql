@@ -33,32 +33,7 @@ links as (
 
 ),
 
-touched as (
-
-    select distinct
-        tenant_id,
-        url_domain
-    from links
-    where received_at >= {{ window_start() }}
-
-),
-
-ranked as (
-
-    select
-        links.tenant_id,
-        links.url_domain,
-        links.message_id,
-        links.received_at,
-        row_number() over (
-            partition by links.tenant_id, links.url_domain
-            order by links.received_at, links.message_id
-        ) as link_rank
-    from links
-    inner join touched
-        on links.tenant_id = touched.tenant_id and links.url_domain = touched.url_domain
-
-)
+{{ ranked_per_key('links', ['tenant_id', 'url_domain']) }}
 
 select
     tenant_id,
@@ -66,4 +41,4 @@ select
     received_at as first_seen_at,
     message_id as first_message_id
 from ranked
-where link_rank = 1
+where key_rank = 1
