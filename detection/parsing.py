@@ -92,8 +92,11 @@ def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
     if not value:
         return ()
     parts = [p.strip() for p in value.split(",")]
-    if all(_SIMPLE_BARE.match(p) for p in parts):  # "a@x, b@y": the common list form
-        found = [p.lower() for p in parts]
+    # "a@x, b@y" and "Name <a@x>, Other <b@y>": the common list forms (the patterns exclude
+    # commas and quotes inside names, so splitting on commas cannot cut a name in two)
+    matches = [_SIMPLE_BARE.match(p) or _SIMPLE_NAMED.match(p) for p in parts]
+    if all(matches):
+        found = [m.group(m.lastindex or 1).lower() for m in matches if m]
     else:
         found = [a.strip().lower() for _, a in getaddresses([value]) if "@" in a]
     return tuple(dict.fromkeys(found))[:MAX_RECIPIENTS]

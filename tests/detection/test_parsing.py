@@ -184,3 +184,19 @@ def test_sender_is_the_address_in_angle_brackets_not_one_in_the_display_name(
         f"From: {from_header}\r\nSubject: s\r\n\r\nbody".encode(), tenant_id="t"
     )
     assert (message.sender_display_name, message.sender_address) == (name, address)
+
+
+@pytest.mark.parametrize(
+    ("to_header", "expected"),
+    [
+        ("Alice <A@x.com>, Bob <b@y.com>, c@z.com", ("a@x.com", "b@y.com", "c@z.com")),
+        ('"Doe, John" <j@x.com>, k@y.com', ("j@x.com", "k@y.com")),  # comma inside a name
+        ("a@x.com, a@x.com", ("a@x.com",)),
+        ("undisclosed-recipients:;", ()),
+    ],
+)
+def test_recipient_lists_in_every_everyday_form(to_header, expected):
+    message = parse_message(
+        f"From: s@x.com\r\nTo: {to_header}\r\nSubject: s\r\n\r\nbody".encode(), tenant_id="t"
+    )
+    assert message.to_addresses == expected
