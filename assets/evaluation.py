@@ -27,7 +27,7 @@ RECALL_CHECK = "recall_at_threshold"
 FPR_CHECK = "false_positive_rate_within_budget"
 CATEGORY_CHECK = "category_recall_at_floor"
 PREDICTION_DRIFT_CHECK = "prediction_drift"
-SCORES_FILE = "evaluation_scores.parquet"
+SCORES_FILE = "evaluation_scores.parquet"  # verdict scores: validation and test windows
 FPR_BUDGET = 0.01
 
 
@@ -48,16 +48,23 @@ def category_floors(info: dict[str, Any], categories: list[str]) -> dict[str, fl
     return {c: float(floors.get(c, default)) for c in categories}
 
 
+def candidate_scores(
+    frame: pd.DataFrame, info: dict[str, Any], model_text: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate's model scores and its force_attack rule hits on ``frame``."""
+    features = list(info["features"])
+    booster = lgb.Booster(model_str=model_text)
+    forced = parse_rules(default_rules_text(), set(features)).forced(frame)
+    return predict(booster, frame, features), forced
+
+
 def evaluate_candidate(
     test: pd.DataFrame, info: dict[str, Any], model_text: str
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Metrics and slices on the test window, and the per-message scores behind them."""
-    features = list(info["features"])
     threshold = float(info["threshold"])
-    booster = lgb.Booster(model_str=model_text)
     y = test["is_attack"].to_numpy()
-    model_scores = predict(booster, test, features)
-    forced = parse_rules(default_rules_text(), set(features)).forced(test)
+    model_scores, forced = candidate_scores(test, info, model_text)
     scores = combined_scores(model_scores, forced)
     tenants = {
         str(tenant): metrics(y[mask], scores[mask], threshold)
@@ -142,7 +149,20 @@ def model_evaluation(
     result["evidently_classification"] = quality.values
     path = lake_store.path(EVALUATION_FILE)
     path.write_text(json.dumps(result, indent=2, default=float))
-    scored.to_parquet(lake_store.path(SCORES_FILE), index=False)
+    windows = info["windows"]
+    validation = rows(
+        frame,
+        (frame["received_at"] >= pd.Timestamp(windows["validation"]["start"]))
+        & (frame["received_at"] <= pd.Timestamp(windows["validation"]["end"])),
+    )
+    reference = combined_scores(*candidate_scores(validation, info, model_text))
+    pd.concat(
+        [
+            pd.DataFrame({"window": "validation", "score": reference}),
+            scored[["score"]].assign(window="test"),
+        ],
+        ignore_index=True,
+    ).to_parquet(lake_store.path(SCORES_FILE), index=False)
     combined = result["combined"]
     context.log.info(
         f"test recall {combined['recall']:.4f}, FPR {combined['fpr']:.5f} "
@@ -260,20 +280,12 @@ def prediction_drift_check(lake_store: LakeResource) -> dg.AssetCheckResult:
     the test days. When it warns, the model sees differently distributed mail than the one its
     threshold was chosen on: read the HTML report, compare attack share and categories between
     the windows (model_evaluation), and expect the drift sensor to retrain."""
-    info, model_text = load_candidate(lake_store)
+    info, _ = load_candidate(lake_store)
     scores = pd.read_parquet(lake_store.path(SCORES_FILE))
-    frame = training_frame(lake_store)
-    windows = info["windows"]
-    validation = rows(
-        frame,
-        (frame["received_at"] >= pd.Timestamp(windows["validation"]["start"]))
-        & (frame["received_at"] <= pd.Timestamp(windows["validation"]["end"])),
-    )
-    booster = lgb.Booster(model_str=model_text)
-    forced = parse_rules(default_rules_text(), set(info["features"])).forced(validation)
-    reference = combined_scores(predict(booster, validation, list(info["features"])), forced)
+    window = scores["window"].to_numpy()
+    values = scores["score"].to_numpy()
     drift = prediction_drift(
-        reference, scores["score"].to_numpy(), seed=int(info["params"]["seed"])
+        values[window == "validation"], values[window == "test"], seed=int(info["params"]["seed"])
     )
     report = reports_dir(lake_store) / "prediction_drift.html"
     report.write_text(drift.html)

@@ -17,7 +17,6 @@ GROUP = "features"
 MESSAGE_FEATURES_FILE = "message_features.parquet"
 TRAINING_TABLE_FILE = "training_table.parquet"
 SNAPSHOT_DIR = "snapshot"
-KEY_COLUMNS = ["message_id", "tenant_id", "received_at", "label", "category"]
 
 
 def feature_workers() -> int:

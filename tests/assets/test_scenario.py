@@ -14,7 +14,7 @@ from assets.resources import ArtifactStoreResource
 from detection.registry import read_production
 from detection.scorer import Scorer
 from orchestration.definitions import all_asset_checks, all_assets
-from orchestration.jobs import DAILY, RETRAIN
+from orchestration.jobs import DAILY, RETRAIN, rollback_job
 from orchestration.resources import resources
 from orchestration.run import PARTITION_RANGE_END, PARTITION_RANGE_START
 from orchestration.sensors import DRIFT_CHECK_KEY, drift_retrain_sensor
@@ -121,7 +121,7 @@ def test_drift_retrain_gate_and_rollback(world: World, s3_endpoint):
     scorer = scorer.refresh()
     assert scorer.version == v2
     rollback = dg.Definitions(
-        jobs=[_rollback_job()], resources={"artifact_store": world.store}
+        jobs=[rollback_job], resources={"artifact_store": world.store}
     ).resolve_job_def("rollback_job")
     result = rollback.execute_in_process(
         run_config={"ops": {"rollback_production": {"config": {"version": v1, "reason": "test"}}}},
@@ -129,9 +129,3 @@ def test_drift_retrain_gate_and_rollback(world: World, s3_endpoint):
     )
     assert result.success and world.production() == v1
     assert scorer.refresh().version == v1
-
-
-def _rollback_job() -> dg.JobDefinition:
-    from orchestration.jobs import rollback_job
-
-    return rollback_job
