@@ -1,10 +1,11 @@
 """``make bench``: run each benchmark several times and print median, min and max per figure.
 
 - scorer: p50/p99/throughput vs LightGBM's bare predict and SpamAssassin (5 runs);
-- baselines: dbt-duckdb vs pandas at 100k and 1M messages (3 runs each; ``--scale`` adds 5M);
+- baselines: dbt-duckdb vs pandas at 100k and 1M messages, then content signals, the training
+  table and LightGBM training on the same lake (3 runs each; ``--scale`` adds 5M);
 - the whole graph at about 1M messages (1 run, it takes minutes), then Evidently at 1M rows on
   its training table (3 runs);
-- a plot of the baselines' cost per message against volume (var/bench/cost_vs_volume.png).
+- a plot of the cost per message against volume (var/bench/cost_vs_volume.png).
 
 Needs a deployed model for the scorer benchmark (``make run`` first; this runs it if missing).
 Results are printed as JSON and written to ``var/bench/``; BENCHMARKS.md records them.
@@ -56,14 +57,17 @@ def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
     messages = [baselines[n]["messages"]["median"] for n in sizes]
     figure = Figure(figsize=(5.5, 3.5))
     axes = figure.add_subplot()
-    for engine, label in (("dbt.seconds", "dbt-duckdb, full build"),
+    for engine, label in (("to_model_seconds", "landed mail to trained model"),
+                          ("dbt.seconds", "dbt-duckdb baselines, full build"),
                           ("dbt.last_day_seconds", "dbt-duckdb, one new day (incremental)"),
-                          ("pandas.seconds", "pandas, full")):  # fmt: skip
+                          ("pandas.seconds", "pandas baselines, full"),
+                          ("features.content_seconds", "content signals (2 processes)"),
+                          ("features.training_seconds", "LightGBM training")):  # fmt: skip
         pairs = zip(sizes, messages, strict=True)
         per_message = [baselines[n][engine]["median"] / m * 1e6 for n, m in pairs]
         axes.plot(messages, per_message, marker="o", label=label)
-    axes.set(xscale="log", xlabel="messages", ylabel="µs per message (history size)",
-             title="Baselines: cost per message against volume")  # fmt: skip
+    axes.set(xscale="log", yscale="log", xlabel="messages", ylabel="µs per message (history size)",
+             title="Cost per message against volume")  # fmt: skip
     axes.legend(fontsize=8)
     figure.savefig(path, dpi=90, bbox_inches="tight")
 

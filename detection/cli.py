@@ -21,7 +21,7 @@ def _score(args: argparse.Namespace) -> int:
     from detection.scorer import Scorer
 
     endpoint = os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL") or None
-    scorer = Scorer.load(args.artifact, endpoint_url=endpoint)
+    scorer = Scorer.load(args.artifact, endpoint_url=endpoint, attribution=args.attribution)
     rows: list[dict[str, Any]] = []
     for file, _ in iter_files(Path(p) for p in args.paths):
         for name, raw, why in iter_raw_messages(file):
@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--format", choices=("csv", "json"), default="csv")
     score.add_argument("--tenant", default="default", help="tenant whose history to use")
+    score.add_argument(
+        "--attribution",
+        choices=("path", "shap"),
+        default="path",
+        help="rank reasons by per-leaf path attributions (as the service does) or exact TreeSHAP",
+    )
     score.add_argument("paths", nargs="+")
     score.set_defaults(run=_score)
 

@@ -84,6 +84,25 @@ def test_scores_raw_bytes_with_verdict_and_reasons(mail, bundle_dir):
     assert explained.score == quiet.score
 
 
+def test_path_and_shap_reasons_rank_alike(mail, bundle_dir):
+    """The service's per-leaf path attributions against exact TreeSHAP on the same attacks: same
+    scores and verdicts, the same strongest reason for most, never an unknown rule or feature."""
+    path, shap = Scorer.load(bundle_dir), Scorer.load(bundle_dir, attribution="shap")
+    attacks = [m for m in mail if m.label == "attack"][:60]
+    same_first = 0
+    for message in attacks:
+        fast, exact = (
+            path.score_message(message, explain=True),
+            shap.score_message(message, explain=True),
+        )
+        assert (fast.score, fast.verdict, fast.rules) == (exact.score, exact.verdict, exact.rules)
+        assert fast.reasons[: len(fast.rules)] == exact.reasons[: len(exact.rules)]  # rules first
+        same_first += fast.reasons[len(fast.rules) :][:1] == exact.reasons[len(exact.rules) :][:1]
+    assert same_first / len(attacks) >= 0.7
+    with pytest.raises(ValueError, match="attribution must be one of"):
+        Scorer.load(bundle_dir, attribution="lime")
+
+
 def test_online_content_features_equal_the_training_path(mail, bundle_dir):
     """Raw bytes -> parser -> signals gives what the training assets compute from the lake."""
     scorer = Scorer.load(bundle_dir)
