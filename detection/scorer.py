@@ -3,6 +3,7 @@ milliseconds, with the reasons an analyst needs. No Dagster here: production nee
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +97,17 @@ class Scorer:
             num_threads=self.num_threads,
             attribution=self.attribution,
         )
+
+    def prepare_for_serving(self) -> Scorer:
+        """Call once in a serving process after loading (and after each refresh that returned a
+        new scorer), before taking traffic. Moves every object alive now, the behavioural
+        snapshot above all, out of the cyclic garbage collector's reach (``gc.freeze``): with
+        the snapshot of a 20-organisation, one-million-message history (about 140,000 objects)
+        a full collection stalls whichever message triggers it for over 100 ms. Frozen objects are
+        still freed by reference counting when a replaced scorer is dropped."""
+        gc.collect()
+        gc.freeze()
+        return self
 
     # --- scoring ---------------------------------------------------------------------------
     def _predict(self, matrix: np.ndarray, *, pred_contrib: bool = False) -> np.ndarray:

@@ -1,6 +1,7 @@
 """The online scorer on a real (small) LightGBM bundle: loading, verification, verdicts, reasons,
 batch/single agreement, pointer refresh, and the CLI on the shared real-mail corpus."""
 
+import gc
 import json
 import subprocess
 import sys
@@ -101,6 +102,19 @@ def test_path_and_shap_reasons_rank_alike(mail, bundle_dir):
     assert same_first / len(attacks) >= 0.7
     with pytest.raises(ValueError, match="attribution must be one of"):
         Scorer.load(bundle_dir, attribution="lime")
+
+
+def test_prepare_for_serving_takes_the_snapshot_out_of_the_collectors_reach(mail, bundle_dir):
+    scorer = Scorer.load(bundle_dir)
+    snapshot = [v for v in vars(scorer.state).values() if gc.is_tracked(v)]
+    assert snapshot, "the behavioural state holds containers the collector tracks"
+    try:
+        assert scorer.prepare_for_serving() is scorer
+        visited = {id(o) for o in gc.get_objects()}  # what a full collection would walk
+        assert not any(id(container) in visited for container in snapshot)
+        assert scorer.score_message(mail[0]).verdict in {"attack", "safe"}
+    finally:
+        gc.unfreeze()
 
 
 def test_online_content_features_equal_the_training_path(mail, bundle_dir):
