@@ -34,6 +34,9 @@ _TERMS = {
     "extortion": r"\b(hacked|recorded you|your contacts|lottery|inheritance|won|prize|claim)\b",
 }
 _TERM_RE = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in _TERMS.items()}
+# For ASCII text, lower-casing it once and matching case-sensitively finds exactly what the
+# case-insensitive patterns find, at half the cost (the largest share of content signals).
+_TERM_LOWER_RE = {name: re.compile(pattern) for name, pattern in _TERMS.items()}
 _DOMAIN_IN_TEXT = re.compile(r"([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})", re.IGNORECASE)
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _AUTH_FAIL = frozenset({"fail", "softfail", "permerror", "hardfail"})
@@ -179,6 +182,15 @@ def _has_image(message: Message) -> bool:
     )
 
 
+def _term_counts(text: str) -> dict[str, float]:
+    """How often each term family occurs (capped at 5)."""
+    if text.isascii():
+        text, patterns = text.lower(), _TERM_LOWER_RE
+    else:  # Unicode case folding ("K" for the Kelvin sign, ...) needs the case-insensitive form
+        patterns = _TERM_RE
+    return {f"terms_{name}": float(min(5, len(p.findall(text)))) for name, p in patterns.items()}
+
+
 def content_signals(message: Message) -> dict[str, float]:
     """All content signals of one message, keyed by the names in ``CONTENT_FEATURES``."""
     sender_domain = registrable(message.sender_domain)
@@ -206,8 +218,7 @@ def content_signals(message: Message) -> dict[str, float]:
         "zero_width_chars": float(len(_ZERO_WIDTH.findall(message.body_text[:20000]))),
         "body_length_log": math.log1p(len(message.body_text)),
     }
-    for name, pattern in _TERM_RE.items():
-        signals[f"terms_{name}"] = float(min(5, len(pattern.findall(text[:20000]))))
+    signals.update(_term_counts(text[:20000]))
     signals.update(_name_signals(message, sender_domain))
     signals.update(_url_signals(message, sender_domain))
     signals.update(_attachment_signals(message))

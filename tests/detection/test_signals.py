@@ -1,9 +1,12 @@
+import string
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detection.schema import Attachment, Message, Url
-from detection.signals import CONTENT_FEATURES, content_signals
+from detection.signals import _TERM_RE, CONTENT_FEATURES, _term_counts, content_signals
 
 NOW = datetime(2026, 1, 6, 9, tzinfo=UTC)
 
@@ -124,3 +127,24 @@ def test_brands_own_domains_are_not_lookalikes():
 
 def test_every_declared_feature_is_returned_in_order():
     assert tuple(content_signals(_message())) == CONTENT_FEATURES
+
+
+_TERM_WORDS = ["URGENT", "Wire", "PassWord", "log in", "IBAN", "between us", "Prize", "today"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_TERM_WORDS), st.text(alphabet=string.printable, max_size=12)),
+        max_size=40,
+    ).map(" ".join)
+)
+def test_term_counts_on_ascii_text_equal_the_case_insensitive_patterns(text):
+    """The lower-cased fast path for ASCII text counts exactly what the IGNORECASE patterns do."""
+    expected = {f"terms_{n}": float(min(5, len(p.findall(text)))) for n, p in _TERM_RE.items()}
+    assert _term_counts(text) == expected
+
+
+def test_term_counts_fold_unicode_case_outside_ascii():
+    # the long s matches "s" only under Unicode case folding, which lower() does not do
+    assert _term_counts("verify your pa\u017fsword")["terms_credential"] == 2.0
