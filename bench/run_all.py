@@ -1,10 +1,12 @@
 """``make bench``: run each benchmark several times and print median, min and max per figure.
 
+- simulator: messages per second on both cores and on one (3 runs);
 - scorer: p50/p99/throughput vs LightGBM's bare predict and SpamAssassin (5 runs);
 - baselines: dbt-duckdb vs pandas at 100k and 1M messages, then content signals, the training
   table and LightGBM training on the same lake (3 runs each; ``--scale`` adds 5M);
-- the whole graph at about 1M messages (3 runs of about 4 minutes), then Evidently at 1M rows on
-  its training table (3 runs);
+- the whole graph at about 1M messages (3 runs of about 4 minutes), the garbage collector's pauses
+  while scoring with the model it deployed, then Evidently at 1M rows on its training table
+  (3 runs);
 - a plot of the cost per message against volume (var/bench/cost_vs_volume.png).
 
 Needs a deployed model for the scorer benchmark (``make run`` first; this runs it if missing).
@@ -25,7 +27,7 @@ def _flatten(prefix: str, value: object, out: dict[str, float]) -> None:
     if isinstance(value, dict):
         for key, inner in value.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
+    elif isinstance(value, int | float):  # booleans too, as 0 or 1
         out[prefix] = float(value)
 
 
@@ -52,6 +54,7 @@ def repeat(module: str, args: list[str], runs: int = RUNS) -> dict[str, dict[str
 
 def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     sizes = sorted(baselines)
     messages = [baselines[n]["messages"]["median"] for n in sizes]
@@ -68,20 +71,24 @@ def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
         axes.plot(messages, per_message, marker="o", label=label)
     axes.set(xscale="log", yscale="log", xlabel="messages", ylabel="µs per message (history size)",
              title="Cost per message against volume")  # fmt: skip
-    axes.legend(fontsize=8)
+    axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     figure.savefig(path, dpi=90, bbox_inches="tight")
 
 
 def main() -> None:
     """Sections run in order; each one's results are saved as soon as it finishes. Pass section
-    names (scorer, baselines, pipeline, evidently) to run only those; --scale adds 5M messages."""
+    names (simulator, scorer, baselines, pipeline, gc, evidently) to run only those, or ``plot``
+    to redraw the plot from saved results; --scale adds 5M messages to the baselines."""
     OUT.mkdir(parents=True, exist_ok=True)
     wanted = [a for a in sys.argv[1:] if not a.startswith("--")] or [
-        "baselines", "scorer", "pipeline", "evidently"]  # fmt: skip
+        "simulator", "baselines", "scorer", "pipeline", "gc", "evidently"]  # fmt: skip
     path = OUT / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
     for section in wanted:
-        if section == "scorer":
+        if section == "simulator":
+            results["simulator"] = repeat("bench.simulator", [], runs=3)
+        elif section == "scorer":
             if not Path("var/artifacts/production.json").is_file():
                 subprocess.run([sys.executable, "-m", "orchestration.run"], check=True)
             results["scorer"] = repeat(
@@ -94,8 +101,13 @@ def main() -> None:
             }
             plot(baselines, OUT / "cost_vs_volume.png")
             results["baselines"] = {str(n): figures for n, figures in baselines.items()}
+        elif section == "plot":  # redraw from the saved baselines results
+            saved = {int(n): figures for n, figures in results["baselines"].items()}
+            plot(saved, OUT / "cost_vs_volume.png")
         elif section == "pipeline":
             results["pipeline_1m"] = repeat("bench.pipeline", ["--days", "33"], runs=3)
+        elif section == "gc":  # collector pauses, scoring with the model the pipeline deployed
+            results["gc_pause"] = repeat("bench.gc_pause", [], runs=1)
         elif section == "evidently":
             results["evidently_1m"] = repeat("bench.drift", ["--rows", "1000000"], runs=3)
         path.write_text(json.dumps(results, indent=2))

@@ -43,6 +43,52 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
+def reasons_fidelity(
+    path: Scorer, exact: Scorer, raws: list[bytes], tenant: str
+) -> dict[str, float]:
+    """Path attributions against exact TreeSHAP on the sample's attack verdicts: how often the
+    strongest feature agrees, and how much of the TreeSHAP value of TreeSHAP's own top three the
+    three path reasons carry. Also the largest error of bias + attributions against the raw
+    score (both decompose it exactly)."""
+    assert path.explainer is not None
+    agree, carried, error = [], [], 0.0
+    for raw in raws:
+        message = parse_message(raw, tenant_id=tenant)
+        values = path.feature_vector(message)
+        row = np.array([[values[name] for name in path.features]], dtype=float)
+        if path.score_message(message, explain=False).verdict != "attack":
+            continue
+        fast, shap = path.contributions(row), exact.contributions(row)
+        raw_score = float(np.asarray(path.booster.predict(row, raw_score=True))[0])
+        error = max(error, abs(path.explainer.bias + fast.sum() - raw_score))
+        top_fast, top_shap = np.argsort(-fast)[:3], np.argsort(-shap)[:3]
+        agree.append(float(top_fast[0] == top_shap[0]))
+        best = np.clip(shap[top_shap], 0, None).sum()
+        carried.append(float(np.clip(shap[top_fast], 0, None).sum() / best) if best > 0 else 1.0)
+    return {
+        "attack_verdicts": len(agree),
+        "top_feature_agrees": statistics.mean(agree) if agree else float("nan"),
+        "top3_shap_value_carried_median": statistics.median(carried) if carried else float("nan"),
+        "top3_shap_value_carried_min": min(carried) if carried else float("nan"),
+        "max_decomposition_error": error,
+    }
+
+
+def explain_cost(scorer: Scorer, raws: list[bytes], tenant: str) -> dict[str, float]:
+    """Milliseconds to explain one attack verdict (reasons alone), median over the sample."""
+    costs = []
+    for raw in raws:
+        message = parse_message(raw, tenant_id=tenant)
+        values = scorer.feature_vector(message)
+        row = np.array([[values[name] for name in scorer.features]], dtype=float)
+        if scorer.score_message(message, explain=False).verdict != "attack":
+            continue
+        start = time.perf_counter_ns()
+        scorer.contributions(row)
+        costs.append((time.perf_counter_ns() - start) / 1e6)
+    return {"p50": percentile(costs, 50), "p99": percentile(costs, 99)}
+
+
 def run(artifact: str, count: int, repeats: int, spamc_messages: int) -> dict[str, object]:
     os.sched_setaffinity(0, {0})  # one core
     scorer = Scorer.load(artifact)
@@ -92,6 +138,11 @@ def run(artifact: str, count: int, repeats: int, spamc_messages: int) -> dict[st
 
     return {
         "messages": len(raws),
+        "reasons_fidelity": reasons_fidelity(scorer, exact, raws, tenant),
+        "explain_one_attack_ms": {
+            "path": explain_cost(scorer, raws, tenant),
+            "shap": explain_cost(exact, raws, tenant),
+        },
         "mean_message_bytes": statistics.mean(len(r) for r in raws),
         **single,
         "batch_messages_per_second": len(raws) / batch_seconds,

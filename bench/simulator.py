@@ -1,0 +1,73 @@
+"""Simulator throughput: ``attack-detection simulate`` as a whole process (generation, Arrow
+conversion, zstd parquet of messages, recipients and URLs), on every core and on one.
+
+Each run writes into a fresh directory under var/bench/ and is removed afterwards. Prints one JSON
+object: messages, wall seconds, messages per second, CPU seconds and peak memory of the largest
+process, per worker count, and the time ratio between them.
+
+Usage: python -m bench.simulator [--days 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path("var/bench")
+TENANTS, EMPLOYEES = 20, 575
+
+
+def simulate(days: int, workers: int) -> dict[str, float]:
+    out = BENCH_DIR / f"simulator-{workers}w"
+    shutil.rmtree(out, ignore_errors=True)
+    cli = Path(sys.executable).with_name("attack-detection")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(cli), "simulate", "--days", str(days), "--tenants", str(TENANTS),
+         "--employees", str(EMPLOYEES), "--workers", str(workers), "--out", str(out)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    shutil.rmtree(out, ignore_errors=True)
+    messages = int(json.loads(result.stdout)["messages"])
+    return {
+        "messages": messages,
+        "seconds": seconds,
+        "messages_per_second": messages / seconds,
+        "cpu_seconds": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "peak_mib": after.ru_maxrss / 1024,
+    }
+
+
+def _child(days: int, workers: int) -> dict[str, float]:
+    """One measurement in its own process, so that its peak memory is its own."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.simulator", "--days", str(days), "--workers", str(workers)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(result.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.workers:
+        print(json.dumps(simulate(args.days, args.workers)))
+        return
+    both, one = _child(args.days, 2), _child(args.days, 1)
+    ratio = both["seconds"] / one["seconds"]
+    print(json.dumps({"workers_2": both, "workers_1": one, "time_ratio_2_over_1": ratio}))
+
+
+if __name__ == "__main__":
+    main()
