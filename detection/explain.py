@@ -24,6 +24,7 @@ class PathExplainer:
         dump = booster.dump_model()
         if dump.get("num_tree_per_iteration", 1) != 1:
             raise ValueError("path attributions are built for binary (one tree per round) models")
+        self.booster = booster
         self.features = int(dump["max_feature_idx"]) + 1
         trees = dump["tree_info"]
         most_leaves = max(int(t["num_leaves"]) for t in trees) if trees else 1
@@ -51,9 +52,9 @@ class PathExplainer:
         """Per-feature attributions for one row of ``Booster.predict(..., pred_leaf=True)``."""
         return self.table[self._trees, np.asarray(leaf_indices, dtype=np.intp)].sum(axis=0)
 
-    def explain(self, booster: lgb.Booster, row: np.ndarray, num_threads: int = 1) -> np.ndarray:
+    def explain(self, row: np.ndarray, num_threads: int = 1) -> np.ndarray:
         """Attributions for one feature row (shape ``(1, features)``)."""
-        leaves = booster.predict(row, pred_leaf=True, num_threads=num_threads)
+        leaves = self.booster.predict(row, pred_leaf=True, num_threads=num_threads)
         return self.attributions(np.asarray(leaves)[0])
 
 

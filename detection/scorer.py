@@ -125,7 +125,7 @@ class Scorer:
     def contributions(self, row: np.ndarray) -> np.ndarray:
         """Each feature's share of one row's raw score (log-odds), by the chosen attribution."""
         if self.explainer is not None:
-            return self.explainer.explain(self.booster, row, self.num_threads)
+            return self.explainer.explain(row, self.num_threads)
         return np.asarray(self._predict(row, pred_contrib=True))[0][:-1]
 
     def _reasons(self, row: np.ndarray, fired: list[Rule]) -> tuple[str, ...]:

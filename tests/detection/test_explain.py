@@ -34,7 +34,7 @@ def test_attributions_add_up_to_the_raw_score(data):
     for row, leaf_row, expected in zip(features[:300], leaves, raw, strict=True):
         total = explainer.bias + explainer.attributions(leaf_row).sum()
         assert total == pytest.approx(expected, abs=1e-9)
-        single = explainer.explain(booster, row.reshape(1, -1))
+        single = explainer.explain(row.reshape(1, -1))
         assert np.allclose(single, explainer.attributions(leaf_row))
 
 
