@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.child import run_json
+
 DBT_PROJECT = Path("dbt_project")
 BENCH_DIR = Path("var/bench")
 # the simulated world used for every size: 20 organisations of 575 people (~31k messages a day)
@@ -136,15 +138,6 @@ def check(lake: Path, warehouse: Path) -> dict[str, int]:
     }
 
 
-def _child(engine: str, lake: Path, warehouse: Path) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.baselines", "--engine", engine, "--lake", str(lake),
-         "--warehouse", str(warehouse)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return json.loads(result.stdout)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=1_000_000)
@@ -169,7 +162,8 @@ def main() -> None:
     rows = sum(pq.read_metadata(f).num_rows for f in (lake / "messages").glob("*/*.parquet"))
     result: dict[str, object] = {"messages": rows}
     for engine in ENGINES:  # dbt first: the features engine reads the mart it builds
-        figures = _child(engine, lake, warehouse)
+        figures = run_json("bench.baselines", "--engine", engine, "--lake", str(lake),
+                           "--warehouse", str(warehouse))  # fmt: skip
         if "seconds" in figures:
             figures["rows_per_s"] = rows / figures["seconds"]
         result[engine] = figures

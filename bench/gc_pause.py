@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import subprocess
-import sys
 import time
+
+from bench.child import run_json
 
 
 def replay(artifact: str, repeats: int, prepared: bool) -> dict[str, object]:
@@ -71,14 +71,11 @@ def main() -> None:
     if args.variant:
         print(json.dumps(replay(args.artifact, args.repeats, args.variant == "prepared")))
         return
-    result = {}
-    for variant in ("loaded", "prepared"):
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.gc_pause", "--artifact", args.artifact,
-             "--repeats", str(args.repeats), "--variant", variant],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        result[variant] = json.loads(child.stdout)
+    result = {
+        variant: run_json("bench.gc_pause", "--artifact", args.artifact,
+                          "--repeats", str(args.repeats), "--variant", variant)
+        for variant in ("loaded", "prepared")
+    }  # fmt: skip
     print(json.dumps(result))
 
 

@@ -19,6 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.child import run_json
+
 RUNS = 5
 OUT = Path("var/bench")
 
@@ -34,15 +36,8 @@ def _flatten(prefix: str, value: object, out: dict[str, float]) -> None:
 def repeat(module: str, args: list[str], runs: int = RUNS) -> dict[str, dict[str, float]]:
     figures: dict[str, list[float]] = {}
     for index in range(runs):
-        result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
-                                text=True, check=True)  # fmt: skip
         flat: dict[str, float] = {}
-        text = result.stdout.strip()
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:  # libraries printed before the result: it is the last line
-            value = json.loads(text.splitlines()[-1])
-        _flatten("", value, flat)
+        _flatten("", run_json(module, *args), flat)
         for key, value in flat.items():
             figures.setdefault(key, []).append(value)
         print(f"{module} run {index + 1}/{runs} done", file=sys.stderr)

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.child import run_json
+
 BENCH_DIR = Path("var/bench")
 TENANTS, EMPLOYEES = 20, 575
 
@@ -47,15 +49,6 @@ def simulate(days: int, workers: int) -> dict[str, float]:
     }
 
 
-def _child(days: int, workers: int) -> dict[str, float]:
-    """One measurement in its own process, so that its peak memory is its own."""
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.simulator", "--days", str(days), "--workers", str(workers)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return json.loads(result.stdout)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=30)
@@ -64,7 +57,10 @@ def main() -> None:
     if args.workers:
         print(json.dumps(simulate(args.days, args.workers)))
         return
-    both, one = _child(args.days, 2), _child(args.days, 1)
+    both, one = (
+        run_json("bench.simulator", "--days", str(args.days), "--workers", str(workers))
+        for workers in (2, 1)
+    )
     ratio = both["seconds"] / one["seconds"]
     print(json.dumps({"workers_2": both, "workers_1": one, "time_ratio_2_over_1": ratio}))
 
