@@ -1,8 +1,6 @@
 """Features stage: content signals per message, the training table (content + behaviour + label),
 and the serving snapshot of the baselines."""
 
-import os
-
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
@@ -11,17 +9,17 @@ import pyarrow.parquet as pq
 from assets.baselines import BEHAVIOUR_MART, SNAPSHOT_MODELS, WAREHOUSE_POOL
 from assets.resources import LakeResource, WarehouseResource
 from detection.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES
-from detection.features import FEATURE_COLUMNS, files_content_frame
+from detection.features import (
+    FEATURE_COLUMNS,
+    feature_workers,
+    files_content_frame,
+    join_behaviour,
+)
 
 GROUP = "features"
 MESSAGE_FEATURES_FILE = "message_features.parquet"
 TRAINING_TABLE_FILE = "training_table.parquet"
 SNAPSHOT_DIR = "snapshot"
-
-
-def feature_workers() -> int:
-    """Processes for the content signals: $ATTACK_DETECTION_FEATURE_WORKERS, else every core."""
-    return int(os.environ.get("ATTACK_DETECTION_FEATURE_WORKERS") or os.cpu_count() or 1)
 
 
 # Declarative automation: when new mail lands and its baselines are built (ingest_job, the drop
@@ -75,13 +73,12 @@ def training_table(
     behaviour = warehouse.read(
         f"select message_id, {', '.join(BEHAVIOUR_FEATURES)} from {BEHAVIOUR_MART.path[-1]}"
     )
-    table = content.merge(behaviour, on="message_id", how="inner", validate="one_to_one")
+    table = join_behaviour(content, behaviour)
     if len(table) != len(content):
         raise dg.Failure(
             f"{len(content) - len(table)} messages have content signals but no behavioural row; "
             "the warehouse is stale. Materialise the dbt assets and this asset in the same run."
         )
-    table["is_attack"] = (table["label"] == "attack").astype(int)
     path = lake_store.path(TRAINING_TABLE_FILE)
     table.to_parquet(path, index=False)
     context.log.info(f"training table with {len(table)} rows written to {path}")

@@ -92,12 +92,17 @@ def run_features(lake: Path, warehouse: Path) -> dict[str, float]:
     import duckdb
 
     from detection.behaviour import BEHAVIOUR_FEATURES
-    from detection.features import FEATURE_COLUMNS, files_content_frame
+    from detection.features import (
+        FEATURE_COLUMNS,
+        feature_workers,
+        files_content_frame,
+        join_behaviour,
+    )
     from detection.model import TrainParams, train_booster
 
     started = time.perf_counter()
     content = files_content_frame(
-        sorted((lake / "messages").glob("*/*.parquet")), workers=os.cpu_count() or 1
+        sorted((lake / "messages").glob("*/*.parquet")), workers=feature_workers()
     )
     content_seconds = time.perf_counter() - started
     started = time.perf_counter()
@@ -105,8 +110,7 @@ def run_features(lake: Path, warehouse: Path) -> dict[str, float]:
         behaviour = con.execute(
             f"select message_id, {', '.join(BEHAVIOUR_FEATURES)} from fct_message_behaviour"
         ).df()
-    table = content.merge(behaviour, on="message_id", how="inner", validate="one_to_one")
-    table["is_attack"] = (table["label"] == "attack").astype(int)
+    table = join_behaviour(content, behaviour)
     join_seconds = time.perf_counter() - started
     started = time.perf_counter()
     train_booster(table, list(FEATURE_COLUMNS), TrainParams())

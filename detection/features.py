@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -114,3 +115,16 @@ def files_content_frame(paths: Sequence[str | Path], workers: int = 1) -> pd.Dat
         with ProcessPoolExecutor(min(workers, len(paths)), mp_context=get_context("spawn")) as pool:
             frames = list(pool.map(file_content_frame, [str(p) for p in paths]))
     return pd.concat(frames, ignore_index=True)
+
+
+def feature_workers() -> int:
+    """Processes for the content signals: $ATTACK_DETECTION_FEATURE_WORKERS, else every core."""
+    return int(os.environ.get("ATTACK_DETECTION_FEATURE_WORKERS") or os.cpu_count() or 1)
+
+
+def join_behaviour(content: pd.DataFrame, behaviour: pd.DataFrame) -> pd.DataFrame:
+    """The training table: content signals joined one-to-one with the behavioural features on
+    ``message_id`` (messages missing from either side drop out), plus the ``is_attack`` label."""
+    table = content.merge(behaviour, on="message_id", how="inner", validate="one_to_one")
+    table["is_attack"] = (table["label"] == "attack").astype(int)
+    return table
