@@ -7,7 +7,8 @@
 - the whole graph at about 1M messages (3 runs of about 4 minutes), the garbage collector's pauses
   while scoring with the model it deployed, then Evidently at 1M rows on its training table
   (3 runs);
-- a plot of the cost per message against volume (var/bench/cost_vs_volume.png).
+- a plot of the cost per message against volume (var/bench/cost_vs_volume.png) and a cost model:
+  each step's time as fixed seconds plus a marginal cost per message, fitted over the sizes.
 
 Needs a deployed model for the scorer benchmark (``make run`` first; this runs it if missing).
 Results are printed as JSON and written to ``var/bench/``; BENCHMARKS.md records them.
@@ -47,6 +48,39 @@ def repeat(module: str, args: list[str], runs: int = RUNS) -> dict[str, dict[str
     }
 
 
+PLOTTED = (("to_model_seconds", "landed mail to trained model"),
+           ("dbt.seconds", "dbt-duckdb baselines, full build"),
+           ("dbt.last_day_seconds", "dbt-duckdb, one new day (incremental)"),
+           ("pandas.seconds", "pandas baselines, full"),
+           ("features.content_seconds", "content signals (2 processes)"),
+           ("features.training_seconds", "LightGBM training"))  # fmt: skip
+
+
+def cost_model(baselines: dict[int, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Each step's median time as fixed seconds plus a marginal cost per message (least squares
+    over the sizes), with the largest relative gap between the line and a measured size, and the
+    marginal cost between consecutive sizes: flat marginal costs mean linear growth."""
+    import numpy as np
+
+    sizes = sorted(baselines)
+    messages = np.array([baselines[n]["messages"]["median"] for n in sizes])
+    fits: dict[str, dict[str, float]] = {}
+    for key, _ in PLOTTED:
+        seconds = np.array([baselines[n][key]["median"] for n in sizes])
+        slope, fixed = np.polyfit(messages, seconds, 1)
+        line = fixed + slope * messages
+        fit = {
+            "fixed_seconds": float(fixed),
+            "marginal_us_per_message": float(slope * 1e6),
+            "worst_gap_pct": float(np.max(np.abs(line - seconds) / seconds) * 100),
+        }
+        for i in range(1, len(sizes)):
+            step = (seconds[i] - seconds[i - 1]) / (messages[i] - messages[i - 1])
+            fit[f"marginal_us_{sizes[i - 1]}_to_{sizes[i]}"] = float(step * 1e6)
+        fits[key] = fit
+    return fits
+
+
 def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter
@@ -55,12 +89,7 @@ def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
     messages = [baselines[n]["messages"]["median"] for n in sizes]
     figure = Figure(figsize=(5.5, 3.5))
     axes = figure.add_subplot()
-    for engine, label in (("to_model_seconds", "landed mail to trained model"),
-                          ("dbt.seconds", "dbt-duckdb baselines, full build"),
-                          ("dbt.last_day_seconds", "dbt-duckdb, one new day (incremental)"),
-                          ("pandas.seconds", "pandas baselines, full"),
-                          ("features.content_seconds", "content signals (2 processes)"),
-                          ("features.training_seconds", "LightGBM training")):  # fmt: skip
+    for engine, label in PLOTTED:
         pairs = zip(sizes, messages, strict=True)
         per_message = [baselines[n][engine]["median"] / m * 1e6 for n, m in pairs]
         axes.plot(messages, per_message, marker="o", label=label)
@@ -96,9 +125,11 @@ def main() -> None:
             }
             plot(baselines, OUT / "cost_vs_volume.png")
             results["baselines"] = {str(n): figures for n, figures in baselines.items()}
-        elif section == "plot":  # redraw from the saved baselines results
+            results["baselines_cost_model"] = cost_model(baselines)
+        elif section == "plot":  # redraw the plot and the cost model from saved results
             saved = {int(n): figures for n, figures in results["baselines"].items()}
             plot(saved, OUT / "cost_vs_volume.png")
+            results["baselines_cost_model"] = cost_model(saved)
         elif section == "pipeline":
             results["pipeline_1m"] = repeat("bench.pipeline", ["--days", "33"], runs=3)
         elif section == "gc":  # collector pauses, scoring with the model the pipeline deployed
