@@ -4,7 +4,7 @@
 - scorer: p50/p99/throughput vs LightGBM's bare predict and SpamAssassin (5 runs);
 - baselines: dbt-duckdb vs pandas at 100k and 1M messages, then content signals, the training
   table and LightGBM training on the same lake (3 runs each; ``--scale`` adds 5M);
-- the whole graph at about 1M messages (3 runs of about 4 minutes), the garbage collector's pauses
+- the whole graph at about 1M messages (3 runs of 2.5 to 4 minutes), the garbage collector's pauses
   while scoring with the model it deployed, then Evidently at 1M rows on its training table
   (3 runs);
 - a plot of the cost per message against volume (var/bench/cost_vs_volume.png) and a cost model:
