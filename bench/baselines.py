@@ -25,11 +25,9 @@ import time
 from pathlib import Path
 
 from bench.child import run_json
+from bench.world import BENCH_DIR, MESSAGES_PER_DAY, simulate
 
 DBT_PROJECT = Path("dbt_project")
-BENCH_DIR = Path("var/bench")
-# the simulated world used for every size: 20 organisations of 575 people (~31k messages a day)
-TENANTS, EMPLOYEES, MESSAGES_PER_DAY = 20, 575, 31_000
 ENGINES = ("dbt", "pandas", "features")
 FEATURE_STEPS = ("content_seconds", "join_seconds", "training_seconds")
 
@@ -38,13 +36,7 @@ def lake_for(messages: int) -> Path:
     """A simulated lake with at least ``messages`` messages (created once, then reused)."""
     lake = BENCH_DIR / f"lake-{messages}"
     if not (lake / "messages").is_dir():
-        days = max(1, math.ceil(messages / MESSAGES_PER_DAY))
-        cli = Path(sys.executable).with_name("attack-detection")
-        subprocess.run(
-            [str(cli), "simulate", "--days", str(days), "--tenants", str(TENANTS),
-             "--employees", str(EMPLOYEES), "--workers", "2", "--out", str(lake)],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        simulate(max(1, math.ceil(messages / MESSAGES_PER_DAY)), workers=2, out=lake)
     return lake.resolve()
 
 

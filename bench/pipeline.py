@@ -20,10 +20,8 @@ import resource
 import shutil
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
-BENCH_DIR = Path("var/bench")
-TENANTS, EMPLOYEES = 20, 575
+from bench.world import BENCH_DIR, EMPLOYEES, TENANTS
 
 
 def _peak_mib() -> dict[str, float]:

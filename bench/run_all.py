@@ -21,9 +21,9 @@ import sys
 from pathlib import Path
 
 from bench.child import run_json
+from bench.world import BENCH_DIR
 
 RUNS = 5
-OUT = Path("var/bench")
 
 
 def _flatten(prefix: str, value: object, out: dict[str, float]) -> None:
@@ -104,10 +104,10 @@ def main() -> None:
     """Sections run in order; each one's results are saved as soon as it finishes. Pass section
     names (simulator, scorer, baselines, pipeline, gc, evidently) to run only those, or ``plot``
     to redraw the plot from saved results; --scale adds 5M messages to the baselines."""
-    OUT.mkdir(parents=True, exist_ok=True)
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
     wanted = [a for a in sys.argv[1:] if not a.startswith("--")] or [
         "simulator", "baselines", "scorer", "pipeline", "gc", "evidently"]  # fmt: skip
-    path = OUT / "results.json"
+    path = BENCH_DIR / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
     for section in wanted:
         if section == "simulator":
@@ -123,12 +123,12 @@ def main() -> None:
             baselines = {
                 n: repeat("bench.baselines", ["--messages", str(n)], runs=3) for n in sizes
             }
-            plot(baselines, OUT / "cost_vs_volume.png")
+            plot(baselines, BENCH_DIR / "cost_vs_volume.png")
             results["baselines"] = {str(n): figures for n, figures in baselines.items()}
             results["baselines_cost_model"] = cost_model(baselines)
         elif section == "plot":  # redraw the plot and the cost model from saved results
             saved = {int(n): figures for n, figures in results["baselines"].items()}
-            plot(saved, OUT / "cost_vs_volume.png")
+            plot(saved, BENCH_DIR / "cost_vs_volume.png")
             results["baselines_cost_model"] = cost_model(saved)
         elif section == "pipeline":
             results["pipeline_1m"] = repeat("bench.pipeline", ["--days", "33"], runs=3)

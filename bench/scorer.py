@@ -49,8 +49,7 @@ def attack_rows(scorer: Scorer, raws: list[bytes], tenant: str) -> list[np.ndarr
     for raw in raws:
         message = parse_message(raw, tenant_id=tenant)
         if scorer.score_message(message, explain=False).verdict == "attack":
-            values = scorer.feature_vector(message)
-            rows.append(np.array([[values[name] for name in scorer.features]], dtype=float))
+            rows.append(scorer.feature_row(scorer.feature_vector(message)))
     return rows
 
 

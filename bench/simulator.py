@@ -14,28 +14,18 @@ import argparse
 import json
 import resource
 import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 from bench.child import run_json
-
-BENCH_DIR = Path("var/bench")
-TENANTS, EMPLOYEES = 20, 575
+from bench.world import BENCH_DIR, simulate
 
 
-def simulate(days: int, workers: int) -> dict[str, float]:
+def timed_simulation(days: int, workers: int) -> dict[str, float]:
     out = BENCH_DIR / f"simulator-{workers}w"
     shutil.rmtree(out, ignore_errors=True)
-    cli = Path(sys.executable).with_name("attack-detection")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    result = subprocess.run(
-        [str(cli), "simulate", "--days", str(days), "--tenants", str(TENANTS),
-         "--employees", str(EMPLOYEES), "--workers", str(workers), "--out", str(out)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    result = simulate(days, workers, out)
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     shutil.rmtree(out, ignore_errors=True)
@@ -55,7 +45,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.workers:
-        print(json.dumps(simulate(args.days, args.workers)))
+        print(json.dumps(timed_simulation(args.days, args.workers)))
         return
     both, one = (
         run_json("bench.simulator", "--days", str(args.days), "--workers", str(workers))

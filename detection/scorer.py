@@ -122,6 +122,10 @@ class Scorer:
         values.update(self.state.features(message))
         return values
 
+    def feature_row(self, values: dict[str, float]) -> np.ndarray:
+        """The model's input row (shape ``(1, features)``) for one message's feature values."""
+        return np.array([[values[name] for name in self.features]], dtype=float)
+
     def contributions(self, row: np.ndarray) -> np.ndarray:
         """Each feature's share of one row's raw score (log-odds), by the chosen attribution."""
         if self.explainer is not None:
@@ -144,7 +148,7 @@ class Scorer:
         or only for attack verdicts (None, the default: what an analyst reads, at the cost of
         attributions only for the few messages flagged)."""
         values = self.feature_vector(message)
-        row = np.array([[values[name] for name in self.features]], dtype=float)
+        row = self.feature_row(values)
         return self._verdict(message, values, row, float(self._predict(row)[0]), explain)
 
     def _verdict(
