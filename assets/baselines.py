@@ -24,7 +24,7 @@ from pydantic import Field
 from assets.dbt_project import dbt_project
 from assets.mail import MAIL_DAYS
 from assets.resources import LakeResource
-from detection import lake
+from detection.mail import lake
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 BEHAVIOUR_MART = dg.AssetKey("fct_message_behaviour")

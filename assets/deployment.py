@@ -9,9 +9,9 @@ from pydantic import Field
 from assets.evaluation import EVALUATION_FILE
 from assets.gate import candidate_bundle, load_candidate_bundle, require_same_run
 from assets.resources import ArtifactStoreResource, LakeResource
-from detection.artifact import BundleError
-from detection.registry import promote, rollback
-from detection.stores import ArtifactStoreError
+from detection.serving.artifact import BundleError
+from detection.serving.registry import promote, rollback
+from detection.serving.stores import ArtifactStoreError
 
 GROUP = "deployment"
 

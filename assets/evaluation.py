@@ -15,10 +15,10 @@ import pandas as pd
 from assets.features import training_table
 from assets.resources import LakeResource
 from assets.training import candidate_model, load_candidate, reports_dir, training_frame
-from detection import plots
-from detection.drift import classification_quality, prediction_drift
-from detection.features import DESCRIPTIONS, FEATURE_COLUMNS
-from detection.model import combined_scores, metrics, predict, recall_by_category, rows
+from detection.features.vector import DESCRIPTIONS, FEATURE_COLUMNS
+from detection.model import plots
+from detection.model.drift import classification_quality, prediction_drift
+from detection.model.training import combined_scores, metrics, predict, recall_by_category, rows
 from detection.rules import default_rules_text, parse_rules
 
 GROUP = "evaluation"

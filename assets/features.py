@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 
 from assets.baselines import BEHAVIOUR_MART, SNAPSHOT_MODELS, WAREHOUSE_POOL
 from assets.resources import LakeResource, WarehouseResource
-from detection.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES
-from detection.features import (
+from detection.features.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES
+from detection.features.vector import (
     FEATURE_COLUMNS,
     feature_workers,
     files_content_frame,
@@ -37,8 +37,8 @@ NEW_MAIL = dg.AutomationCondition.eager()
 def message_features(
     context: dg.AssetExecutionContext, lake_store: LakeResource
 ) -> dg.MaterializeResult:
-    """Content signals of every message (detection.signals.content_signals: the same function the
-    online scorer uses), one row per message, with tenant, arrival time and label."""
+    """Content signals of every message (detection.features.signals.content_signals: the same
+    function the online scorer uses), one row per message, with tenant, arrival time and label."""
     files = sorted((lake_store.lake / "messages").glob("*/*.parquet"))
     if not files:
         raise dg.Failure(

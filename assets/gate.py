@@ -17,15 +17,15 @@ from assets.evaluation import EVALUATION_FILE, FPR_BUDGET, model_evaluation
 from assets.features import SNAPSHOT_DIR, baseline_snapshot
 from assets.resources import ArtifactStoreResource, GateResource, LakeResource
 from assets.training import candidate_model, load_candidate, training_frame
-from detection.artifact import Bundle, BundleError
-from detection.behaviour import SNAPSHOT_TABLES
-from detection.features import FEATURE_COLUMNS
-from detection.gate import GoldenSetError, bundle_scores, compare, latency_ms
-from detection.model import rows
-from detection.registry import load_production, read_production
+from detection.features.behaviour import SNAPSHOT_TABLES
+from detection.features.vector import FEATURE_COLUMNS
+from detection.mail.schema import message_from_row
+from detection.model.comparison import GoldenSetError, bundle_scores, compare, latency_ms
+from detection.model.training import rows
 from detection.rules import default_rules_text
-from detection.schema import message_from_row
-from detection.stores import ArtifactStoreError
+from detection.serving.artifact import Bundle, BundleError
+from detection.serving.registry import load_production, read_production
+from detection.serving.stores import ArtifactStoreError
 
 GROUP = "deployment"
 BUNDLE_DIR = "candidate_bundle"

@@ -15,9 +15,9 @@ import dagster as dg
 from pydantic import Field
 
 from assets.resources import LakeResource
-from detection import lake
-from detection.ingest import ingest
-from detection.schema import messages_to_tables
+from detection.mail import lake
+from detection.mail.ingest import ingest
+from detection.mail.schema import messages_to_tables
 from detection.simulation.generator import SimulationConfig
 from detection.simulation.to_lake import write_simulation
 

@@ -10,9 +10,9 @@ import dagster as dg
 from pydantic import Field
 
 from assets.resources import LakeResource
-from detection.real_eval import RealMailConfig, RealMailError, run
-from detection.registry import promote
-from detection.stores import LocalArtifactStore
+from detection.model.real_mail import RealMailConfig, RealMailError, run
+from detection.serving.registry import promote
+from detection.serving.stores import LocalArtifactStore
 
 GROUP = "real_mail"
 REPO_ROOT = Path(__file__).resolve().parent.parent

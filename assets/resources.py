@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 from pydantic import Field
 
-from detection.stores import ArtifactStore, open_store
+from detection.serving.stores import ArtifactStore, open_store
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = REPO_ROOT / "var"

@@ -11,9 +11,9 @@ from pydantic import Field
 
 from assets.features import TRAINING_TABLE_FILE, training_table
 from assets.resources import LakeResource
-from detection.drift import data_drift
-from detection.features import FEATURE_COLUMNS
-from detection.model import (
+from detection.features.vector import FEATURE_COLUMNS
+from detection.model.drift import data_drift
+from detection.model.training import (
     TrainingError,
     TrainParams,
     choose_threshold,

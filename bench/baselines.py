@@ -92,14 +92,14 @@ def run_features(lake: Path, warehouse: Path) -> dict[str, float]:
     """Content signals, the training-table join and LightGBM training, timed apart."""
     import duckdb
 
-    from detection.behaviour import BEHAVIOUR_FEATURES
-    from detection.features import (
+    from detection.features.behaviour import BEHAVIOUR_FEATURES
+    from detection.features.vector import (
         FEATURE_COLUMNS,
         feature_workers,
         files_content_frame,
         join_behaviour,
     )
-    from detection.model import TrainParams, train_booster
+    from detection.model.training import TrainParams, train_booster
 
     started = time.perf_counter()
     content = files_content_frame(

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from detection.drift import classification_quality, data_drift
-from detection.features import FEATURE_COLUMNS
+from detection.features.vector import FEATURE_COLUMNS
+from detection.model.drift import classification_quality, data_drift
 
 
 def _window(frame: pd.DataFrame, rows: int) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from bench.child import run_json
 
 def replay(artifact: str, repeats: int, prepared: bool) -> dict[str, object]:
     from bench.scorer import sample_mail
-    from detection.scorer import Scorer
+    from detection.serving.scorer import Scorer
 
     scorer = Scorer.load(artifact)
     if prepared:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from detection.behaviour import (
+from detection.features.behaviour import (
     AGE_CAP_DAYS,
     BEHAVIOUR_FEATURES,
     HISTORY_CAP,

@@ -23,7 +23,7 @@ OUT = Path("var/bench")
 
 def profile_scorer(artifact: str, repeats: int) -> Profiler:
     from bench.scorer import sample_mail
-    from detection.scorer import Scorer
+    from detection.serving.scorer import Scorer
 
     os.sched_setaffinity(0, {0})
     scorer = Scorer.load(artifact)
@@ -39,7 +39,7 @@ def profile_scorer(artifact: str, repeats: int) -> Profiler:
 
 
 def profile_features(lake: Path) -> Profiler:
-    from detection.features import file_content_frame
+    from detection.features.vector import file_content_frame
 
     first = sorted((lake / "messages").glob("*/*.parquet"))[0]
     profiler = Profiler(interval=0.001)

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.spamassassin import time_spamc
-from detection.parsing import parse_message
-from detection.scorer import Scorer
+from detection.mail.parsing import parse_message
+from detection.serving.scorer import Scorer
 from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
 

@@ -12,13 +12,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from detection.schema import dumps_summary
+from detection.mail.schema import dumps_summary
 
 
 def _score(args: argparse.Namespace) -> int:
-    from detection.ingest import iter_files, iter_raw_messages
-    from detection.parsing import ParseError
-    from detection.scorer import Scorer
+    from detection.mail.ingest import iter_files, iter_raw_messages
+    from detection.mail.parsing import ParseError
+    from detection.serving.scorer import Scorer
 
     endpoint = os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL") or None
     scorer = Scorer.load(args.artifact, endpoint_url=endpoint, attribution=args.attribution)
@@ -97,9 +97,9 @@ def _simulate(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from collections import defaultdict
 
-    from detection.ingest import ingest
-    from detection.lake import write_day, write_quarantine
-    from detection.schema import messages_to_tables
+    from detection.mail.ingest import ingest
+    from detection.mail.lake import write_day, write_quarantine
+    from detection.mail.schema import messages_to_tables
 
     result = ingest(args.paths, tenant_id=args.tenant)
     by_day = defaultdict(list)
@@ -113,8 +113,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from detection.registry import list_versions, rollback
-    from detection.stores import open_store
+    from detection.serving.registry import list_versions, rollback
+    from detection.serving.stores import open_store
 
     store = open_store(
         args.artifact, endpoint_url=os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL")

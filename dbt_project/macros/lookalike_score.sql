@@ -1,5 +1,5 @@
 {#- How much candidate (a registrable domain) imitates target, exactly as
-    detection.domains.lookalike_score: 0 when unrelated, identical or the target's name is shorter
+    detection.features.domains.lookalike_score: 0 when unrelated, identical or the target's name is shorter
     than 4 characters; 0.9 for the same name under another suffix; 0.8 for the target's name
     embedded in a longer one; 1.0 for one edit; 0.65 for two edits. -#}
 {% macro lookalike_score(candidate, target) -%}

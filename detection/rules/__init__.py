@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from detection.schema import ATTACK_CATEGORIES
+from detection.mail.schema import ATTACK_CATEGORIES
 
 ACTIONS = ("flag", "force_attack")
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -91,7 +91,8 @@ def _condition(rule: str, raw: object, features: frozenset[str]) -> Condition:
     if raw["feature"] not in features:
         raise _fail(
             rule,
-            f"unknown feature {raw['feature']!r}; the known ones are in detection/features.py",
+            f"unknown feature {raw['feature']!r}; the known ones are in "
+            "detection/features/vector.py",
         )
     if raw["op"] not in OPERATORS:
         raise _fail(rule, f"unknown operator {raw['op']!r}; use one of {', '.join(OPERATORS)}")

@@ -1,7 +1,7 @@
 """Message builders for every kind of simulated mail: safe traffic, hard negatives and attacks.
 
 Each builder takes a :class:`Draft` (who, when, which tenant) and returns a labelled
-:class:`~detection.schema.Message`. Templates are deliberately varied so the model cannot learn
+:class:`~detection.mail.schema.Message`. Templates are deliberately varied so the model cannot learn
 one sentence per category.
 """
 
@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from detection.schema import Attachment, Message, Url
+from detection.mail.schema import Attachment, Message, Url
 from detection.simulation.lookalikes import lookalike, random_domain, subdomain_lookalike
 from detection.simulation.world import (
     BRANDS,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from detection.schema import ATTACK_CATEGORIES, Message
+from detection.mail.schema import ATTACK_CATEGORIES, Message
 from detection.simulation import content
 from detection.simulation.world import Person, Tenant, build_world
 

@@ -1,5 +1,5 @@
-"""Render a simulated :class:`~detection.schema.Message` as RFC 822 bytes, so the parser and the
-scorer can be exercised on simulated mail exactly as on real mail."""
+"""Render a simulated :class:`~detection.mail.schema.Message` as RFC 822 bytes, so the parser and
+the scorer can be exercised on simulated mail exactly as on real mail."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from detection.schema import Message, domain_of
+from detection.mail.schema import Message, domain_of
 from detection.simulation.content import attachment_bytes
 
 

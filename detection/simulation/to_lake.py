@@ -10,8 +10,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
-from detection.lake import write_day
-from detection.schema import messages_to_tables
+from detection.mail.lake import write_day
+from detection.mail.schema import messages_to_tables
 from detection.simulation.generator import SimulationConfig, simulate
 
 

@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 
 from assets.resources import ArtifactStoreResource
-from detection.registry import read_production
-from detection.scorer import Scorer
+from detection.serving.registry import read_production
+from detection.serving.scorer import Scorer
 from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
 from orchestration.definitions import all_asset_checks, all_assets

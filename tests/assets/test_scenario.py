@@ -11,8 +11,8 @@ import pytest
 
 from assets.mail import MAIL_START
 from assets.resources import ArtifactStoreResource
-from detection.registry import read_production
-from detection.scorer import Scorer
+from detection.serving.registry import read_production
+from detection.serving.scorer import Scorer
 from orchestration.definitions import all_asset_checks, all_assets
 from orchestration.jobs import DAILY, RETRAIN, rollback_job
 from orchestration.resources import resources

@@ -13,9 +13,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from detection import lake
-from detection.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES, BehaviourState
-from detection.schema import messages_to_tables
+from detection.mail import lake
+from detection.features.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES, BehaviourState
+from detection.mail.schema import messages_to_tables
 from detection.simulation.generator import SimulationConfig, simulate
 
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"

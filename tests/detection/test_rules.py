@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from detection.features import FEATURE_COLUMNS
+from detection.features.vector import FEATURE_COLUMNS
 from detection.rules import RuleError, default_rules_text, parse_rules
 
 FEATURES = set(FEATURE_COLUMNS)

@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from detection.schema import ATTACK_CATEGORIES
+from detection.mail.schema import ATTACK_CATEGORIES
 from detection.simulation.generator import SimulationConfig, simulate
 
 

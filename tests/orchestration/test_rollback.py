@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 from assets.resources import ArtifactStoreResource
-from detection.registry import promote, read_production
-from detection.stores import LocalArtifactStore
+from detection.serving.registry import promote, read_production
+from detection.serving.stores import LocalArtifactStore
 from orchestration.jobs import rollback_job
-from tests.detection.test_artifact import make_bundle
+from tests.detection.serving.test_artifact import make_bundle
 
 
 def _store_with_two_versions(root: Path) -> tuple[LocalArtifactStore, str, str]:

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from detection.registry import promote, read_production
-from detection.stores import ArtifactStoreError, S3ArtifactStore
-from tests.detection.test_artifact import make_bundle
+from detection.serving.registry import promote, read_production
+from detection.serving.stores import ArtifactStoreError, S3ArtifactStore
+from tests.detection.serving.test_artifact import make_bundle
 
 SETUP_ACTIONS = 4  # create user, attach policy, create access key, create bucket: unauthenticated
 POLICY = {"Version": "2012-10-17",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from detection.behaviour import BEHAVIOUR_FEATURES
-from detection.schema import Message
-from detection.signals import CONTENT_FEATURES, content_signals
+from detection.features.behaviour import BEHAVIOUR_FEATURES
+from detection.features.signals import CONTENT_FEATURES, content_signals
+from detection.mail.schema import Message
 
 FEATURE_COLUMNS: tuple[str, ...] = (*CONTENT_FEATURES, *BEHAVIOUR_FEATURES)
 
@@ -91,7 +91,7 @@ def file_content_frame(path: str | Path) -> pd.DataFrame:
     """Content signals of every message in one lake parquet file, with its key columns."""
     import pyarrow.parquet as pq
 
-    from detection.schema import message_from_row
+    from detection.mail.schema import message_from_row
 
     frames = []
     for batch in pq.ParquetFile(path).iter_batches(batch_size=20_000):

@@ -4,7 +4,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from detection.explain import PathExplainer
+from detection.serving.explain import PathExplainer
 
 
 def _predict(booster: lgb.Booster, features: np.ndarray, **kind: bool) -> np.ndarray:

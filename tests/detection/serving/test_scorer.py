@@ -12,17 +12,17 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from detection.artifact import MODEL_FILE, Bundle, BundleError
-from detection.behaviour import BehaviourState
-from detection.features import FEATURE_COLUMNS
-from detection.parsing import parse_message
-from detection.registry import promote, rollback
+from detection.features.behaviour import BehaviourState
+from detection.features.signals import content_signals
+from detection.features.vector import FEATURE_COLUMNS
+from detection.mail.parsing import parse_message
 from detection.rules import default_rules_text
-from detection.scorer import Scorer
-from detection.signals import content_signals
+from detection.serving.artifact import MODEL_FILE, Bundle, BundleError
+from detection.serving.registry import promote, rollback
+from detection.serving.scorer import Scorer
+from detection.serving.stores import LocalArtifactStore
 from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
-from detection.stores import LocalArtifactStore
 
 FEATURES = list(FEATURE_COLUMNS)
 

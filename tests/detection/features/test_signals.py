@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detection.schema import Attachment, Message, Url
-from detection.signals import _TERM_RE, CONTENT_FEATURES, _term_counts, content_signals
+from detection.features.signals import _TERM_RE, CONTENT_FEATURES, _term_counts, content_signals
+from detection.mail.schema import Attachment, Message, Url
 
 NOW = datetime(2026, 1, 6, 9, tzinfo=UTC)
 

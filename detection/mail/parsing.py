@@ -18,8 +18,8 @@ from email.message import Message as EmailMessage
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from detection.html_text import extract_html
-from detection.schema import (
+from detection.mail.html_text import extract_html
+from detection.mail.schema import (
     CATEGORY_UNKNOWN,
     MAX_ATTACHMENTS,
     MAX_BODY_CHARS,

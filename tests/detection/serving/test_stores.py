@@ -4,14 +4,20 @@ import threading
 
 import pytest
 
-from detection.registry import PRODUCTION, load_production, promote, read_production, rollback
-from detection.stores import (
+from detection.serving.registry import (
+    PRODUCTION,
+    load_production,
+    promote,
+    read_production,
+    rollback,
+)
+from detection.serving.stores import (
     ArtifactStoreError,
     LocalArtifactStore,
     PointerConflict,
     S3ArtifactStore,
 )
-from tests.detection.test_artifact import make_bundle
+from tests.detection.serving.test_artifact import make_bundle
 
 
 @pytest.fixture(params=["local", "s3"])

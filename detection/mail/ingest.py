@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from detection.parsing import MAX_MESSAGE_BYTES, ParseError, parse_message, sha256_hex
-from detection.schema import CATEGORY_SAFE, CATEGORY_UNKNOWN, LABELS, Message, quarantine_row
+from detection.mail.parsing import MAX_MESSAGE_BYTES, ParseError, parse_message, sha256_hex
+from detection.mail.schema import CATEGORY_SAFE, CATEGORY_UNKNOWN, LABELS, Message, quarantine_row
 
 _SKIP_NAMES = frozenset({"manifest.csv", "SOURCES.md", "README.md", "README"})
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from detection.behaviour import SNAPSHOT_TABLES
+from detection.features.behaviour import SNAPSHOT_TABLES
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.txt"

@@ -5,9 +5,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detection.ingest import ingest
-from detection.parsing import MAX_MESSAGE_BYTES, ParseError, parse_message
-from detection.schema import MAX_BODY_CHARS, MAX_HEADER_CHARS
+from detection.mail.ingest import ingest
+from detection.mail.parsing import MAX_MESSAGE_BYTES, ParseError, parse_message
+from detection.mail.schema import MAX_BODY_CHARS, MAX_HEADER_CHARS
 from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
 

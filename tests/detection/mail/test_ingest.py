@@ -1,6 +1,6 @@
 import mailbox
 
-from detection.ingest import ingest
+from detection.mail.ingest import ingest
 from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from detection.artifact import MANIFEST, REQUIRED_FILES, Bundle, BundleError, sha256
-from detection.stores import ArtifactStore, ArtifactStoreError
+from detection.serving.artifact import MANIFEST, REQUIRED_FILES, Bundle, BundleError, sha256
+from detection.serving.stores import ArtifactStore, ArtifactStoreError
 
 PRODUCTION = "production.json"
 

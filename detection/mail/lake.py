@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from detection.schema import MESSAGES, QUARANTINE, RECIPIENTS, URLS
+from detection.mail.schema import MESSAGES, QUARANTINE, RECIPIENTS, URLS
 
 TABLES = {"messages": MESSAGES, "recipients": RECIPIENTS, "urls": URLS}
 

@@ -1,6 +1,7 @@
 """Content signals: the one function that turns a message into numbers, used by the training
 assets and by the online scorer alike. Signals depend only on the message itself and on static
-lists (brands, free-mail providers, shorteners); tenant history lives in ``detection.behaviour``.
+lists (brands, free-mail providers, shorteners); tenant history lives in
+``detection.features.behaviour``.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 
-from detection.domains import (
+from detection.features.domains import (
     BRAND_DOMAINS,
     BRAND_REGISTRABLE,
     FREEMAIL,
@@ -18,7 +19,7 @@ from detection.domains import (
     max_lookalike,
     registrable,
 )
-from detection.schema import Message, domain_of
+from detection.mail.schema import Message, domain_of
 
 _TERMS = {
     "urgency": r"\b(urgent(ly)?|immediately|asap|as soon as possible|within 24 hours|today|"

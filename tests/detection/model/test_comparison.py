@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detection.gate import compare, recall_at_fp_budget
+from detection.model.comparison import compare, recall_at_fp_budget
 
 
 def test_recall_at_fp_budget_uses_the_strictest_threshold_within_budget():
@@ -43,7 +43,7 @@ def test_an_equal_or_better_challenger_passes():
 
 
 def test_threshold_meets_the_recall_target_and_drops_while_validation_fpr_allows():
-    from detection.model import choose_threshold
+    from detection.model.training import choose_threshold
 
     y = np.array([0] * 1000 + [1] * 10)
     scores = np.concatenate([np.linspace(0.0, 0.5, 1000), np.linspace(0.9, 0.99, 10)])

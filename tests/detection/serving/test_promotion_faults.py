@@ -8,9 +8,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from detection.registry import load_production, model_prefix, promote, read_production
-from detection.stores import ArtifactStoreError, S3ArtifactStore
-from tests.detection.test_artifact import make_bundle
+from detection.serving.registry import load_production, model_prefix, promote, read_production
+from detection.serving.stores import ArtifactStoreError, S3ArtifactStore
+from tests.detection.serving.test_artifact import make_bundle
 
 
 def _port() -> int:

@@ -11,16 +11,16 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
-from detection.artifact import MODEL_FILE, RULES_FILE, Bundle
-from detection.behaviour import BehaviourState
-from detection.explain import PathExplainer
-from detection.features import DESCRIPTIONS
-from detection.parsing import parse_message
-from detection.registry import load_production, read_production
+from detection.features.behaviour import BehaviourState
+from detection.features.signals import content_signals
+from detection.features.vector import DESCRIPTIONS
+from detection.mail.parsing import parse_message
+from detection.mail.schema import Message
 from detection.rules import Rule, parse_rules
-from detection.schema import Message
-from detection.signals import content_signals
-from detection.stores import ArtifactStore, open_store
+from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle
+from detection.serving.explain import PathExplainer
+from detection.serving.registry import load_production, read_production
+from detection.serving.stores import ArtifactStore, open_store
 
 TOP_REASONS = 3
 ATTRIBUTIONS = ("path", "shap")
@@ -56,7 +56,7 @@ class Scorer:
         attribution: str = "path",
     ) -> None:
         """``attribution``: how reasons rank features. ``path`` (default) sums attributions
-        precomputed per leaf (a quarter of TreeSHAP's cost, see :mod:`detection.explain`);
+        precomputed per leaf (a quarter of TreeSHAP's cost, see :mod:`detection.serving.explain`);
         ``shap`` runs LightGBM's exact TreeSHAP for each explained message."""
         if attribution not in ATTRIBUTIONS:
             raise ValueError(f"attribution must be one of {ATTRIBUTIONS}, not {attribution!r}")

@@ -16,8 +16,8 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from detection.domains import max_lookalike, registrable
-from detection.schema import TIMESTAMP, Message, domain_of, name_key, url_domains
+from detection.features.domains import max_lookalike, registrable
+from detection.mail.schema import TIMESTAMP, Message, domain_of, name_key, url_domains
 
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
     "sender_prior_messages",

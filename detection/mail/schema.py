@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from detection.domains import registrable
+from detection.features.domains import registrable
 
 LABEL_ATTACK = "attack"
 LABEL_SAFE = "safe"

@@ -12,11 +12,11 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from detection.artifact import MODEL_FILE, RULES_FILE, Bundle
-from detection.model import combined_scores, predict
+from detection.mail.schema import Message
+from detection.model.training import combined_scores, predict
 from detection.rules import parse_rules
-from detection.schema import Message
-from detection.scorer import Scorer
+from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle
+from detection.serving.scorer import Scorer
 
 
 class GoldenSetError(ValueError):

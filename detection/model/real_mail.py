@@ -31,13 +31,20 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from detection.artifact import Bundle
-from detection.behaviour import BehaviourState
-from detection.features import content_frame
-from detection.ingest import ingest
-from detection.model import TrainParams, choose_threshold, metrics, predict, rows, train_booster
+from detection.features.behaviour import BehaviourState
+from detection.features.signals import CONTENT_FEATURES
+from detection.features.vector import content_frame
+from detection.mail.ingest import ingest
+from detection.model.training import (
+    TrainParams,
+    choose_threshold,
+    metrics,
+    predict,
+    rows,
+    train_booster,
+)
 from detection.rules import default_rules_text, parse_rules
-from detection.signals import CONTENT_FEATURES
+from detection.serving.artifact import Bundle
 
 # Present or absent by mail system and era rather than by intent: old corpora predate DKIM and
 # DMARC, some archives strip Message-ID/Date/Return-Path, honeypots record their own relay.

@@ -3,8 +3,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from detection.artifact import MANIFEST, MODEL_FILE, Bundle, BundleError
-from detection.behaviour import SNAPSHOT_TABLES
+from detection.features.behaviour import SNAPSHOT_TABLES
+from detection.serving.artifact import MANIFEST, MODEL_FILE, Bundle, BundleError
 
 
 def make_bundle(threshold: float = 0.5) -> Bundle:

@@ -1,0 +1,1 @@
+"""Features: content signals, behavioural features (online), domains, the feature vector."""

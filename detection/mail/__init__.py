@@ -1,0 +1,1 @@
+"""Mail: the message schema, RFC 822 parsing, ingestion of .eml/mbox, the parquet lake."""

@@ -1,0 +1,2 @@
+"""Model: training helpers, evaluation, drift, pictures, champion/challenger comparisons,
+real-mail evaluation."""

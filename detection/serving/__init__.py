@@ -1,0 +1,1 @@
+"""Serving: the artifact bundle, stores, the registry, explanations and the online scorer."""
