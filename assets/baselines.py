@@ -24,20 +24,15 @@ from pydantic import Field
 from assets.dbt_project import dbt_project
 from assets.mail import MAIL_DAYS
 from assets.resources import LakeResource
+from detection.features import behaviour
+from detection.features.behaviour import SNAPSHOT_TABLES
 from detection.mail import lake
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 BEHAVIOUR_MART = dg.AssetKey("fct_message_behaviour")
-SNAPSHOT_MODELS = {
-    "sender_baselines": dg.AssetKey("dim_sender_baselines"),
-    "pair_baselines": dg.AssetKey("dim_pair_baselines"),
-    "domain_baselines": dg.AssetKey("dim_domain_baselines"),
-    "display_name_baselines": dg.AssetKey("dim_display_name_baselines"),
-    "url_domain_baselines": dg.AssetKey("dim_url_domain_baselines"),
-    "org_domain_baselines": dg.AssetKey("dim_org_domain_baselines"),
-    "recipient_baselines": dg.AssetKey("dim_recipient_baselines"),
-    "employee_baselines": dg.AssetKey("dim_employee_baselines"),
-}
+# the serving snapshot: each table of detection.features.behaviour.SNAPSHOT_TABLES is the dbt
+# model dim_<table> (a test holds their columns equal)
+SNAPSHOT_MODELS = {name: dg.AssetKey(f"dim_{name}") for name in SNAPSHOT_TABLES}
 VAR_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
@@ -105,10 +100,10 @@ def build_baseline_assets() -> dg.AssetsDefinition:
         rewritten for this run's partition window."""
         window = context.partition_time_window
         days = [date.fromisoformat(key) for key in context.partition_keys]
-        dbt_vars = partition_window(
+        window_vars = partition_window(
             window.start, window.end, lake.arrival_span(lake_store.lake, days)
         )
-        args = ["build", "--vars", json.dumps(dbt_vars)]
+        args = ["build", "--vars", json.dumps({**behaviour.dbt_vars(), **window_vars})]
         if config.full_refresh:
             args.append("--full-refresh")
         context.log.info(f"dbt {' '.join(args)}")

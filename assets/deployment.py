@@ -1,14 +1,11 @@
 """Deployment stage: ``deployed_model`` promotes the candidate bundle. It runs only when every
 blocking check on ``model_evaluation`` and ``candidate_bundle`` passed in the same run."""
 
-import json
-
 import dagster as dg
 from pydantic import Field
 
-from assets.evaluation import EVALUATION_FILE
-from assets.gate import candidate_bundle, load_candidate_bundle, require_same_run
-from assets.resources import ArtifactStoreResource, LakeResource
+from assets.bundle import candidate_bundle, require_same_run
+from assets.resources import ArtifactStoreResource, WorkDirResource, handoff_failures
 from detection.serving.artifact import BundleError
 from detection.serving.registry import promote, rollback
 from detection.serving.stores import ArtifactStoreError
@@ -19,7 +16,7 @@ GROUP = "deployment"
 @dg.asset(group_name=GROUP, deps=[candidate_bundle], kinds={"s3", "python"})
 def deployed_model(
     context: dg.AssetExecutionContext,
-    lake_store: LakeResource,
+    work_dir: WorkDirResource,
     artifact_store: ArtifactStoreResource,
 ) -> dg.MaterializeResult:
     """The candidate bundle promoted to the artifact store: uploaded under an immutable version,
@@ -27,9 +24,11 @@ def deployed_model(
     audit record appended. Runs only when every blocking check on model_evaluation and
     candidate_bundle passed in the same run."""
     require_same_run(context, candidate_bundle.key)
-    bundle = load_candidate_bundle(lake_store)
-    evaluation = json.loads(lake_store.path(EVALUATION_FILE).read_text())
+    work = work_dir.open()
+    with handoff_failures():
+        bundle, evaluation = work.load_candidate_bundle(), work.load_evaluation()
     lineage = bundle.manifest.get("lineage") or {}
+    policy = lineage.get("gate_policy") if isinstance(lineage, dict) else None
     store = artifact_store.open()
     try:
         where = promote(
@@ -37,8 +36,9 @@ def deployed_model(
             bundle,
             {
                 "run_id": context.run_id,
-                "metrics": evaluation["combined"],
+                "metrics": evaluation.combined.as_dict(),
                 "lineage": lineage,
+                "gate_policy": policy,
                 "checks": "all blocking checks passed (efficacy, category floors, champion vs "
                 "challenger, latency)",
             },
@@ -53,8 +53,8 @@ def deployed_model(
             "previous": str(where["previous"]),
             "audit_record": str(where["audit"]),
             "threshold": bundle.threshold,
-            "recall": evaluation["combined"]["recall"],
-            "fpr": evaluation["combined"]["fpr"],
+            "recall": evaluation.combined.recall,
+            "fpr": evaluation.combined.fpr,
         }
     )
 

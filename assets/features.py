@@ -2,12 +2,11 @@
 and the serving snapshot of the baselines."""
 
 import dagster as dg
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.baselines import BEHAVIOUR_MART, SNAPSHOT_MODELS, WAREHOUSE_POOL
-from assets.resources import LakeResource, WarehouseResource
+from assets.resources import LakeResource, WarehouseResource, WorkDirResource, handoff_failures
 from detection.features.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES
 from detection.features.vector import (
     FEATURE_COLUMNS,
@@ -17,9 +16,6 @@ from detection.features.vector import (
 )
 
 GROUP = "features"
-MESSAGE_FEATURES_FILE = "message_features.parquet"
-TRAINING_TABLE_FILE = "training_table.parquet"
-SNAPSHOT_DIR = "snapshot"
 
 
 # Declarative automation: when new mail lands and its baselines are built (ingest_job, the drop
@@ -35,7 +31,7 @@ NEW_MAIL = dg.AutomationCondition.eager()
     automation_condition=NEW_MAIL,
 )
 def message_features(
-    context: dg.AssetExecutionContext, lake_store: LakeResource
+    context: dg.AssetExecutionContext, lake_store: LakeResource, work_dir: WorkDirResource
 ) -> dg.MaterializeResult:
     """Content signals of every message (detection.features.signals.content_signals: the same
     function the online scorer uses), one row per message, with tenant, arrival time and label."""
@@ -45,7 +41,7 @@ def message_features(
             f"no mail under {lake_store.lake}/messages; materialise raw_messages first"
         )
     frame = files_content_frame(files, workers=feature_workers())
-    path = lake_store.path(MESSAGE_FEATURES_FILE)
+    path = work_dir.open().message_features
     frame.to_parquet(path, index=False)
     context.log.info(f"content signals for {len(frame)} messages written to {path}")
     return dg.MaterializeResult(
@@ -65,11 +61,13 @@ def message_features(
     pool=WAREHOUSE_POOL,
 )
 def training_table(
-    context: dg.AssetExecutionContext, lake_store: LakeResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, work_dir: WorkDirResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Content signals joined with the point-in-time behavioural features and the labels.
     Grain: one row per message."""
-    content = pd.read_parquet(lake_store.path(MESSAGE_FEATURES_FILE))
+    work = work_dir.open()
+    with handoff_failures():
+        content = work.read_message_features()
     behaviour = warehouse.read(
         f"select message_id, {', '.join(BEHAVIOUR_FEATURES)} from {BEHAVIOUR_MART.path[-1]}"
     )
@@ -79,7 +77,7 @@ def training_table(
             f"{len(content) - len(table)} messages have content signals but no behavioural row; "
             "the warehouse is stale. Materialise the dbt assets and this asset in the same run."
         )
-    path = lake_store.path(TRAINING_TABLE_FILE)
+    path = work.training_table
     table.to_parquet(path, index=False)
     context.log.info(f"training table with {len(table)} rows written to {path}")
     return dg.MaterializeResult(
@@ -103,22 +101,22 @@ def training_table(
     pool=WAREHOUSE_POOL,
 )
 def baseline_snapshot(
-    context: dg.AssetExecutionContext, lake_store: LakeResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, work_dir: WorkDirResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """The latest per-key behavioural aggregates the online scorer needs, as parquet: it goes
     into the deployed bundle so the scorer computes the same features as the mart."""
-    counts = {}
+    work, counts = work_dir.open(), {}
     for name, key in SNAPSHOT_MODELS.items():
         schema = SNAPSHOT_TABLES[name]
         columns = ", ".join(schema.names)  # ordered, so the same data gives the same bytes
         frame = warehouse.read(f"select {columns} from {key.path[-1]} order by {columns}")
         table = pa.Table.from_pandas(frame, preserve_index=False).cast(schema)
-        pq.write_table(table, lake_store.path(SNAPSHOT_DIR, f"{name}.parquet"))
+        pq.write_table(table, work.snapshot_table(name))
         counts[name] = table.num_rows
     context.log.info(f"baseline snapshot written: {counts}")
     return dg.MaterializeResult(
         metadata={
             "rows": dg.MetadataValue.json(counts),
-            "path": dg.MetadataValue.path(str(lake_store.path(SNAPSHOT_DIR, "x").parent)),
+            "path": dg.MetadataValue.path(str(work.snapshot_table("x").parent)),
         }
     )

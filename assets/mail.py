@@ -84,13 +84,20 @@ def _real(config: MailSourceConfig, days: list[date], lake_store: LakeResource) 
         lake.write_quarantine(lake_store.lake, day, result.quarantine if result else [])
         if result:
             summary = result.summary()
-            totals.update(parsed=summary["parsed"], quarantined=summary["quarantined"],
-                          duplicates=summary["duplicates"])  # fmt: skip
+            totals.update(
+                parsed=summary["parsed"],
+                quarantined=summary["quarantined"],
+                duplicates=summary["duplicates"],
+            )
             reasons.update(summary["by_reason"])
             categories.update(m.category for m in messages)
-    return {"messages": totals["parsed"], "quarantined": totals["quarantined"],
-            "duplicates": totals["duplicates"], "quarantine_reasons": dict(reasons),
-            "categories": dict(categories)}  # fmt: skip
+    return {
+        "messages": totals["parsed"],
+        "quarantined": totals["quarantined"],
+        "duplicates": totals["duplicates"],
+        "quarantine_reasons": dict(reasons),
+        "categories": dict(categories),
+    }
 
 
 @dg.asset(

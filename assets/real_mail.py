@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from assets.resources import LakeResource
+from assets.resources import WorkDirResource
 from detection.model.real_mail import RealMailConfig, RealMailError, run
 from detection.serving.registry import promote
 from detection.serving.stores import LocalArtifactStore
@@ -17,7 +17,6 @@ from detection.serving.stores import LocalArtifactStore
 GROUP = "real_mail"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "data" / "real-mail"
-STORE_DIR = "real_mail_model"
 
 
 class RealMailEvaluationConfig(dg.Config):
@@ -44,7 +43,7 @@ def _table(splits: dict[str, dict], keys: tuple[str, ...]) -> str:
 
 @dg.asset(group_name=GROUP, kinds={"lightgbm"})
 def real_mail_model(
-    context: dg.AssetExecutionContext, config: RealMailEvaluationConfig, lake_store: LakeResource
+    context: dg.AssetExecutionContext, config: RealMailEvaluationConfig, work_dir: WorkDirResource
 ) -> dg.MaterializeResult:
     """A content-only model trained on real labelled mail. Reports random, time-held-out and
     source-held-out (every attack source + safe source pair held out in turn) metrics and the gap
@@ -53,15 +52,21 @@ def real_mail_model(
     (path in metadata): `attack-detection score --artifact PATH mail.eml`."""
     corpus = Path(config.path or os.environ.get("ATTACK_DETECTION_REAL_MAIL_DIR") or DEFAULT_CORPUS)
     try:
-        report, bundle = run(RealMailConfig(
-            path=corpus, recall_target=config.recall_target, time_cutoff=config.time_cutoff,
-            seed=config.seed))  # fmt: skip
+        report, bundle = run(
+            RealMailConfig(
+                path=corpus,
+                recall_target=config.recall_target,
+                time_cutoff=config.time_cutoff,
+                seed=config.seed,
+            )
+        )
     except RealMailError as exc:
         raise dg.Failure(str(exc)) from exc
-    store_dir = lake_store.path(STORE_DIR)
+    work = work_dir.open()
+    store_dir = work.real_mail_store
     store = LocalArtifactStore(store_dir)
     promote(store, bundle, {"run_id": context.run_id, "kind": "real-mail", "corpus": str(corpus)})
-    report_path = lake_store.path("real_mail_evaluation.json")
+    report_path = work.real_mail_report
     report_path.write_text(json.dumps(report, indent=2, default=float))
     splits = report["splits"]
     rows = {"random": splits["random"], "source held out (mean)": splits["source_held_out"]["mean"]}
@@ -76,10 +81,15 @@ def real_mail_model(
     if "time_held_out" in shortcut:
         before["time held out"] = shortcut["time_held_out"]
     audit = [r for r in report["feature_audit"] if r["removed"] or r["source_auc"] >= 0.8]
-    audit_lines = ["| feature | source AUC within a label | label signal within an era | removed |",
-                   "|---|---|---|---|"]  # fmt: skip
-    audit_lines += [f"| {r['feature']} | {r['source_auc']:.3f} | {r['label_signal']:.3f} | "
-                    f"{'yes' if r['removed'] else 'no'} |" for r in audit]  # fmt: skip
+    audit_lines = [
+        "| feature | source AUC within a label | label signal within an era | removed |",
+        "|---|---|---|---|",
+    ]
+    audit_lines += [
+        f"| {r['feature']} | {r['source_auc']:.3f} | {r['label_signal']:.3f} | "
+        f"{'yes' if r['removed'] else 'no'} |"
+        for r in audit
+    ]
     top = list(report["importance_gain"].items())[:10]
     context.log.info(
         f"real-mail model {bundle.version}: source-held-out {rows['source held out (mean)']}"

@@ -7,7 +7,10 @@ same variables (``dbt_project/profiles.yml`` and the source definitions), so the
 disagree. ``orchestration/resources.py`` wires these.
 """
 
+import dataclasses
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -15,10 +18,14 @@ import duckdb
 import pandas as pd
 from pydantic import Field
 
+from detection.handoff import HandoffError
+from detection.model.policy import GatePolicy, PolicyError
 from detection.serving.stores import ArtifactStore, open_store
+from detection.workdir import WorkDir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = REPO_ROOT / "var"
+POLICY_FIELDS = tuple(f.name for f in dataclasses.fields(GatePolicy))
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -41,27 +48,34 @@ class WarehouseResource(dg.ConfigurableResource):
 
 class LakeResource(dg.ConfigurableResource):
     """Where raw mail lands as parquet ($ATTACK_DETECTION_LAKE_DIR, default var/lake; dbt reads
-    it) and where Python assets keep their outputs ($ATTACK_DETECTION_WORK_DIR, default
-    var/work)."""
+    it) and where new mail is delivered ($ATTACK_DETECTION_DROP_DIR, default var/drop)."""
 
     @property
     def lake(self) -> Path:
         return _env_path("ATTACK_DETECTION_LAKE_DIR", VAR_DIR / "lake")
 
     @property
-    def work(self) -> Path:
-        return _env_path("ATTACK_DETECTION_WORK_DIR", VAR_DIR / "work")
-
-    @property
     def drop(self) -> Path:
-        """Where new mail is delivered, one YYYY-MM-DD/ directory per day
-        ($ATTACK_DETECTION_DROP_DIR, default var/drop)."""
+        """Where new mail is delivered, one YYYY-MM-DD/ directory per day."""
         return _env_path("ATTACK_DETECTION_DROP_DIR", VAR_DIR / "drop")
 
-    def path(self, *parts: str) -> Path:
-        target = self.work.joinpath(*parts)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
+
+class WorkDirResource(dg.ConfigurableResource):
+    """Where the Python stages keep their outputs ($ATTACK_DETECTION_WORK_DIR, default var/work);
+    :class:`detection.workdir.WorkDir` owns the layout and the typed loaders."""
+
+    def open(self) -> WorkDir:
+        return WorkDir(_env_path("ATTACK_DETECTION_WORK_DIR", VAR_DIR / "work"))
+
+
+@contextmanager
+def handoff_failures() -> Iterator[None]:
+    """A missing or outdated hand-off from another stage fails the step with its message (which
+    names the asset to materialise), not with a stack trace."""
+    try:
+        yield
+    except HandoffError as exc:
+        raise dg.Failure(str(exc)) from exc
 
 
 class ArtifactStoreResource(dg.ConfigurableResource):
@@ -92,30 +106,41 @@ class ArtifactStoreResource(dg.ConfigurableResource):
         return open_store(self.resolved_uri, endpoint_url=endpoint)
 
 
-class GateResource(dg.ConfigurableResource):
-    """The deployment gate's budgets beyond the efficacy checks (values from the environment
-    when not configured)."""
+class GatePolicyResource(dg.ConfigurableResource):
+    """The gate policy (detection.model.policy.GatePolicy) set by the deployment: every blocking
+    check and the candidate's operating point read it; the bundle's manifest and the audit record
+    keep a copy. A field left unset here comes from $ATTACK_DETECTION_<FIELD> (e.g.
+    ATTACK_DETECTION_FP_BUDGET), else from the policy's default. Never from training config."""
 
-    champion_tolerance: float = Field(
-        default=-1.0,
-        description="recall at the FP budget the challenger may lose against the serving model on "
-        "the golden set, overall or in any category; <0: $ATTACK_DETECTION_CHAMPION_TOLERANCE, "
-        "else 0.01",
+    fp_budget: float | None = Field(default=None, description="FPR allowed on held-out safe mail")
+    recall_floor: float | None = Field(
+        default=None, description="recall on the held-out days at the candidate's threshold"
     )
-    latency_budget_ms: float = Field(
-        default=-1.0,
-        description="p99 scoring latency budget on the replay set; <0: "
-        "$ATTACK_DETECTION_LATENCY_BUDGET_MS, else 5",
+    category_recall_floor: float | None = Field(
+        default=None, description="recall every attack category must reach"
+    )
+    category_floors: dict[str, float] | None = Field(
+        default=None, description="per-category floors overriding category_recall_floor"
+    )
+    min_category_attacks: int | None = Field(
+        default=None, description="categories with fewer held-out attacks are not judged"
+    )
+    champion_tolerance: float | None = Field(
+        default=None, description="recall at the FP budget the challenger may lose to production"
+    )
+    latency_budget_ms: float | None = Field(
+        default=None, description="p99 scoring latency on the replay set"
+    )
+    replay_messages: int | None = Field(
+        default=None, description="latest landed messages replayed for the latency check"
+    )
+    drift_share_threshold: float | None = Field(
+        default=None, description="share of drifted features from which feature_drift warns"
     )
 
-    @property
-    def tolerance(self) -> float:
-        if self.champion_tolerance >= 0:
-            return self.champion_tolerance
-        return float(os.environ.get("ATTACK_DETECTION_CHAMPION_TOLERANCE", "0.01"))
-
-    @property
-    def latency_ms(self) -> float:
-        if self.latency_budget_ms >= 0:
-            return self.latency_budget_ms
-        return float(os.environ.get("ATTACK_DETECTION_LATENCY_BUDGET_MS", "5"))
+    def policy(self) -> GatePolicy:
+        try:
+            base = GatePolicy.from_env(os.environ)
+            return base.replace(**{name: getattr(self, name) for name in POLICY_FIELDS})
+        except PolicyError as exc:
+            raise dg.Failure(f"the gate policy is invalid: {exc}") from exc

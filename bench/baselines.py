@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bench.child import run_json
 from bench.world import BENCH_DIR, MESSAGES_PER_DAY, simulate
+from detection.features import behaviour
 
 DBT_PROJECT = Path("dbt_project")
 ENGINES = ("dbt", "pandas", "features")
@@ -44,16 +45,33 @@ def _peak_children_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def _dbt(lake: Path, warehouse: Path, *args: str) -> float:
-    env = {**os.environ, "ATTACK_DETECTION_LAKE_DIR": str(lake),
-           "ATTACK_DETECTION_DUCKDB_PATH": str(warehouse.resolve())}  # fmt: skip
+def _dbt(lake: Path, warehouse: Path, *args: str, window: dict[str, str] | None = None) -> float:
+    env = {
+        **os.environ,
+        "ATTACK_DETECTION_LAKE_DIR": str(lake),
+        "ATTACK_DETECTION_DUCKDB_PATH": str(warehouse.resolve()),
+    }
     dbt = Path(sys.executable).with_name("dbt")
+    target = str((BENCH_DIR / "dbt-target").resolve())
+    dbt_vars = json.dumps({**behaviour.dbt_vars(), **(window or {})})
     started = time.perf_counter()
     subprocess.run(
-        [str(dbt), "run", "--profiles-dir", ".", "--quiet",
-         "--target-path", str((BENCH_DIR / "dbt-target").resolve()), *args],
-        cwd=DBT_PROJECT, env=env, check=True,
-    )  # fmt: skip
+        [
+            str(dbt),
+            "run",
+            "--profiles-dir",
+            ".",
+            "--quiet",
+            "--target-path",
+            target,
+            "--vars",
+            dbt_vars,
+            *args,
+        ],
+        cwd=DBT_PROJECT,
+        env=env,
+        check=True,
+    )
     return time.perf_counter() - started
 
 
@@ -63,11 +81,11 @@ def run_dbt(lake: Path, warehouse: Path) -> dict[str, float]:
     seconds = _dbt(lake, warehouse, "--full-refresh")
     last = max(p.name.removeprefix("date=") for p in (lake / "messages").iterdir())
     window = {"window_start": f"{last} 00:00:00", "window_end": f"{last} 23:59:59.999999"}
-    incremental = _dbt(lake, warehouse, "--vars", json.dumps(window))
+    incremental = _dbt(lake, warehouse, window=window)
     # dbt's fixed cost per invocation: start, parse, connect, select nothing. The vars differ
     # from the last run's, as they do in every partition run, which makes dbt parse afresh.
     nothing = {"window_start": "1900-01-02 00:00:00", "window_end": "1900-01-03 00:00:00"}
-    startup = _dbt(lake, warehouse, "--select", "tag:no-such-tag", "--vars", json.dumps(nothing))
+    startup = _dbt(lake, warehouse, "--select", "tag:no-such-tag", window=nothing)
     return {
         "seconds": seconds,
         "peak_mib": _peak_children_mib(),
@@ -167,8 +185,15 @@ def main() -> None:
     rows = sum(pq.read_metadata(f).num_rows for f in (lake / "messages").glob("*/*.parquet"))
     result: dict[str, object] = {"messages": rows}
     for engine in ENGINES:  # dbt first: the features engine reads the mart it builds
-        figures = run_json("bench.baselines", "--engine", engine, "--lake", str(lake),
-                           "--warehouse", str(warehouse))  # fmt: skip
+        figures = run_json(
+            "bench.baselines",
+            "--engine",
+            engine,
+            "--lake",
+            str(lake),
+            "--warehouse",
+            str(warehouse),
+        )
         if "seconds" in figures:
             figures["rows_per_s"] = rows / figures["seconds"]
         result[engine] = figures

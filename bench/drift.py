@@ -47,14 +47,18 @@ def main() -> None:
     started = time.perf_counter()
     classification_quality(y, scores, 0.5)
     quality_seconds = time.perf_counter() - started
-    print(json.dumps({
-        "rows_per_window": args.rows,
-        "features": len(FEATURE_COLUMNS),
-        "feature_drift_seconds": drift_seconds,
-        "classification_report_seconds": quality_seconds,
-        "drift_share": drift.drift_share,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "rows_per_window": args.rows,
+                "features": len(FEATURE_COLUMNS),
+                "feature_drift_seconds": drift_seconds,
+                "classification_report_seconds": quality_seconds,
+                "drift_share": drift.drift_share,
+                "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

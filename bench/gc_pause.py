@@ -72,10 +72,17 @@ def main() -> None:
         print(json.dumps(replay(args.artifact, args.repeats, args.variant == "prepared")))
         return
     result = {
-        variant: run_json("bench.gc_pause", "--artifact", args.artifact,
-                          "--repeats", str(args.repeats), "--variant", variant)
+        variant: run_json(
+            "bench.gc_pause",
+            "--artifact",
+            args.artifact,
+            "--repeats",
+            str(args.repeats),
+            "--variant",
+            variant,
+        )
         for variant in ("loaded", "prepared")
-    }  # fmt: skip
+    }
     print(json.dumps(result))
 
 

@@ -48,12 +48,14 @@ def repeat(module: str, args: list[str], runs: int = RUNS) -> dict[str, dict[str
     }
 
 
-PLOTTED = (("to_model_seconds", "landed mail to trained model"),
-           ("dbt.seconds", "dbt-duckdb baselines, full build"),
-           ("dbt.last_day_seconds", "dbt-duckdb, one new day (incremental)"),
-           ("pandas.seconds", "pandas baselines, full"),
-           ("features.content_seconds", "content signals (2 processes)"),
-           ("features.training_seconds", "LightGBM training"))  # fmt: skip
+PLOTTED = (
+    ("to_model_seconds", "landed mail to trained model"),
+    ("dbt.seconds", "dbt-duckdb baselines, full build"),
+    ("dbt.last_day_seconds", "dbt-duckdb, one new day (incremental)"),
+    ("pandas.seconds", "pandas baselines, full"),
+    ("features.content_seconds", "content signals (2 processes)"),
+    ("features.training_seconds", "LightGBM training"),
+)
 
 
 def cost_model(baselines: dict[int, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
@@ -93,8 +95,13 @@ def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
         pairs = zip(sizes, messages, strict=True)
         per_message = [baselines[n][engine]["median"] / m * 1e6 for n, m in pairs]
         axes.plot(messages, per_message, marker="o", label=label)
-    axes.set(xscale="log", yscale="log", xlabel="messages", ylabel="µs per message (history size)",
-             title="Cost per message against volume")  # fmt: skip
+    axes.set(
+        xscale="log",
+        yscale="log",
+        xlabel="messages",
+        ylabel="µs per message (history size)",
+        title="Cost per message against volume",
+    )
     axes.xaxis.set_minor_formatter(NullFormatter())
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     figure.savefig(path, dpi=90, bbox_inches="tight")
@@ -106,7 +113,13 @@ def main() -> None:
     to redraw the plot from saved results; --scale adds 5M messages to the baselines."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     wanted = [a for a in sys.argv[1:] if not a.startswith("--")] or [
-        "simulator", "baselines", "scorer", "pipeline", "gc", "evidently"]  # fmt: skip
+        "simulator",
+        "baselines",
+        "scorer",
+        "pipeline",
+        "gc",
+        "evidently",
+    ]
     path = BENCH_DIR / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
     for section in wanted:

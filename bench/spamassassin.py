@@ -39,21 +39,41 @@ def time_spamc(raws: list[bytes]) -> dict[str, float] | None:
     with tempfile.TemporaryDirectory() as tmp:
         pidfile = Path(tmp) / "spamd.pid"
         daemon = subprocess.Popen(
-            [spamd, "--local", "--listen", f"127.0.0.1:{port}", "--max-children", "1",
-             "--pidfile", str(pidfile), "--syslog", "stderr", "--username", "nobody"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                spamd,
+                "--local",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--max-children",
+                "1",
+                "--pidfile",
+                str(pidfile),
+                "--syslog",
+                "stderr",
+                "--username",
+                "nobody",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             _wait(port, 120)
             times = []
             for raw in raws:
                 start = time.perf_counter()
-                subprocess.run([spamc, "-d", "127.0.0.1", "-p", str(port), "-c"], input=raw,
-                               stdout=subprocess.DEVNULL, check=False)  # fmt: skip
+                subprocess.run(
+                    [spamc, "-d", "127.0.0.1", "-p", str(port), "-c"],
+                    input=raw,
+                    stdout=subprocess.DEVNULL,
+                    check=False,
+                )
                 times.append((time.perf_counter() - start) * 1000)
         finally:
             daemon.terminate()
             daemon.wait(timeout=30)
     values = np.asarray(times)
-    return {"messages": len(raws), "p50_ms": float(np.percentile(values, 50)),
-            "p99_ms": float(np.percentile(values, 99))}  # fmt: skip
+    return {
+        "messages": len(raws),
+        "p50_ms": float(np.percentile(values, 50)),
+        "p99_ms": float(np.percentile(values, 99)),
+    }

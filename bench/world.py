@@ -17,7 +17,21 @@ def simulate(days: int, workers: int, out: Path) -> subprocess.CompletedProcess[
     (a JSON summary) is captured."""
     cli = Path(sys.executable).with_name("attack-detection")
     return subprocess.run(
-        [str(cli), "simulate", "--days", str(days), "--tenants", str(TENANTS),
-         "--employees", str(EMPLOYEES), "--workers", str(workers), "--out", str(out)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            str(cli),
+            "simulate",
+            "--days",
+            str(days),
+            "--tenants",
+            str(TENANTS),
+            "--employees",
+            str(EMPLOYEES),
+            "--workers",
+            str(workers),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import deployment, evaluation, features, gate, mail, real_mail, training
+from assets import bundle, deployment, evaluation, features, mail, real_mail, training
 from assets.baselines import build_baseline_assets
 from orchestration.jobs import ingest_job, real_mail_job, retrain_job, rollback_job
 from orchestration.resources import resources
@@ -15,7 +15,7 @@ from orchestration.sensors import (
     run_failure_alert_sensor,
 )
 
-STAGE_MODULES = [mail, features, training, evaluation, gate, deployment, real_mail]
+STAGE_MODULES = [mail, features, training, evaluation, bundle, deployment, real_mail]
 
 
 def all_assets() -> list[dg.AssetsDefinition]:

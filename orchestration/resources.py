@@ -9,9 +9,10 @@ from dagster_dbt import DbtCliResource
 from assets.dbt_project import DBT_PROJECT_DIR
 from assets.resources import (
     ArtifactStoreResource,
-    GateResource,
+    GatePolicyResource,
     LakeResource,
     WarehouseResource,
+    WorkDirResource,
 )
 
 
@@ -30,6 +31,7 @@ def resources() -> dict[str, object]:
         ),
         "warehouse": WarehouseResource(),
         "lake_store": LakeResource(),
+        "work_dir": WorkDirResource(),
         "artifact_store": ArtifactStoreResource(),
-        "gate": GateResource(),
+        "gate": GatePolicyResource(),
     }

@@ -19,34 +19,53 @@ import pyarrow as pa
 from detection.features.domains import max_lookalike, registrable
 from detection.mail.schema import TIMESTAMP, Message, domain_of, name_key, url_domains
 
-BEHAVIOUR_FEATURES: tuple[str, ...] = (
-    "sender_prior_messages",
-    "sender_days_since_first_seen",
-    "pair_prior_messages",
-    "recipient_has_replied",
-    "domain_prior_messages",
-    "domain_days_since_first_seen",
-    "display_name_prior_addresses",
-    "display_name_seen_internal",
-    "display_name_vip_external",
-    "recipient_first_time_sender_share",
-    "url_domains_new_to_tenant",
-    "known_sender_new_link_domains",
-    "sender_lookalike_of_known_domain",
-    "url_lookalike_of_known_domain",
-)
+# Every behavioural feature, in the model's column order, with what it means to an analyst.
+# A feature is declared here, computed online in BehaviourState.features (and observe, for new
+# state), and in SQL as a column of the mart fct_message_behaviour; the parity tests hold the
+# two equal. docs/adding-a-feature.md walks through it.
+BEHAVIOUR_DESCRIPTIONS: dict[str, str] = {
+    "sender_prior_messages": "how often this sender wrote to the organisation before",
+    "sender_days_since_first_seen": "how long the sender has been known",
+    "pair_prior_messages": "how often this sender wrote to this recipient before",
+    "recipient_has_replied": "whether the recipient ever wrote to this sender",
+    "domain_prior_messages": "how often the sender's domain wrote before",
+    "domain_days_since_first_seen": "how long the sender's domain has been known",
+    "display_name_prior_addresses": "other addresses that used this display name",
+    "display_name_seen_internal": "display name of a colleague, sent from outside",
+    "display_name_vip_external": "display name of an executive (VIP), sent from outside",
+    "recipient_first_time_sender_share": "how much of the recipient's mail comes from new senders",
+    "url_domains_new_to_tenant": "links to domains never seen in the organisation's mail",
+    "known_sender_new_link_domains": "a known sender links to a new domain not its own",
+    "sender_lookalike_of_known_domain": "sender domain imitates a domain the organisation knows",
+    "url_lookalike_of_known_domain": "a link goes to a domain imitating one the organisation knows",
+}
+BEHAVIOUR_FEATURES: tuple[str, ...] = tuple(BEHAVIOUR_DESCRIPTIONS)
 
 # History saturates: past these, more history says nothing new, and the features stop growing
 # with the length of the observation window (a model must not learn "attacks come from senders
-# with under N messages" where N is just how long we have been watching). The dbt mart uses the
-# same caps (dbt_project.yml vars).
+# with under N messages" where N is just how long we have been watching).
 HISTORY_CAP = 10
 AGE_CAP_DAYS = 30.0
 KNOWN_DOMAIN_MIN_MESSAGES = 2  # an organisation domain is "known" after this many messages
-# An internal sender becomes a VIP with a message to at least this many people (dbt var
-# vip_min_recipients): the employee/VIP directory comes from the mail itself.
+# An internal sender becomes a VIP with a message to at least this many people: the
+# employee/VIP directory comes from the mail itself.
 VIP_MIN_RECIPIENTS = 10
 
+
+def dbt_vars() -> dict[str, object]:
+    """The same constants for the dbt models (``var('history_cap')``, ...). These are their only
+    definition: every dbt run gets them with ``--vars`` (the Dagster baseline assets, the tests,
+    the benchmark; by hand: ``dbt build --vars "$(python -m detection.features.behaviour)"``)."""
+    return {
+        "history_cap": HISTORY_CAP,
+        "age_cap_days": AGE_CAP_DAYS,
+        "known_domain_min_messages": KNOWN_DOMAIN_MIN_MESSAGES,
+        "vip_min_recipients": VIP_MIN_RECIPIENTS,
+    }
+
+
+# The serving snapshot: each table is the dbt model ``dim_<name>`` (a test holds the columns of
+# the two equal); BehaviourState reads and writes these tables.
 SNAPSHOT_TABLES = {
     "sender_baselines": pa.schema(
         [
@@ -298,3 +317,10 @@ class BehaviourState:
             ],
         }
         return {k: pa.Table.from_pylist(v, schema=SNAPSHOT_TABLES[k]) for k, v in rows.items()}
+
+
+if __name__ == "__main__":  # the dbt vars as JSON, for running dbt by hand
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(dbt_vars()) + "\n")

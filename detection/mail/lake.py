@@ -60,3 +60,16 @@ def arrival_span(lake_dir: Path, days: list[date]) -> tuple[datetime, datetime] 
     if not spans:
         return None
     return min(s["min"] for s in spans), max(s["max"] for s in spans)
+
+
+def sender_org_domains(lake_dir: Path, message_ids: list[str]) -> dict[str, str]:
+    """The sender's organisation domain of each of these landed messages."""
+    import pyarrow.dataset as ds
+
+    if not message_ids:
+        return {}
+    dataset = ds.dataset(str(lake_dir / "messages"), format="parquet")
+    wanted = pc.field("message_id").isin(message_ids)  # pyright: ignore[reportAttributeAccessIssue]
+    table = dataset.to_table(columns=["message_id", "sender_org_domain"], filter=wanted)
+    ids, domains = table["message_id"].to_pylist(), table["sender_org_domain"].to_pylist()
+    return dict(zip(ids, domains, strict=True))

@@ -3,7 +3,6 @@ and scoring latency on a replay set."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from detection.mail.schema import Message
+from detection.markdown import table
+from detection.model.thresholds import recall_at_fpr
 from detection.model.training import combined_scores, predict
 from detection.rules import parse_rules
 from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle
@@ -36,18 +37,6 @@ def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
     return combined_scores(predict(booster, golden, bundle.features), rules.forced(golden))
 
 
-def recall_at_fp_budget(
-    y: np.ndarray, scores: np.ndarray, budget: float, mask: np.ndarray | None = None
-) -> float:
-    """Recall (over ``mask``'s attacks, default all) at the strictest threshold that keeps the
-    false-positive rate on all safe rows within ``budget``."""
-    safe = np.sort(scores[y == 0])[::-1]
-    allowed = math.floor(budget * len(safe))
-    threshold = np.nextafter(safe[allowed], np.inf) if allowed < len(safe) else -np.inf
-    attacks = (y == 1) if mask is None else (y == 1) & mask
-    return float((scores[attacks] >= threshold).mean()) if attacks.any() else float("nan")
-
-
 @dataclass(frozen=True)
 class Comparison:
     champion: dict[str, float]
@@ -58,6 +47,10 @@ class Comparison:
     @property
     def passed(self) -> bool:
         return not self.regressions
+
+    def table(self) -> str:
+        rows = ([name, self.champion[name], self.challenger[name]] for name in self.champion)
+        return table(["slice", "champion", "challenger"], rows)
 
 
 def compare(
@@ -82,8 +75,8 @@ def compare(
             slices[str(category)] = mask
         else:
             not_judged.append(str(category))
-    old = {name: recall_at_fp_budget(y, champion, budget, m) for name, m in slices.items()}
-    new = {name: recall_at_fp_budget(y, challenger, budget, m) for name, m in slices.items()}
+    old = {name: recall_at_fpr(y, champion, budget, m) for name, m in slices.items()}
+    new = {name: recall_at_fpr(y, challenger, budget, m) for name, m in slices.items()}
     regressions = {
         name: old[name] - new[name] for name in slices if new[name] < old[name] - tolerance
     }

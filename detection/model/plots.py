@@ -29,11 +29,21 @@ def precision_recall_png(y: np.ndarray, scores: np.ndarray, threshold: float) ->
     axes.plot(recall, precision, color="#1f77b4")
     if len(cuts):
         at = int(np.clip(np.searchsorted(cuts, threshold), 0, len(cuts) - 1))
-        axes.scatter([recall[at]], [precision[at]], color="#d62728", zorder=3,
-                     label=f"threshold {threshold:.3g}")  # fmt: skip
+        axes.scatter(
+            [recall[at]],
+            [precision[at]],
+            color="#d62728",
+            zorder=3,
+            label=f"threshold {threshold:.3g}",
+        )
         axes.legend(loc="lower left")
-    axes.set(xlabel="recall", ylabel="precision", title="Precision-recall (test window)",
-             xlim=(0, 1.01), ylim=(0, 1.01))  # fmt: skip
+    axes.set(
+        xlabel="recall",
+        ylabel="precision",
+        title="Precision-recall (test window)",
+        xlim=(0, 1.01),
+        ylim=(0, 1.01),
+    )
     return _png(figure)
 
 
@@ -57,6 +67,9 @@ def category_recall_png(recall: dict[str, float], floors: dict[str, float]) -> b
     for index, name in enumerate(names):
         if name in floors:
             axes.plot([floors[name]] * 2, [index - 0.4, index + 0.4], color="black")
-    axes.set(xlim=(0, 1.0), xlabel="recall at threshold (black: floor)",
-             title="Recall per attack category")  # fmt: skip
+    axes.set(
+        xlim=(0, 1.0),
+        xlabel="recall at threshold (black: floor)",
+        title="Recall per attack category",
+    )
     return _png(figure)

@@ -35,14 +35,9 @@ from detection.features.behaviour import BehaviourState
 from detection.features.signals import CONTENT_FEATURES
 from detection.features.vector import content_frame
 from detection.mail.ingest import ingest
-from detection.model.training import (
-    TrainParams,
-    choose_threshold,
-    metrics,
-    predict,
-    rows,
-    train_booster,
-)
+from detection.model.evaluation import Metrics
+from detection.model.thresholds import choose_threshold
+from detection.model.training import TrainParams, predict, rows, train_booster
 from detection.rules import default_rules_text, parse_rules
 from detection.serving.artifact import Bundle
 
@@ -151,11 +146,15 @@ def _fit_and_score(
     return predict(booster, test, features), threshold
 
 
+def _metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    return Metrics.of(y, scores, threshold).as_dict()
+
+
 def _split_metrics(
     train: pd.DataFrame, test: pd.DataFrame, features: list[str], config: RealMailConfig
 ) -> dict[str, float]:
     scores, threshold = _fit_and_score(train, test, features, config)
-    return metrics(test["is_attack"].to_numpy(), scores, threshold) | {"threshold": threshold}
+    return _metrics(test["is_attack"].to_numpy(), scores, threshold) | {"threshold": threshold}
 
 
 def evaluate_splits(
@@ -185,7 +184,7 @@ def evaluate_splits(
         test_fold = rows(frame, held)
         scores, threshold = _fit_and_score(rest, test_fold, features, config)
         y = test_fold["is_attack"].to_numpy()
-        folds[f"{attack} + {safe}"] = metrics(y, scores, threshold) | {"threshold": threshold}
+        folds[f"{attack} + {safe}"] = _metrics(y, scores, threshold) | {"threshold": threshold}
         pooled_y.append(y)
         pooled_scores.append(scores)
     if not folds:

@@ -1,15 +1,13 @@
-"""Model helpers: time split, seeded LightGBM training, threshold at a recall target, metrics."""
+"""Training helpers: the time split, seeded LightGBM training, scoring with the rules."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import cast
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score
 
 
 class TrainingError(RuntimeError):
@@ -51,10 +49,6 @@ class Split:
     validation: pd.DataFrame
     test: pd.DataFrame
 
-    def window(self, part: str) -> dict[str, str]:
-        frame: pd.DataFrame = getattr(self, part)
-        return {"start": str(frame["received_at"].min()), "end": str(frame["received_at"].max())}
-
 
 def rows(frame: pd.DataFrame, mask: object) -> pd.DataFrame:
     """The rows of ``frame`` where ``mask`` holds, as a DataFrame."""
@@ -85,7 +79,7 @@ def time_split(frame: pd.DataFrame, validation_days: int, test_days: int) -> Spl
     )
 
 
-def _require_both_classes(y: np.ndarray, part: str) -> None:
+def require_both_classes(y: np.ndarray, part: str) -> None:
     positives = int(y.sum())
     if positives == 0 or positives == len(y):
         raise TrainingError(
@@ -96,7 +90,7 @@ def _require_both_classes(y: np.ndarray, part: str) -> None:
 
 def train_booster(train: pd.DataFrame, features: list[str], params: TrainParams) -> lgb.Booster:
     y = train["is_attack"].to_numpy(dtype=float)
-    _require_both_classes(y, "training")
+    require_both_classes(y, "training")
     scale = float((len(y) - y.sum()) / y.sum())  # class imbalance: weight attacks up
     dataset = lgb.Dataset(
         train[features].to_numpy(dtype=float), label=y, feature_name=features, free_raw_data=True
@@ -109,56 +103,3 @@ def train_booster(train: pd.DataFrame, features: list[str], params: TrainParams)
 def combined_scores(model_scores: np.ndarray, forced: np.ndarray) -> np.ndarray:
     """The verdict score: the model's, or 1.0 where a force_attack rule fires."""
     return np.where(forced, 1.0, model_scores)
-
-
-def choose_threshold(
-    y: np.ndarray, scores: np.ndarray, recall_target: float, max_fpr: float | None = None
-) -> float:
-    """The highest threshold whose recall on (y, scores) is at least ``recall_target``; with
-    ``max_fpr``, lowered further while the false-positive rate on (y, scores) stays within
-    ``max_fpr``. Lowering it costs nothing on this window's safe mail and leaves room for attacks a
-    little weaker than any seen here (the recall-target threshold sits exactly on the weakest
-    attack of the window, so one new variant below it is a miss)."""
-    _require_both_classes(y, "validation")
-    attack_scores = np.sort(scores[y == 1])[::-1]
-    needed = max(1, math.ceil(recall_target * len(attack_scores)))
-    at_recall = float(attack_scores[needed - 1])
-    if max_fpr is None:
-        return at_recall
-    safe = np.sort(scores[y == 0])[::-1]
-    allowed = math.floor(max_fpr * len(safe))
-    at_fpr = float(np.nextafter(safe[allowed], np.inf)) if allowed < len(safe) else 0.0
-    return min(at_recall, at_fpr)
-
-
-def metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    predicted = scores >= threshold
-    positives, negatives = int(y.sum()), int(len(y) - y.sum())
-    tp = int((predicted & (y == 1)).sum())
-    fp = int((predicted & (y == 0)).sum())
-    fpr = fp / negatives if negatives else 0.0
-    return {
-        "recall": tp / positives if positives else float("nan"),
-        "precision": tp / (tp + fp) if tp + fp else float("nan"),
-        "fpr": fpr,
-        "false_positives_per_million": fpr * 1e6,
-        "pr_auc": float(average_precision_score(y, scores))
-        if 0 < positives < len(y)
-        else float("nan"),
-        "attacks": float(positives),
-        "safe": float(negatives),
-        "true_positives": float(tp),
-        "false_positives": float(fp),
-    }
-
-
-def recall_by_category(
-    frame: pd.DataFrame, scores: np.ndarray, threshold: float
-) -> dict[str, float]:
-    attacks = frame["is_attack"].to_numpy(dtype=bool)
-    caught = scores >= threshold
-    result = {}
-    for category in sorted(frame.loc[attacks, "category"].unique()):
-        mask = attacks & (frame["category"].to_numpy() == category)
-        result[str(category)] = float(caught[mask].mean())
-    return result

@@ -10,7 +10,9 @@ import boto3
 import dagster as dg
 import pytest
 
-from assets.resources import ArtifactStoreResource
+from assets.resources import ArtifactStoreResource, GatePolicyResource
+from assets.training import TrainingConfig
+from detection.model.policy import GatePolicy
 from detection.serving.registry import read_production
 from detection.serving.scorer import Scorer
 from detection.simulation.generator import SimulationConfig, simulate
@@ -32,11 +34,14 @@ def s3_store(s3_endpoint):
     return ArtifactStoreResource(uri=f"s3://{BUCKET}/detection", s3_endpoint_url=s3_endpoint)
 
 
-def _materialize(s3_store, selection, run_config=None, tags=None) -> dg.ExecuteInProcessResult:
+def _materialize(
+    s3_store, selection, run_config=None, tags=None, gate=None
+) -> dg.ExecuteInProcessResult:
+    extra = {"gate": gate} if gate is not None else {}
     return dg.materialize(
         [*all_assets(), *all_asset_checks()],
         selection=selection,
-        resources={**resources(), "artifact_store": s3_store},
+        resources={**resources(), "artifact_store": s3_store, **extra},
         run_config=run_config,
         tags=tags,
         raise_on_error=False,
@@ -195,8 +200,43 @@ def test_retrained_challenger_is_compared_with_the_serving_champion(first_run, s
     on the golden set and finds no regression."""
     result = _materialize(s3_store, DOWNSTREAM)
     assert result.success
-    [check] = [e for e in result.get_asset_check_evaluations()
-               if e.check_name == "challenger_not_worse_than_champion"]  # fmt: skip
+    [check] = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "challenger_not_worse_than_champion"
+    ]
     assert check.passed
     assert check.metadata["champion"].value == _deployed(first_run)["version"]
     assert "| overall |" in str(check.metadata["recall_at_fp_budget"].value)
+
+
+def test_the_bundle_and_the_audit_record_carry_the_gate_policy(first_run, s3_store):
+    store = s3_store.open()
+    pointer = read_production(store)
+    assert pointer is not None
+    manifest = json.loads(store.get(f"models/{pointer.version}/manifest.json"))
+    assert manifest["lineage"]["gate_policy"] == GatePolicy().as_dict()
+    [audit_key] = [k for k in store.list("audit/") if pointer.version in k][:1]
+    assert json.loads(store.get(audit_key))["gate_policy"] == GatePolicy().as_dict()
+
+
+def test_a_training_run_cannot_lower_the_bar_it_is_judged_by(first_run, s3_store):
+    """The floors and budgets are the deployment's: training config has no field for them (a run
+    that passes one is refused before it starts), and the same candidate that passed under the
+    default policy is blocked when the deployment's policy is stricter than what it shows."""
+    assert not set(TrainingConfig.model_fields) & set(GatePolicy.__dataclass_fields__)
+    lowered = {"ops": {"candidate_model": {"config": {"category_recall_floor": 0.0}}}}
+    with pytest.raises(dg.DagsterInvalidConfigError, match="category_recall_floor"):
+        _materialize(s3_store, ["candidate_model"], run_config=lowered)
+    before = read_production(s3_store.open())
+    strict = GatePolicyResource(fp_budget=0.0, recall_floor=1.0)
+    result = _materialize(
+        s3_store,
+        ["candidate_model", "model_evaluation", "candidate_bundle", "deployed_model"],
+        gate=strict,
+    )
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["false_positive_rate_within_budget"].passed is False
+    assert checks["false_positive_rate_within_budget"].metadata["budget"].value == 0.0
+    assert _deployed(result) == {}
+    assert read_production(s3_store.open()) == before

@@ -59,9 +59,18 @@ def test_real_mail_bundle_scores_unseen_mail_through_the_cli(materialised, real_
     attack = next(line.split(",")[0] for line in manifest if ",attack,phishing_pot," in line)
     cli = Path(sys.executable).with_name("attack-detection")
     output = subprocess.run(
-        [str(cli), "score", "--artifact", str(metadata["store"]), "--format", "json",
-         str(real_mail / attack)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            str(cli),
+            "score",
+            "--artifact",
+            str(metadata["store"]),
+            "--format",
+            "json",
+            str(real_mail / attack),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     [result] = json.loads(output.stdout)["results"]
     assert result["verdict"] in ("attack", "safe") and 0.0 <= result["score"] <= 1.0

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from assets.mail import MAIL_START
-from assets.resources import ArtifactStoreResource
+from assets.resources import ArtifactStoreResource, GatePolicyResource
 from detection.serving.registry import read_production
 from detection.serving.scorer import Scorer
 from orchestration.definitions import all_asset_checks, all_assets
@@ -25,7 +25,8 @@ DRIFT_DAY = 42
 DRIFTED_DAYS = 28  # enough drifted mail that retraining sees the new tactics in its training days
 MAIL = {"tenants": 3, "employees": 30, "drift_day": DRIFT_DAY}
 # a drift episode is a share of drifted features; a small world has few features that move much
-TRAINING = {"drift_share_threshold": 0.15}
+# (the threshold is the deployment's gate policy, not a training knob)
+POLICY = GatePolicyResource(drift_share_threshold=0.15)
 
 
 def _days(first: int, last: int) -> dict[str, str]:
@@ -44,7 +45,7 @@ class World:
         return dg.materialize(
             [*all_assets(), *all_asset_checks()],
             selection=selection,
-            resources={**resources(), "artifact_store": self.store},
+            resources={**resources(), "artifact_store": self.store, "gate": POLICY},
             run_config={"ops": ops or {}},
             instance=self.instance,
             tags=tags,
@@ -61,7 +62,7 @@ def _mail() -> dict:
 
 
 def _training(**extra) -> dict:
-    return {"candidate_model": {"config": {**TRAINING, **extra}}}
+    return {"candidate_model": {"config": extra}}
 
 
 def _deployed(result: dg.ExecuteInProcessResult) -> str | None:

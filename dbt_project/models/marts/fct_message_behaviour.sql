@@ -8,7 +8,8 @@
 -- The behavioural feature mart the model reads. Grain: one row per message. Pair and recipient
 -- features use the message's primary recipient. Every value uses only earlier mail of the same
 -- tenant; the online scorer computes the same values from the serving snapshot
--- (detection/features/behaviour.py). Incremental: a run rewrites the messages of its partition window.
+-- (detection/features/behaviour.py). Incremental: a run rewrites the messages of its partition
+-- window. Adding a feature: docs/adding-a-feature.md.
 
 with
 

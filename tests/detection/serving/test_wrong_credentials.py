@@ -18,8 +18,10 @@ from detection.serving.stores import ArtifactStoreError, S3ArtifactStore
 from tests.detection.serving.test_artifact import make_bundle
 
 SETUP_ACTIONS = 4  # create user, attach policy, create access key, create bucket: unauthenticated
-POLICY = {"Version": "2012-10-17",
-          "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}  # fmt: skip
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+}
 
 
 def _port() -> int:
@@ -33,8 +35,12 @@ def authenticating_s3(session_env):
     port = _port()
     env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(SETUP_ACTIONS)}
     server = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    process = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -57,9 +63,14 @@ def authenticating_s3(session_env):
 
 
 def _store(endpoint: str, key_id: str, secret: str) -> S3ArtifactStore:
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=key_id, aws_secret_access_key=secret,
-                          config=Config(retries={"max_attempts": 1}))  # fmt: skip
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )
     return S3ArtifactStore("models", "detection", client=client)
 
 

@@ -1,10 +1,10 @@
-"""The deployment gate beyond the efficacy checks: the candidate as the exact bundle that would
-ship, a frozen golden set, champion vs challenger on it, and scoring latency on a replay set.
-``deployed_model`` runs only when every blocking check here and on model_evaluation passed."""
+"""Deployment stage, before the promotion: the candidate as the exact bundle that would ship, a
+frozen golden set, champion vs challenger on it, and scoring latency on a replay set, each judged
+by the deployment's gate policy. ``deployed_model`` runs only when every blocking check here and
+on model_evaluation passed."""
 
 import hashlib
 import importlib.metadata
-import json
 import shutil
 
 import dagster as dg
@@ -13,26 +13,30 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from assets.dbt_project import DBT_PROJECT_DIR
-from assets.evaluation import EVALUATION_FILE, FPR_BUDGET, model_evaluation
-from assets.features import SNAPSHOT_DIR, baseline_snapshot
-from assets.resources import ArtifactStoreResource, GateResource, LakeResource
-from assets.training import candidate_model, load_candidate, training_frame
-from detection.features.behaviour import SNAPSHOT_TABLES
+from assets.evaluation import model_evaluation
+from assets.features import baseline_snapshot
+from assets.resources import (
+    ArtifactStoreResource,
+    GatePolicyResource,
+    LakeResource,
+    WorkDirResource,
+    handoff_failures,
+)
+from assets.training import candidate_model
 from detection.features.vector import FEATURE_COLUMNS
 from detection.mail.schema import message_from_row
+from detection.model.candidate import Candidate
 from detection.model.comparison import GoldenSetError, bundle_scores, compare, latency_ms
-from detection.model.training import rows
+from detection.model.policy import GatePolicy
 from detection.rules import default_rules_text
 from detection.serving.artifact import Bundle, BundleError
 from detection.serving.registry import load_production, read_production
 from detection.serving.stores import ArtifactStoreError
 
 GROUP = "deployment"
-BUNDLE_DIR = "candidate_bundle"
-GOLDEN_FILE = "golden/golden_set.parquet"
 CHAMPION_CHECK = "challenger_not_worse_than_champion"
 LATENCY_CHECK = "scoring_latency_within_budget"
-REPLAY_MESSAGES = 500
+GOLDEN_COLUMNS = ["message_id", "tenant_id", "received_at", "category", "is_attack"]
 
 
 def _dbt_manifest_hash() -> str:
@@ -40,13 +44,14 @@ def _dbt_manifest_hash() -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
-def lineage_of(info: dict, run_id: str) -> dict[str, object]:
+def lineage_of(candidate: Candidate, policy: GatePolicy, run_id: str) -> dict[str, object]:
     return {
         "run_id": run_id,
-        "data_windows": info["windows"],
+        "data_windows": {part: w.as_dict() for part, w in candidate.windows().items()},
         "dbt_manifest_sha256": _dbt_manifest_hash(),
         "code_version": importlib.metadata.version("attack-detection"),
-        "training_params": info["params"],
+        "training_params": candidate.params,
+        "gate_policy": policy.as_dict(),
     }
 
 
@@ -58,23 +63,23 @@ class GoldenSetConfig(dg.Config):
     )
 
 
-@dg.asset(group_name="evaluation", deps=[candidate_model], kinds={"parquet"})
+@dg.asset(group_name=GROUP, deps=[candidate_model], kinds={"parquet"})
 def golden_set(
-    context: dg.AssetExecutionContext, config: GoldenSetConfig, lake_store: LakeResource
+    context: dg.AssetExecutionContext, config: GoldenSetConfig, work_dir: WorkDirResource
 ) -> dg.MaterializeResult:
-    """A frozen evaluation set: the feature rows, labels and categories of the test window at the
-    time it was first frozen. Every challenger and the serving champion are compared on exactly
-    these rows, so a comparison never moves because the data did."""
-    path = lake_store.path(GOLDEN_FILE)
+    """A frozen evaluation set for the champion/challenger check: the feature rows, labels and
+    categories of the test window at the time it was first frozen. Every challenger and the
+    serving champion are compared on exactly these rows, so a comparison never moves because
+    the data did."""
+    work = work_dir.open()
+    path = work.golden_set
     if path.is_file() and not config.refresh:
         frozen = pd.read_parquet(path, columns=["is_attack"])
         context.log.info(f"golden set kept as frozen at {path}")
     else:
-        info, _ = load_candidate(lake_store)
-        frame = training_frame(lake_store)
-        test = rows(frame, frame["received_at"] >= pd.Timestamp(info["windows"]["test"]["start"]))
-        columns = ["message_id", "tenant_id", "received_at", "category", "is_attack"]
-        frozen = test.loc[:, columns + list(FEATURE_COLUMNS)]
+        with handoff_failures():
+            candidate, frame = work.load_candidate(), work.read_training_table()
+        frozen = candidate.test.select(frame).loc[:, GOLDEN_COLUMNS + list(FEATURE_COLUMNS)]
         frozen.to_parquet(path, index=False)
         context.log.info(f"golden set frozen from the test window: {len(frozen)} rows at {path}")
     return dg.MaterializeResult(
@@ -92,28 +97,27 @@ def golden_set(
     kinds={"python"},
 )
 def candidate_bundle(
-    context: dg.AssetExecutionContext, lake_store: LakeResource
+    context: dg.AssetExecutionContext, work_dir: WorkDirResource, gate: GatePolicyResource
 ) -> dg.MaterializeResult:
     """The bundle that would ship (LightGBM text model, features, rules, threshold, baseline
-    snapshot, manifest with the sha256 of every file, metrics and lineage), written to the work
-    directory so the gate's checks test exactly what deployed_model promotes."""
+    snapshot, manifest with the sha256 of every file, metrics and lineage, the gate policy it is
+    judged by), written to the work directory so the gate's checks test exactly what
+    deployed_model promotes."""
     require_same_run(context, model_evaluation.key)
-    info, model_text = load_candidate(lake_store)
-    evaluation = json.loads(lake_store.path(EVALUATION_FILE).read_text())
-    snapshot = {
-        name: pq.read_table(lake_store.path(SNAPSHOT_DIR, f"{name}.parquet"))
-        for name in SNAPSHOT_TABLES
-    }
+    work = work_dir.open()
+    with handoff_failures():
+        candidate, evaluation = work.load_candidate(), work.load_evaluation()
+        snapshot = work.read_snapshot()
     bundle = Bundle.build(
-        model_text=model_text,
-        features=list(info["features"]),
+        model_text=candidate.model_text,
+        features=list(candidate.features),
         rules_text=default_rules_text(),
-        threshold=float(info["threshold"]),
+        threshold=candidate.threshold,
         snapshot=snapshot,
-        metrics=evaluation,
-        lineage=lineage_of(info, context.run_id),
+        metrics=evaluation.as_dict(),
+        lineage=lineage_of(candidate, gate.policy(), context.run_id),
     )
-    directory = lake_store.path(BUNDLE_DIR)
+    directory = work.candidate_bundle
     shutil.rmtree(directory, ignore_errors=True)
     bundle.write_dir(directory)
     context.log.info(f"candidate bundle {bundle.version} written to {directory}")
@@ -134,29 +138,20 @@ def require_same_run(context: dg.AssetExecutionContext, upstream: dg.AssetKey) -
         )
 
 
-def load_candidate_bundle(lake_store: LakeResource) -> Bundle:
-    try:
-        return Bundle.read_dir(lake_store.path(BUNDLE_DIR))
-    except BundleError as exc:
-        raise dg.Failure(f"{exc}; materialise candidate_bundle first") from exc
-
-
 @dg.asset_check(
     asset=candidate_bundle, name=CHAMPION_CHECK, blocking=True, additional_deps=[golden_set]
 )
 def challenger_not_worse_than_champion(
-    lake_store: LakeResource, artifact_store: ArtifactStoreResource, gate: GateResource
+    work_dir: WorkDirResource, artifact_store: ArtifactStoreResource, gate: GatePolicyResource
 ) -> dg.AssetCheckResult:
     """Blocking. On the frozen golden set, the candidate (challenger) may not lose more than the
-    tolerance in recall at the false-positive budget against the model production serves
-    (champion), overall or in any category with enough attacks. Passes when nothing is serving
-    yet. When it fails, production keeps the champion: compare the two columns per category
-    below, then read error_analysis for what the challenger misses."""
-    path = lake_store.path(GOLDEN_FILE)
-    if not path.is_file():
-        raise dg.Failure(f"no golden set at {path}; materialise golden_set first")
-    golden = pd.read_parquet(path)
-    challenger = load_candidate_bundle(lake_store)
+    gate policy's champion_tolerance in recall at the FP budget against the model production
+    serves (champion), overall or in any category with enough attacks. Passes when nothing is
+    serving yet. When it fails, production keeps the champion: compare the two columns per
+    category below, then read error_analysis for what the challenger misses."""
+    work, policy = work_dir.open(), gate.policy()
+    with handoff_failures():
+        golden, challenger = work.read_golden_set(), work.load_candidate_bundle()
     store = artifact_store.open()
     try:
         pointer = read_production(store)
@@ -165,31 +160,26 @@ def challenger_not_worse_than_champion(
         raise dg.Failure(f"cannot load the serving champion to compare against: {exc}") from exc
     if champion is None:
         return dg.AssetCheckResult(passed=True, metadata={"champion": "none (first deployment)"})
-    info, _ = load_candidate(lake_store)
     try:
         result = compare(
             golden,
             bundle_scores(champion, golden),
             bundle_scores(challenger, golden),
-            budget=FPR_BUDGET,
-            tolerance=gate.tolerance,
-            min_attacks=int(info.get("category_min_attacks", 5)),
+            budget=policy.fp_budget,
+            tolerance=policy.champion_tolerance,
+            min_attacks=policy.min_category_attacks,
         )
     except GoldenSetError as exc:
         raise dg.Failure(str(exc)) from exc
-    table = ["| slice | champion | challenger |", "|---|---|---|"] + [
-        f"| {name} | {result.champion[name]:.4f} | {result.challenger[name]:.4f} |"
-        for name in result.champion
-    ]
     return dg.AssetCheckResult(
         passed=result.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "champion": champion.version,
             "challenger": challenger.version,
-            "fp_budget": FPR_BUDGET,
-            "tolerance": gate.tolerance,
-            "recall_at_fp_budget": dg.MetadataValue.md("\n".join(table)),
+            "fp_budget": policy.fp_budget,
+            "tolerance": policy.champion_tolerance,
+            "recall_at_fp_budget": dg.MetadataValue.md(result.table()),
             "regressions": dg.MetadataValue.json(result.regressions),
             "not_judged_too_few_attacks": dg.MetadataValue.json(result.not_judged),
             "golden_rows": len(golden),
@@ -199,24 +189,27 @@ def challenger_not_worse_than_champion(
 
 @dg.asset_check(asset=candidate_bundle, name=LATENCY_CHECK, blocking=True)
 def scoring_latency_within_budget(
-    lake_store: LakeResource, gate: GateResource
+    work_dir: WorkDirResource, lake_store: LakeResource, gate: GatePolicyResource
 ) -> dg.AssetCheckResult:
     """Blocking. The candidate bundle scores a replay set (the latest landed messages, one at a
-    time, features + model + rules + reasons) and its p99 latency must stay within the budget.
-    When it fails, the model became too slow to serve inline (more trees, slower features):
-    compare p50/p99 with the previous deployment's, and profile with `make bench`."""
-    bundle = load_candidate_bundle(lake_store)
+    time, features + model + rules + reasons) and its p99 latency must stay within the gate
+    policy's latency budget. When it fails, the model became too slow to serve inline (more
+    trees, slower features): compare p50/p99 with the previous deployment's, and profile with
+    `make bench`."""
+    policy = gate.policy()
+    with handoff_failures():
+        bundle = work_dir.open().load_candidate_bundle()
     files = sorted((lake_store.lake / "messages").glob("*/*.parquet"))
     replay = []
     for file in reversed(files):
         replay += [message_from_row(r) for r in pq.read_table(file).to_pylist()]
-        if len(replay) >= REPLAY_MESSAGES:
+        if len(replay) >= policy.replay_messages:
             break
     if not replay:
         raise dg.Failure(f"no landed mail under {lake_store.lake} to replay")
-    timings = latency_ms(bundle, replay[:REPLAY_MESSAGES])
+    timings = latency_ms(bundle, replay[: policy.replay_messages])
     return dg.AssetCheckResult(
-        passed=timings["p99_ms"] <= gate.latency_ms,
+        passed=timings["p99_ms"] <= policy.latency_budget_ms,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={**timings, "budget_ms": gate.latency_ms, "version": bundle.version},
+        metadata={**timings, "budget_ms": policy.latency_budget_ms, "version": bundle.version},
     )

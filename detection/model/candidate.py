@@ -1,0 +1,86 @@
+"""The candidate model as the training stage hands it on: the LightGBM text model, its features,
+its threshold and the facts of how it was trained (windows, counts, parameters). Written as
+``model.txt`` + ``candidate.json`` by :meth:`Candidate.save`, read back and validated by
+:meth:`Candidate.load`; no pickle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import pandas as pd
+
+from detection import handoff
+
+FORMAT_VERSION = 2  # 1: the untyped candidate.json of earlier releases
+INFO_FILE = "candidate.json"
+MODEL_FILE = "model.txt"
+PRODUCER = "candidate_model"
+
+
+@dataclass(frozen=True)
+class Window:
+    """One part of the time split: its first and last arrival (inclusive), rows and attacks."""
+
+    start: str
+    end: str
+    rows: int
+    attacks: int
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Window:
+        return cls(
+            start=str(frame["received_at"].min()),
+            end=str(frame["received_at"].max()),
+            rows=len(frame),
+            attacks=int(frame["is_attack"].to_numpy().sum()),
+        )
+
+    def select(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``frame`` that arrived inside this window."""
+        at = frame["received_at"]
+        inside = (at >= pd.Timestamp(self.start)) & (at <= pd.Timestamp(self.end))
+        return cast(pd.DataFrame, frame.loc[inside.to_numpy()])
+
+    def as_dict(self) -> dict[str, object]:
+        return {"start": self.start, "end": self.end, "rows": self.rows, "attacks": self.attacks}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    model_text: str
+    features: tuple[str, ...]
+    threshold: float
+    threshold_recall_target: float  # the recall the threshold meets on the validation days
+    validation_fpr: float  # ... lowered while the validation FPR stays within this
+    train: Window
+    validation: Window
+    test: Window
+    test_days: int
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict)  # LightGBM parameters and rounds
+    run_id: str = ""
+
+    def windows(self) -> dict[str, Window]:
+        return {"train": self.train, "validation": self.validation, "test": self.test}
+
+    def save(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / MODEL_FILE).write_text(self.model_text)
+        return handoff.save(self, directory / INFO_FILE, FORMAT_VERSION, exclude=("model_text",))
+
+    @classmethod
+    def load(cls, directory: Path) -> Candidate:
+        model = directory / MODEL_FILE
+        if not model.is_file():
+            raise handoff.HandoffError(
+                f"no candidate model at {model}; materialise {PRODUCER} first"
+            )
+        return handoff.load(
+            cls,
+            directory / INFO_FILE,
+            FORMAT_VERSION,
+            PRODUCER,
+            extra={"model_text": model.read_text()},
+        )

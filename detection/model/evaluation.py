@@ -1,0 +1,197 @@
+"""Evaluation of a candidate on its held-out test window, and the gate's efficacy judgements.
+
+:func:`evaluate` scores the window with the candidate (model, and the rules that force an attack
+verdict) and returns the typed :class:`Evaluation` the evaluation stage hands on, plus the scores
+behind it. The ``judge_*`` functions are the blocking efficacy checks, as pure functions of an
+evaluation and the :class:`~detection.model.policy.GatePolicy`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score
+
+from detection import handoff
+from detection.model.candidate import Candidate, Window
+from detection.model.policy import GatePolicy
+from detection.model.training import combined_scores, predict
+from detection.rules import RuleSet
+
+FORMAT_VERSION = 2  # 1: the untyped evaluation.json of earlier releases
+PRODUCER = "model_evaluation"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Detection figures at one threshold, with the counts behind them."""
+
+    recall: float
+    precision: float
+    fpr: float
+    false_positives_per_million: float
+    pr_auc: float
+    attacks: int
+    safe: int
+    true_positives: int
+    false_positives: int
+
+    @classmethod
+    def of(cls, y: np.ndarray, scores: np.ndarray, threshold: float) -> Metrics:
+        predicted = scores >= threshold
+        positives, negatives = int(y.sum()), int(len(y) - y.sum())
+        tp = int((predicted & (y == 1)).sum())
+        fp = int((predicted & (y == 0)).sum())
+        fpr = fp / negatives if negatives else 0.0
+        both = 0 < positives < len(y)
+        return cls(
+            recall=tp / positives if positives else float("nan"),
+            precision=tp / (tp + fp) if tp + fp else float("nan"),
+            fpr=fpr,
+            false_positives_per_million=fpr * 1e6,
+            pr_auc=float(average_precision_score(y, scores)) if both else float("nan"),
+            attacks=positives,
+            safe=negatives,
+            true_positives=tp,
+            false_positives=fp,
+        )
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in dataclasses.asdict(self).items()}
+
+
+def recall_by_category(
+    frame: pd.DataFrame, scores: np.ndarray, threshold: float
+) -> dict[str, float]:
+    attacks = frame["is_attack"].to_numpy(dtype=bool)
+    caught = scores >= threshold
+    result = {}
+    for category in sorted(frame.loc[attacks, "category"].unique()):
+        mask = attacks & (frame["category"].to_numpy() == category)
+        result[str(category)] = float(caught[mask].mean())
+    return result
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    threshold: float
+    window: Window
+    combined: Metrics  # the verdict: model, or a force_attack rule
+    model_only: Metrics
+    rules_only: Metrics
+    recall_by_category: dict[str, float]
+    attacks_by_category: dict[str, int]
+    by_tenant: dict[str, Metrics]
+    evidently_classification: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def save(self, path: Path) -> Path:
+        return handoff.save(self, path, FORMAT_VERSION)
+
+    @classmethod
+    def load(cls, path: Path) -> Evaluation:
+        return handoff.load(cls, path, FORMAT_VERSION, PRODUCER)
+
+    def as_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+    def with_classification(self, values: dict[str, float]) -> Evaluation:
+        return dataclasses.replace(self, evidently_classification=dict(values))
+
+
+def candidate_scores(
+    frame: pd.DataFrame, candidate: Candidate, rules: RuleSet
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate's model scores and its force_attack rule hits on ``frame``."""
+    booster = lgb.Booster(model_str=candidate.model_text)
+    return predict(booster, frame, list(candidate.features)), rules.forced(frame)
+
+
+def evaluate(
+    test: pd.DataFrame, candidate: Candidate, rules: RuleSet
+) -> tuple[Evaluation, pd.DataFrame]:
+    """Metrics and slices on the test window, and the per-message scores behind them."""
+    threshold = candidate.threshold
+    y = test["is_attack"].to_numpy()
+    model_scores, forced = candidate_scores(test, candidate, rules)
+    scores = combined_scores(model_scores, forced)
+    tenants = test["tenant_id"].to_numpy()
+    by_tenant = {
+        str(tenant): Metrics.of(y[mask], scores[mask], threshold)
+        for tenant in sorted(set(tenants))
+        if (mask := tenants == tenant).any()
+    }
+    attacks = test.loc[test["is_attack"] == 1, "category"].value_counts()
+    evaluation = Evaluation(
+        threshold=threshold,
+        window=candidate.test,
+        combined=Metrics.of(y, scores, threshold),
+        model_only=Metrics.of(y, model_scores, threshold),
+        rules_only=Metrics.of(y, forced.astype(float), 0.5),
+        recall_by_category=recall_by_category(test, scores, threshold),
+        attacks_by_category={str(k): int(v) for k, v in attacks.items()},
+        by_tenant=by_tenant,
+    )
+    scored = test[["message_id", "tenant_id", "category", "is_attack"]].assign(
+        score=scores, model_score=model_scores, forced=forced
+    )
+    return evaluation, scored
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A blocking check's outcome and the evidence it was judged on (plain values)."""
+
+    passed: bool
+    metadata: dict[str, object]
+
+
+def judge_recall(evaluation: Evaluation, policy: GatePolicy) -> Judgement:
+    recall = evaluation.combined.recall
+    return Judgement(
+        passed=bool(np.isfinite(recall) and recall >= policy.recall_floor),
+        metadata={
+            "recall": recall,
+            "floor": policy.recall_floor,
+            "attacks": evaluation.combined.attacks,
+            "caught": evaluation.combined.true_positives,
+            "recall_by_category": evaluation.recall_by_category,
+        },
+    )
+
+
+def judge_false_positive_rate(evaluation: Evaluation, policy: GatePolicy) -> Judgement:
+    combined = evaluation.combined
+    return Judgement(
+        passed=combined.fpr <= policy.fp_budget,
+        metadata={
+            "fpr": combined.fpr,
+            "budget": policy.fp_budget,
+            "false_positives": combined.false_positives,
+            "safe": combined.safe,
+            "false_positives_per_million": combined.false_positives_per_million,
+        },
+    )
+
+
+def judge_categories(evaluation: Evaluation, policy: GatePolicy) -> Judgement:
+    """Every category with at least the policy's minimum evidence must reach its floor."""
+    recall, counts = evaluation.recall_by_category, evaluation.attacks_by_category
+    floors = policy.floors(sorted(recall))
+    judged = {c: r for c, r in recall.items() if counts.get(c, 0) >= policy.min_category_attacks}
+    below = {c: r for c, r in judged.items() if r < floors[c]}
+    return Judgement(
+        passed=not below,
+        metadata={
+            "below_floor": below,
+            "recall_by_category": recall,
+            "attacks_by_category": counts,
+            "floors": floors,
+            "min_category_attacks": policy.min_category_attacks,
+            "not_judged_too_few_attacks": sorted(set(recall) - set(judged)),
+        },
+    )

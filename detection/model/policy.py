@@ -1,0 +1,111 @@
+"""The gate policy: what a candidate must show before it ships, set by the deployment.
+
+One ``GatePolicy`` is read by every blocking check (recall, false-positive rate, category floors,
+champion vs challenger, latency) and by the candidate's choice of operating point; it is recorded
+in the bundle's manifest and in the promotion's audit record. It comes from the deployment's
+configuration (environment variables, or the Dagster resource that wraps this), never from the
+candidate's own training config: a training run cannot lower the bar it is judged by.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "ATTACK_DETECTION_"
+
+
+class PolicyError(ValueError):
+    """A gate policy value is out of range or unreadable; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """Defaults are the project's policy; each field is overridden by the environment variable
+    ``ATTACK_DETECTION_<FIELD NAME IN CAPITALS>`` (see :meth:`from_env`)."""
+
+    fp_budget: float = 0.01
+    """False-positive rate allowed on held-out safe mail (the FPR check) and the budget at which
+    champion and challenger recall are compared."""
+    recall_floor: float = 0.995
+    """Recall on the held-out days at the candidate's threshold; the threshold is chosen to meet
+    it on the validation days."""
+    category_recall_floor: float = 0.9
+    """Recall every attack category must reach on the held-out days."""
+    category_floors: Mapping[str, float] = field(default_factory=dict)
+    """Per-category floors that override ``category_recall_floor``, e.g. ``{"bec": 0.95}``."""
+    min_category_attacks: int = 5
+    """Minimum evidence: categories with fewer held-out attacks are reported, not judged."""
+    champion_tolerance: float = 0.01
+    """Recall at the FP budget the challenger may lose against the serving model on the golden
+    set, overall or in any judged category."""
+    latency_budget_ms: float = 5.0
+    """p99 single-message scoring latency on the replay set."""
+    replay_messages: int = 500
+    """Messages replayed (the latest landed) to time the candidate bundle."""
+    drift_share_threshold: float = 0.3
+    """Share of drifted features from which the feature_drift check warns and the drift sensor
+    retrains (a WARN check: it never blocks)."""
+
+    def __post_init__(self) -> None:
+        shares = ("fp_budget", "recall_floor", "category_recall_floor", "champion_tolerance")
+        for name in (*shares, "drift_share_threshold"):
+            _share(name, getattr(self, name))
+        for category, floor in self.category_floors.items():
+            _share(f"category_floors[{category!r}]", floor)
+        if self.min_category_attacks < 1:
+            raise PolicyError(
+                f"min_category_attacks must be at least 1, not {self.min_category_attacks}"
+            )
+        if self.replay_messages < 1:
+            raise PolicyError(f"replay_messages must be at least 1, not {self.replay_messages}")
+        if not (self.latency_budget_ms > 0 and math.isfinite(self.latency_budget_ms)):
+            raise PolicyError(f"latency_budget_ms must be positive, not {self.latency_budget_ms}")
+        object.__setattr__(self, "category_floors", dict(self.category_floors))
+
+    def floor_for(self, category: str) -> float:
+        return float(self.category_floors.get(category, self.category_recall_floor))
+
+    def floors(self, categories: list[str]) -> dict[str, float]:
+        return {c: self.floor_for(c) for c in categories}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "category_floors": dict(self.category_floors)}
+
+    def replace(self, **changes: Any) -> GatePolicy:
+        """A copy with ``changes`` (``None`` values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GatePolicy:
+        """The default policy with every ``ATTACK_DETECTION_<FIELD>`` variable that is set."""
+        changes: dict[str, Any] = {}
+        for item in dataclasses.fields(cls):
+            name = ENV_PREFIX + item.name.upper()
+            raw = environ.get(name, "").strip()
+            if raw:
+                changes[item.name] = _parse(name, raw, type(getattr(cls(), item.name)))
+        return cls().replace(**changes)
+
+
+def _share(name: str, value: float) -> None:
+    if not (0.0 <= value <= 1.0):
+        raise PolicyError(f"{name} must be between 0 and 1, not {value}")
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    try:
+        if kind is dict:
+            value = json.loads(raw)
+            if not isinstance(value, dict):
+                raise ValueError("expected a JSON object")
+            return {str(k): float(v) for k, v in value.items()}
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise PolicyError(
+            f"{name}={raw!r} is not a valid {kind.__name__} ({exc}); fix or unset it"
+        ) from exc

@@ -1,0 +1,132 @@
+"""The work directory: where the Python stages keep their outputs, and the one place that knows
+its layout. Each stage writes through this class and reads another stage's output only through
+its typed loader, which fails with a :class:`~detection.handoff.HandoffError` naming the asset to
+materialise when the output is missing or from an older release.
+
+Layout under the root ($ATTACK_DETECTION_WORK_DIR, default var/work)::
+
+    message_features.parquet    content signals per message          message_features
+    training_table.parquet      content + behaviour + label           training_table
+    snapshot/<table>.parquet    the serving snapshot of the baselines baseline_snapshot
+    candidate/                  model.txt + candidate.json            candidate_model
+    evaluation.json             the test-window evaluation            model_evaluation
+    evaluation_scores.parquet   verdict scores, validation and test   model_evaluation
+    reports/                    Evidently HTML, PNG pictures          checks and evaluation
+    candidate_bundle/           the bundle that would ship            candidate_bundle
+    golden/golden_set.parquet   the frozen comparison set             golden_set
+    real_mail_model/            the real-mail model's store           real_mail_model
+    real_mail_evaluation.json   its report                            real_mail_model
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from detection.features.behaviour import SNAPSHOT_TABLES
+from detection.handoff import HandoffError
+from detection.model.candidate import Candidate
+from detection.model.evaluation import Evaluation
+from detection.serving.artifact import Bundle, BundleError
+
+
+@dataclass(frozen=True)
+class WorkDir:
+    root: Path
+
+    # --- paths -------------------------------------------------------------------------------
+    def _file(self, *parts: str) -> Path:
+        path = self.root.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def message_features(self) -> Path:
+        return self._file("message_features.parquet")
+
+    @property
+    def training_table(self) -> Path:
+        return self._file("training_table.parquet")
+
+    def snapshot_table(self, name: str) -> Path:
+        return self._file("snapshot", f"{name}.parquet")
+
+    @property
+    def candidate(self) -> Path:
+        return self._file("candidate", "x").parent
+
+    @property
+    def evaluation(self) -> Path:
+        return self._file("evaluation.json")
+
+    @property
+    def evaluation_scores(self) -> Path:
+        return self._file("evaluation_scores.parquet")
+
+    @property
+    def reports(self) -> Path:
+        return self._file("reports", "x").parent
+
+    @property
+    def candidate_bundle(self) -> Path:
+        return self._file("candidate_bundle", "x").parent
+
+    @property
+    def golden_set(self) -> Path:
+        return self._file("golden", "golden_set.parquet")
+
+    @property
+    def real_mail_store(self) -> Path:
+        return self._file("real_mail_model", "x").parent
+
+    @property
+    def real_mail_report(self) -> Path:
+        return self._file("real_mail_evaluation.json")
+
+    # --- typed loaders -----------------------------------------------------------------------
+    def read_message_features(self) -> pd.DataFrame:
+        return _parquet(self.message_features, "message_features")
+
+    def read_training_table(self) -> pd.DataFrame:
+        """The labelled rows of the training table in arrival order."""
+        frame = _parquet(self.training_table, "training_table")
+        labelled = cast(pd.DataFrame, frame.loc[frame["label"].notna().to_numpy()])
+        return labelled.sort_values(by=["received_at", "message_id"], ignore_index=True)
+
+    def read_snapshot(self) -> dict[str, pa.Table]:
+        tables = {}
+        for name in SNAPSHOT_TABLES:
+            path = self.snapshot_table(name)
+            if not path.is_file():
+                raise HandoffError(f"no snapshot table at {path}; materialise baseline_snapshot")
+            tables[name] = pq.read_table(path)
+        return tables
+
+    def load_candidate(self) -> Candidate:
+        return Candidate.load(self.candidate)
+
+    def load_evaluation(self) -> Evaluation:
+        return Evaluation.load(self.evaluation)
+
+    def read_evaluation_scores(self) -> pd.DataFrame:
+        return _parquet(self.evaluation_scores, "model_evaluation")
+
+    def load_candidate_bundle(self) -> Bundle:
+        try:
+            return Bundle.read_dir(self.candidate_bundle)
+        except BundleError as exc:
+            raise HandoffError(f"{exc}; materialise candidate_bundle first") from exc
+
+    def read_golden_set(self) -> pd.DataFrame:
+        return _parquet(self.golden_set, "golden_set")
+
+
+def _parquet(path: Path, producer: str) -> pd.DataFrame:
+    if not path.is_file():
+        raise HandoffError(f"no {path.name} at {path}; materialise {producer} first")
+    return pd.read_parquet(path)

@@ -1,0 +1,50 @@
+"""The gate policy: one set of budgets, from the deployment's environment, validated."""
+
+import pytest
+
+from detection.model.policy import GatePolicy, PolicyError
+
+
+def test_defaults_are_the_project_policy():
+    policy = GatePolicy()
+    assert policy.fp_budget == 0.01 and policy.recall_floor == 0.995
+    assert policy.floor_for("bec") == 0.9 and policy.min_category_attacks == 5
+    assert policy.champion_tolerance == 0.01 and policy.latency_budget_ms == 5.0
+    assert policy.replay_messages == 500
+
+
+def test_environment_overrides_each_field_by_its_name():
+    policy = GatePolicy.from_env(
+        {
+            "ATTACK_DETECTION_FP_BUDGET": "0.005",
+            "ATTACK_DETECTION_CATEGORY_FLOORS": '{"bec": 0.97}',
+            "ATTACK_DETECTION_MIN_CATEGORY_ATTACKS": "30",
+            "ATTACK_DETECTION_LATENCY_BUDGET_MS": "2.5",
+            "ATTACK_DETECTION_RECALL_FLOOR": " ",  # blank: unset
+        }
+    )
+    assert policy.fp_budget == 0.005 and policy.recall_floor == 0.995
+    assert policy.floor_for("bec") == 0.97 and policy.floor_for("malware") == 0.9
+    assert policy.min_category_attacks == 30 and policy.latency_budget_ms == 2.5
+    assert policy.as_dict()["category_floors"] == {"bec": 0.97}
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"ATTACK_DETECTION_FP_BUDGET": "1.5"}, "fp_budget must be between 0 and 1"),
+        ({"ATTACK_DETECTION_FP_BUDGET": "lots"}, "ATTACK_DETECTION_FP_BUDGET='lots'"),
+        ({"ATTACK_DETECTION_CATEGORY_FLOORS": "[1]"}, "expected a JSON object"),
+        ({"ATTACK_DETECTION_CATEGORY_FLOORS": '{"bec": 2}'}, r"category_floors\['bec'\]"),
+        ({"ATTACK_DETECTION_MIN_CATEGORY_ATTACKS": "0"}, "at least 1"),
+        ({"ATTACK_DETECTION_LATENCY_BUDGET_MS": "-1"}, "must be positive"),
+    ],
+)
+def test_invalid_settings_say_which_and_why(environ, message):
+    with pytest.raises(PolicyError, match=message):
+        GatePolicy.from_env(environ)
+
+
+def test_replace_ignores_unset_values():
+    policy = GatePolicy().replace(fp_budget=None, recall_floor=0.99)
+    assert policy.fp_budget == 0.01 and policy.recall_floor == 0.99
