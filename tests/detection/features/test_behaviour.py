@@ -13,7 +13,7 @@ from detection.features.behaviour import (
     BehaviourState,
     dbt_vars,
 )
-from detection.mail.schema import Message
+from detection.mail.schema import Message, Url
 
 DBT_PROJECT = Path(__file__).resolve().parents[3] / "dbt_project"
 START = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -86,3 +86,22 @@ def test_display_name_of_a_colleague_from_outside():
     )
     assert seen[1]["display_name_seen_internal"] == 1
     assert seen[1]["display_name_prior_addresses"] == 1
+
+
+def test_a_link_to_a_lookalike_of_a_known_domain():
+    known = [_mail(n, f"ap{n}@acmesupply.com", "bob@corp.com") for n in range(2)]
+    lure = _mail(
+        2,
+        "billing@other.net",
+        "bob@corp.com",
+        urls=(Url(href="https://acmesuppIy.com/pay", host="acmesuppiy.com", text="pay"),),
+    )
+    honest = _mail(
+        3,
+        "x@other.net",
+        "bob@corp.com",
+        urls=(Url(href="https://acmesupply.com/", host="acmesupply.com", text=""),),
+    )
+    seen = _replay([*known, lure, honest])
+    assert seen[2]["url_lookalike_of_known_domain"] == 1.0  # one edit from a known domain
+    assert seen[3]["url_lookalike_of_known_domain"] == 0.0  # the known domain itself
