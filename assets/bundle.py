@@ -3,7 +3,6 @@ frozen golden set, champion vs challenger on it, and scoring latency on a replay
 by the deployment's gate policy. ``deployed_model`` runs only when every blocking check here and
 on model_evaluation passed."""
 
-import hashlib
 import importlib.metadata
 import shutil
 
@@ -12,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from assets.dbt_project import DBT_PROJECT_DIR
+from assets.dbt_project import manifest_sha256
 from assets.evaluation import model_evaluation
 from assets.features import baseline_snapshot
 from assets.resources import (
@@ -39,16 +38,11 @@ LATENCY_CHECK = "scoring_latency_within_budget"
 GOLDEN_COLUMNS = ["message_id", "tenant_id", "received_at", "category", "is_attack"]
 
 
-def _dbt_manifest_hash() -> str:
-    path = DBT_PROJECT_DIR / "target" / "manifest.json"
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
-
-
 def lineage_of(candidate: Candidate, policy: GatePolicy, run_id: str) -> dict[str, object]:
     return {
         "run_id": run_id,
         "data_windows": {part: w.as_dict() for part, w in candidate.windows().items()},
-        "dbt_manifest_sha256": _dbt_manifest_hash(),
+        "dbt_manifest_sha256": manifest_sha256(),
         "code_version": importlib.metadata.version("attack-detection"),
         "training_params": candidate.params,
         "gate_policy": policy.as_dict(),
@@ -97,7 +91,7 @@ def golden_set(
     kinds={"python"},
 )
 def candidate_bundle(
-    context: dg.AssetExecutionContext, work_dir: WorkDirResource, gate: GatePolicyResource
+    context: dg.AssetExecutionContext, work_dir: WorkDirResource, gate_policy: GatePolicyResource
 ) -> dg.MaterializeResult:
     """The bundle that would ship (LightGBM text model, features, rules, threshold, baseline
     snapshot, manifest with the sha256 of every file, metrics and lineage, the gate policy it is
@@ -115,7 +109,7 @@ def candidate_bundle(
         threshold=candidate.threshold,
         snapshot=snapshot,
         metrics=evaluation.as_dict(),
-        lineage=lineage_of(candidate, gate.policy(), context.run_id),
+        lineage=lineage_of(candidate, gate_policy.policy(), context.run_id),
     )
     directory = work.candidate_bundle
     shutil.rmtree(directory, ignore_errors=True)
@@ -142,14 +136,16 @@ def require_same_run(context: dg.AssetExecutionContext, upstream: dg.AssetKey) -
     asset=candidate_bundle, name=CHAMPION_CHECK, blocking=True, additional_deps=[golden_set]
 )
 def challenger_not_worse_than_champion(
-    work_dir: WorkDirResource, artifact_store: ArtifactStoreResource, gate: GatePolicyResource
+    work_dir: WorkDirResource,
+    artifact_store: ArtifactStoreResource,
+    gate_policy: GatePolicyResource,
 ) -> dg.AssetCheckResult:
     """Blocking. On the frozen golden set, the candidate (challenger) may not lose more than the
     gate policy's champion_tolerance in recall at the FP budget against the model production
     serves (champion), overall or in any category with enough attacks. Passes when nothing is
     serving yet. When it fails, production keeps the champion: compare the two columns per
     category below, then read error_analysis for what the challenger misses."""
-    work, policy = work_dir.open(), gate.policy()
+    work, policy = work_dir.open(), gate_policy.policy()
     with handoff_failures():
         golden, challenger = work.read_golden_set(), work.load_candidate_bundle()
     store = artifact_store.open()
@@ -189,14 +185,14 @@ def challenger_not_worse_than_champion(
 
 @dg.asset_check(asset=candidate_bundle, name=LATENCY_CHECK, blocking=True)
 def scoring_latency_within_budget(
-    work_dir: WorkDirResource, lake_store: LakeResource, gate: GatePolicyResource
+    work_dir: WorkDirResource, lake_store: LakeResource, gate_policy: GatePolicyResource
 ) -> dg.AssetCheckResult:
     """Blocking. The candidate bundle scores a replay set (the latest landed messages, one at a
     time, features + model + rules + reasons) and its p99 latency must stay within the gate
     policy's latency budget. When it fails, the model became too slow to serve inline (more
     trees, slower features): compare p50/p99 with the previous deployment's, and profile with
     `make bench`."""
-    policy = gate.policy()
+    policy = gate_policy.policy()
     with handoff_failures():
         bundle = work_dir.open().load_candidate_bundle()
     files = sorted((lake_store.lake / "messages").glob("*/*.parquet"))

@@ -65,13 +65,13 @@ def _check(judgement: Judgement) -> dg.AssetCheckResult:
 
 @dg.asset(group_name=GROUP, deps=[candidate_model], kinds={"python", "evidently"})
 def model_evaluation(
-    context: dg.AssetExecutionContext, work_dir: WorkDirResource, gate: GatePolicyResource
+    context: dg.AssetExecutionContext, work_dir: WorkDirResource, gate_policy: GatePolicyResource
 ) -> dg.MaterializeResult:
     """Efficacy of the candidate on the latest, held-out days: recall at the chosen threshold,
     FPR and false positives per million safe messages, PR-AUC, recall per attack category and per
     tenant, rules alone vs model alone vs combined, Evidently's classification report, pictures
     (precision-recall, scores by class, recall per category) and the model card."""
-    work, policy = work_dir.open(), gate.policy()
+    work, policy = work_dir.open(), gate_policy.policy()
     with handoff_failures():
         candidate, frame = work.load_candidate(), work.read_training_table()
     rules = _rules(candidate.features)
@@ -135,30 +135,32 @@ def model_evaluation(
 
 
 @dg.asset_check(asset=model_evaluation, name=RECALL_CHECK, blocking=True)
-def recall_at_threshold(work_dir: WorkDirResource, gate: GatePolicyResource) -> dg.AssetCheckResult:
+def recall_at_threshold(
+    work_dir: WorkDirResource, gate_policy: GatePolicyResource
+) -> dg.AssetCheckResult:
     """Blocking. Recall on the held-out latest days at the chosen threshold must reach the gate
     policy's recall floor. When it fails the candidate is not deployed and production keeps
     serving. Look at recall_by_category on model_evaluation to see which attacks are missed."""
     with handoff_failures():
         evaluation = work_dir.open().load_evaluation()
-    return _check(judge_recall(evaluation, gate.policy()))
+    return _check(judge_recall(evaluation, gate_policy.policy()))
 
 
 @dg.asset_check(asset=model_evaluation, name=FPR_CHECK, blocking=True)
 def false_positive_rate_within_budget(
-    work_dir: WorkDirResource, gate: GatePolicyResource
+    work_dir: WorkDirResource, gate_policy: GatePolicyResource
 ) -> dg.AssetCheckResult:
     """Blocking. The false-positive rate on held-out safe mail must stay within the gate policy's
     FP budget (1%). When it fails the candidate is not deployed; look at by_tenant and the rules
     comparison on model_evaluation to find what over-fires."""
     with handoff_failures():
         evaluation = work_dir.open().load_evaluation()
-    return _check(judge_false_positive_rate(evaluation, gate.policy()))
+    return _check(judge_false_positive_rate(evaluation, gate_policy.policy()))
 
 
 @dg.asset_check(asset=model_evaluation, name=CATEGORY_CHECK, blocking=True)
 def category_recall_at_floor(
-    work_dir: WorkDirResource, gate: GatePolicyResource
+    work_dir: WorkDirResource, gate_policy: GatePolicyResource
 ) -> dg.AssetCheckResult:
     """Blocking. Every attack category's recall on the held-out days must reach its floor (the
     gate policy's category_recall_floor, per-category overrides in category_floors); categories
@@ -167,7 +169,7 @@ def category_recall_at_floor(
     attack (say BEC) must not ship. Look at error_analysis for the missed messages' signals."""
     with handoff_failures():
         evaluation = work_dir.open().load_evaluation()
-    return _check(judge_categories(evaluation, gate.policy()))
+    return _check(judge_categories(evaluation, gate_policy.policy()))
 
 
 @dg.asset_check(asset=model_evaluation, name=PREDICTION_DRIFT_CHECK, blocking=False)

@@ -117,6 +117,6 @@ def baseline_snapshot(
     return dg.MaterializeResult(
         metadata={
             "rows": dg.MetadataValue.json(counts),
-            "path": dg.MetadataValue.path(str(work.snapshot_table("x").parent)),
+            "path": dg.MetadataValue.path(str(work.snapshot)),
         }
     )

@@ -10,6 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.resources import WorkDirResource
+from detection.markdown import keyed_table, table
 from detection.model.real_mail import RealMailConfig, RealMailError, run
 from detection.serving.registry import promote
 from detection.serving.stores import LocalArtifactStore
@@ -33,12 +34,7 @@ class RealMailEvaluationConfig(dg.Config):
 
 
 def _table(splits: dict[str, dict], keys: tuple[str, ...]) -> str:
-    lines = ["| split | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for name, values in splits.items():
-        lines.append(
-            f"| {name} | " + " | ".join(f"{values.get(k, float('nan')):.4f}" for k in keys) + " |"
-        )
-    return "\n".join(lines)
+    return keyed_table("split", splits, keys)
 
 
 @dg.asset(group_name=GROUP, kinds={"lightgbm"})
@@ -81,15 +77,10 @@ def real_mail_model(
     if "time_held_out" in shortcut:
         before["time held out"] = shortcut["time_held_out"]
     audit = [r for r in report["feature_audit"] if r["removed"] or r["source_auc"] >= 0.8]
-    audit_lines = [
-        "| feature | source AUC within a label | label signal within an era | removed |",
-        "|---|---|---|---|",
-    ]
-    audit_lines += [
-        f"| {r['feature']} | {r['source_auc']:.3f} | {r['label_signal']:.3f} | "
-        f"{'yes' if r['removed'] else 'no'} |"
-        for r in audit
-    ]
+    audit_table = table(
+        ["feature", "source AUC within a label", "label signal within an era", "removed"],
+        ([r["feature"], r["source_auc"], r["label_signal"], bool(r["removed"])] for r in audit),
+    )
     top = list(report["importance_gain"].items())[:10]
     context.log.info(
         f"real-mail model {bundle.version}: source-held-out {rows['source held out (mean)']}"
@@ -109,12 +100,8 @@ def real_mail_model(
                 report["gap_random_minus_source_held_out"]
             ),
             "removed_features": dg.MetadataValue.json(report["removed_features"]),
-            "feature_audit": dg.MetadataValue.md("\n".join(audit_lines)),
-            "top_features_by_gain": dg.MetadataValue.md(
-                "\n".join(
-                    ["| feature | gain |", "|---|---|"] + [f"| {k} | {v:.1f} |" for k, v in top]
-                )
-            ),
+            "feature_audit": dg.MetadataValue.md(audit_table),
+            "top_features_by_gain": dg.MetadataValue.md(table(["feature", "gain"], top)),
             "report": dg.MetadataValue.path(str(report_path)),
         }
     )

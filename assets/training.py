@@ -61,13 +61,13 @@ def candidate_model(
     context: dg.AssetExecutionContext,
     config: TrainingConfig,
     work_dir: WorkDirResource,
-    gate: GatePolicyResource,
+    gate_policy: GatePolicyResource,
 ) -> dg.MaterializeResult:
     """LightGBM on content + behavioural features, trained on the earliest days; the threshold meets
     the gate policy's recall floor on the validation days (combined: model or force_attack rule)
     and is lowered further while the validation FPR stays within validation_fpr. Written as
-    LightGBM text plus candidate.json; no pickle."""
-    work, policy = work_dir.open(), gate.policy()
+    LightGBM text plus the typed Candidate hand-off; no pickle."""
+    work, policy = work_dir.open(), gate_policy.policy()
     with handoff_failures():
         frame = work.read_training_table()
     features = list(FEATURE_COLUMNS)
@@ -128,7 +128,9 @@ def candidate_model(
 
 
 @dg.asset_check(asset=candidate_model, name=FEATURE_DRIFT_CHECK, blocking=False)
-def feature_drift(work_dir: WorkDirResource, gate: GatePolicyResource) -> dg.AssetCheckResult:
+def feature_drift(
+    work_dir: WorkDirResource, gate_policy: GatePolicyResource
+) -> dg.AssetCheckResult:
     """Evidently data drift between the candidate's training window and the latest landed days
     (as many as its test window). WARN when the share of drifted features reaches the gate
     policy's drift_share_threshold (30%): mail has changed since the model learned it. Open the
@@ -146,7 +148,7 @@ def feature_drift(work_dir: WorkDirResource, gate: GatePolicyResource) -> dg.Ass
         reference,
         current,
         list(candidate.features),
-        drift_share_threshold=gate.policy().drift_share_threshold,
+        drift_share_threshold=gate_policy.policy().drift_share_threshold,
         seed=candidate.seed,
     )
     report = work.reports / "feature_drift.html"

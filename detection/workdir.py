@@ -53,6 +53,10 @@ class WorkDir:
     def training_table(self) -> Path:
         return self._file("training_table.parquet")
 
+    @property
+    def snapshot(self) -> Path:
+        return self._file("snapshot", "x").parent
+
     def snapshot_table(self, name: str) -> Path:
         return self._file("snapshot", f"{name}.parquet")
 

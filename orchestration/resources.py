@@ -33,5 +33,5 @@ def resources() -> dict[str, object]:
         "lake_store": LakeResource(),
         "work_dir": WorkDirResource(),
         "artifact_store": ArtifactStoreResource(),
-        "gate": GatePolicyResource(),
+        "gate_policy": GatePolicyResource(),
     }

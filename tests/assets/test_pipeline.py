@@ -37,7 +37,7 @@ def s3_store(s3_endpoint):
 def _materialize(
     s3_store, selection, run_config=None, tags=None, gate=None
 ) -> dg.ExecuteInProcessResult:
-    extra = {"gate": gate} if gate is not None else {}
+    extra = {"gate_policy": gate} if gate is not None else {}
     return dg.materialize(
         [*all_assets(), *all_asset_checks()],
         selection=selection,

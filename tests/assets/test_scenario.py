@@ -45,7 +45,7 @@ class World:
         return dg.materialize(
             [*all_assets(), *all_asset_checks()],
             selection=selection,
-            resources={**resources(), "artifact_store": self.store, "gate": POLICY},
+            resources={**resources(), "artifact_store": self.store, "gate_policy": POLICY},
             run_config={"ops": ops or {}},
             instance=self.instance,
             tags=tags,
