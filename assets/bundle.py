@@ -14,6 +14,7 @@ from pydantic import Field
 from assets.dbt_project import manifest_sha256
 from assets.evaluation import model_evaluation
 from assets.features import baseline_snapshot
+from assets.operating_point import operating_point
 from assets.resources import (
     ArtifactStoreResource,
     GatePolicyResource,
@@ -21,12 +22,15 @@ from assets.resources import (
     WorkDirResource,
     handoff_failures,
 )
-from assets.training import candidate_model
+from assets.training import candidate_model, text_model
+from detection.features.text import MAX_BODY_CHARS
 from detection.features.vector import FEATURE_COLUMNS
+from detection.mail.lake import read_texts
 from detection.mail.schema import message_from_row
 from detection.model.candidate import Candidate
 from detection.model.comparison import GoldenSetError, bundle_scores, compare, latency_ms
 from detection.model.policy import GatePolicy
+from detection.model.training import TEST, in_split
 from detection.rules import default_rules_text
 from detection.serving.artifact import Bundle, BundleError
 from detection.serving.registry import load_production, read_production
@@ -42,6 +46,7 @@ def lineage_of(candidate: Candidate, policy: GatePolicy, run_id: str) -> dict[st
     return {
         "run_id": run_id,
         "data_windows": {part: w.as_dict() for part, w in candidate.windows().items()},
+        "text_params": candidate.text_params,
         "dbt_manifest_sha256": manifest_sha256(),
         "code_version": importlib.metadata.version("attack-detection"),
         "training_params": candidate.params,
@@ -59,7 +64,10 @@ class GoldenSetConfig(dg.Config):
 
 @dg.asset(group_name=GROUP, deps=[candidate_model], kinds={"parquet"})
 def golden_set(
-    context: dg.AssetExecutionContext, config: GoldenSetConfig, work_dir: WorkDirResource
+    context: dg.AssetExecutionContext,
+    config: GoldenSetConfig,
+    work_dir: WorkDirResource,
+    lake_store: LakeResource,
 ) -> dg.MaterializeResult:
     """A frozen evaluation set for the champion/challenger check: the feature rows, labels and
     categories of the test window at the time it was first frozen. Every challenger and the
@@ -72,8 +80,15 @@ def golden_set(
         context.log.info(f"golden set kept as frozen at {path}")
     else:
         with handoff_failures():
-            candidate, frame = work.load_candidate(), work.read_training_table()
-        frozen = candidate.test.select(frame).loc[:, GOLDEN_COLUMNS + list(FEATURE_COLUMNS)]
+            frame = work.read_training_table()
+        columns = GOLDEN_COLUMNS + [c for c in FEATURE_COLUMNS if c in frame.columns]
+        frozen = in_split(frame, TEST).loc[:, columns]
+        # the text each bundle's own text model scores (the window's mail, as in the lake)
+        texts = read_texts(lake_store.lake, frozen["message_id"].tolist())
+        frozen = frozen.assign(
+            subject=[texts[m][0] for m in frozen["message_id"]],
+            body_text=[texts[m][1][:MAX_BODY_CHARS] for m in frozen["message_id"]],
+        )
         frozen.to_parquet(path, index=False)
         context.log.info(f"golden set frozen from the test window: {len(frozen)} rows at {path}")
     return dg.MaterializeResult(
@@ -87,7 +102,7 @@ def golden_set(
 
 @dg.asset(
     group_name=GROUP,
-    deps=[candidate_model, model_evaluation, baseline_snapshot],
+    deps=[text_model, candidate_model, operating_point, model_evaluation, baseline_snapshot],
     kinds={"python"},
 )
 def candidate_bundle(
@@ -101,12 +116,16 @@ def candidate_bundle(
     work = work_dir.open()
     with handoff_failures():
         candidate, evaluation = work.load_candidate(), work.load_evaluation()
+        point = work.load_operating_point()
+        _, text_model = work.load_text_model()
         snapshot = work.read_snapshot()
     bundle = Bundle.build(
         model_text=candidate.model_text,
+        text_model=text_model.to_bytes(),
         features=list(candidate.features),
         rules_text=default_rules_text(),
-        threshold=candidate.threshold,
+        threshold=point.threshold,
+        tenant_thresholds=point.tenants,
         snapshot=snapshot,
         metrics=evaluation.as_dict(),
         lineage=lineage_of(candidate, gate_policy.policy(), context.run_id),

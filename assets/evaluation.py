@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from assets.features import training_table
+from assets.operating_point import operating_point
 from assets.resources import GatePolicyResource, LakeResource, WorkDirResource, handoff_failures
-from assets.training import candidate_model
 from detection.features.vector import DESCRIPTIONS, FEATURE_COLUMNS
 from detection.mail.lake import sender_org_domains
 from detection.model import plots, report
@@ -28,7 +28,7 @@ from detection.model.evaluation import (
     judge_false_positive_rate,
     judge_recall,
 )
-from detection.model.training import combined_scores, rows
+from detection.model.training import TEST, VALIDATION, combined_scores, in_split, rows
 from detection.rules import default_rules_text, parse_rules
 
 GROUP = "evaluation"
@@ -63,7 +63,7 @@ def _check(judgement: Judgement) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(group_name=GROUP, deps=[candidate_model], kinds={"python", "evidently"})
+@dg.asset(group_name=GROUP, deps=[operating_point], kinds={"python", "evidently"})
 def model_evaluation(
     context: dg.AssetExecutionContext, work_dir: WorkDirResource, gate_policy: GatePolicyResource
 ) -> dg.MaterializeResult:
@@ -73,19 +73,20 @@ def model_evaluation(
     (precision-recall, scores by class, recall per category) and the model card."""
     work, policy = work_dir.open(), gate_policy.policy()
     with handoff_failures():
-        candidate, frame = work.load_candidate(), work.read_training_table()
+        candidate, point = work.load_candidate(), work.load_operating_point()
+        frame = work.read_scored_training_table()
+        holdouts = work.load_holdouts()
     rules = _rules(candidate.features)
-    evaluation, scored = evaluate(candidate.test.select(frame), candidate, rules)
+    evaluation, scored = evaluate(in_split(frame, TEST), candidate, rules, point)
     y, scores = scored["is_attack"].to_numpy(), scored["score"].to_numpy()
-    threshold = evaluation.threshold
+    # Evidently and the pictures take one threshold: the window's typical (tenants' own) one
+    threshold = float(np.median(scored["threshold"])) if len(scored) else point.threshold
     directory = work.reports
     quality = classification_quality(y, scores, threshold)
     (directory / "classification_quality.html").write_text(quality.html)
     evaluation = evaluation.with_classification(quality.values)
     evaluation.save(work.evaluation)
-    reference = combined_scores(
-        *candidate_scores(candidate.validation.select(frame), candidate, rules)
-    )
+    reference = combined_scores(*candidate_scores(in_split(frame, VALIDATION), candidate, rules))
     pd.concat(
         [
             pd.DataFrame({"window": "validation", "score": reference}),
@@ -127,7 +128,7 @@ def model_evaluation(
             ),
             "pictures": dg.MetadataValue.md(pictures),
             "model_card": dg.MetadataValue.md(
-                report.model_card(candidate, evaluation, policy, quality.values)
+                report.model_card(candidate, evaluation, policy, quality.values, point, holdouts)
             ),
             "path": dg.MetadataValue.path(str(work.evaluation)),
         }
@@ -203,7 +204,7 @@ def prediction_drift_check(work_dir: WorkDirResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(group_name=GROUP, deps=[candidate_model, training_table], kinds={"python"})
+@dg.asset(group_name=GROUP, deps=[operating_point, training_table], kinds={"python"})
 def error_analysis(
     context: dg.AssetExecutionContext, work_dir: WorkDirResource, lake_store: LakeResource
 ) -> dg.MaterializeResult:
@@ -214,12 +215,13 @@ def error_analysis(
     model_evaluation stops the deployment."""
     work = work_dir.open()
     with handoff_failures():
-        candidate, frame = work.load_candidate(), work.read_training_table()
-    features, threshold = list(candidate.features), candidate.threshold
+        candidate, point = work.load_candidate(), work.load_operating_point()
+        frame = work.read_scored_training_table()
+    features = list(candidate.features)
     rules = _rules(features)
-    test = candidate.test.select(frame).reset_index(drop=True)
-    _, scored = evaluate(test, candidate, rules)
-    caught = scored["score"].to_numpy() >= threshold
+    test = in_split(frame, TEST).reset_index(drop=True)
+    _, scored = evaluate(test, candidate, rules, point)
+    caught = scored["score"].to_numpy() >= scored["threshold"].to_numpy()
     attacks = scored["is_attack"].to_numpy() == 1
     missed = rows(test, attacks & ~caught).reset_index(drop=True)
     booster = lgb.Booster(model_str=candidate.model_text)

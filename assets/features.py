@@ -4,18 +4,27 @@ and the serving snapshot of the baselines."""
 import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import Field
 
 from assets.baselines import BEHAVIOUR_MART, SNAPSHOT_MODELS, WAREHOUSE_POOL
 from assets.resources import LakeResource, WarehouseResource, WorkDirResource, handoff_failures
 from detection.features.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES
 from detection.features.vector import (
-    FEATURE_COLUMNS,
+    MESSAGE_FEATURES,
     feature_workers,
     files_content_frame,
     join_behaviour,
 )
+from detection.model.training import TrainingError, split_labels
 
 GROUP = "features"
+
+
+class TrainingTableConfig(dg.Config):
+    validation_days: int = Field(
+        default=7, description="days after the training days, where the threshold is chosen"
+    )
+    test_days: int = Field(default=7, description="latest days held out for evaluation")
 
 
 # Declarative automation: when new mail lands and its baselines are built (ingest_job, the drop
@@ -48,7 +57,7 @@ def message_features(
         metadata={
             "rows": len(frame),
             "path": dg.MetadataValue.path(str(path)),
-            "features": len(FEATURE_COLUMNS),
+            "features": len(MESSAGE_FEATURES),
         }
     )
 
@@ -61,10 +70,14 @@ def message_features(
     pool=WAREHOUSE_POOL,
 )
 def training_table(
-    context: dg.AssetExecutionContext, work_dir: WorkDirResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: TrainingTableConfig,
+    work_dir: WorkDirResource,
+    warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    """Content signals joined with the point-in-time behavioural features and the labels.
-    Grain: one row per message."""
+    """Content signals and structure features joined with the point-in-time behavioural features
+    and the labels, and each labelled row's part of the time split (``split``: train, validation,
+    test), which every training and evaluation stage reads. Grain: one row per message."""
     work = work_dir.open()
     with handoff_failures():
         content = work.read_message_features()
@@ -77,6 +90,15 @@ def training_table(
             f"{len(content) - len(table)} messages have content signals but no behavioural row; "
             "the warehouse is stale. Materialise the dbt assets and this asset in the same run."
         )
+    labelled = table["label"].notna().to_numpy()
+    try:
+        split = split_labels(
+            table.loc[labelled].reset_index(drop=True), config.validation_days, config.test_days
+        )
+    except TrainingError as exc:
+        raise dg.Failure(str(exc)) from exc
+    table["split"] = None
+    table.loc[labelled, "split"] = split
     path = work.training_table
     table.to_parquet(path, index=False)
     context.log.info(f"training table with {len(table)} rows written to {path}")
@@ -84,7 +106,10 @@ def training_table(
         metadata={
             "rows": len(table),
             "attacks": int(table["is_attack"].to_numpy().sum()),
-            "labelled": int(table["label"].notna().to_numpy().sum()),
+            "labelled": int(labelled.sum()),
+            "rows_by_split": dg.MetadataValue.json(
+                {str(k): int(v) for k, v in table["split"].value_counts().items()}
+            ),
             "path": dg.MetadataValue.path(str(path)),
             "window": dg.MetadataValue.json(
                 {"start": str(table["received_at"].min()), "end": str(table["received_at"].max())}

@@ -116,6 +116,12 @@ class GatePolicyResource(dg.ConfigurableResource):
     recall_floor: float | None = Field(
         default=None, description="recall on the held-out days at the candidate's threshold"
     )
+    real_mail_recall_floor: float | None = Field(
+        default=None, description="mean recall on real mail held out by safe source"
+    )
+    source_fpr_cap: float | None = Field(
+        default=None, description="FPR no held-out safe source may exceed"
+    )
     category_recall_floor: float | None = Field(
         default=None, description="recall every attack category must reach"
     )

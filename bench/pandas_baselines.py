@@ -19,7 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from detection.features.behaviour import AGE_CAP_DAYS, HISTORY_CAP, VIP_MIN_RECIPIENTS
+from detection.features.behaviour import (
+    AGE_CAP_DAYS,
+    HISTORY_CAP,
+    POOLED_TENANT_PREFIX,
+    VIP_MIN_RECIPIENTS,
+)
 
 # the same definitions as the mart and the online state
 FEATURES = (
@@ -166,4 +171,8 @@ def compute(lake: Path) -> pd.DataFrame:
     counts = per_message.reindex(m["message_id"]).fillna(0).to_numpy()
     out["url_domains_new_to_tenant"] = counts[:, 0].astype(float)
     out["known_sender_new_link_domains"] = np.where(sender_prior > 0, counts[:, 1], 0).astype(float)
+    # unknown history is missing: a tenant's first message, and pooled corpora
+    first_of_tenant = m.groupby("tenant_id", sort=False).cumcount().to_numpy() == 0
+    pooled = m["tenant_id"].str.startswith(POOLED_TENANT_PREFIX).to_numpy()
+    out.loc[first_of_tenant | pooled, list(FEATURES)] = np.nan
     return out

@@ -8,14 +8,16 @@ Layout under the root ($ATTACK_DETECTION_WORK_DIR, default var/work)::
     message_features.parquet    content signals per message          message_features
     training_table.parquet      content + behaviour + label           training_table
     snapshot/<table>.parquet    the serving snapshot of the baselines baseline_snapshot
+    text_model/                 text_model.parquet + .json            text_model
+    text_scores.parquet         text score per message (out-of-fold)  text_model
     candidate/                  model.txt + candidate.json            candidate_model
+    real_mail/                  holdouts, held-out scores, shortcut
+                                audit, the operating point            real_mail_evaluation
     evaluation.json             the test-window evaluation            model_evaluation
     evaluation_scores.parquet   verdict scores, validation and test   model_evaluation
     reports/                    Evidently HTML, PNG pictures          checks and evaluation
     candidate_bundle/           the bundle that would ship            candidate_bundle
     golden/golden_set.parquet   the frozen comparison set             golden_set
-    real_mail_model/            the real-mail model's store           real_mail_model
-    real_mail_evaluation.json   its report                            real_mail_model
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from detection.features.behaviour import SNAPSHOT_TABLES
+from detection.features.text import TEXT_SCORE, TextModel, TextModelError
 from detection.handoff import HandoffError
-from detection.model.candidate import Candidate
+from detection.model.candidate import Candidate, TextModelInfo
 from detection.model.evaluation import Evaluation
+from detection.model.holdouts import HoldoutReport
+from detection.model.operating_point import OperatingPoint
+from detection.model.shortcuts import ShortcutAudit
 from detection.serving.artifact import Bundle, BundleError
 
 
@@ -85,12 +91,28 @@ class WorkDir:
         return self._file("golden", "golden_set.parquet")
 
     @property
-    def real_mail_store(self) -> Path:
-        return self._file("real_mail_model", "x").parent
+    def text_model(self) -> Path:
+        return self._file("text_model", "x").parent
 
     @property
-    def real_mail_report(self) -> Path:
-        return self._file("real_mail_evaluation.json")
+    def text_scores(self) -> Path:
+        return self._file("text_scores.parquet")
+
+    @property
+    def holdout_report(self) -> Path:
+        return self._file("real_mail", "holdouts.json")
+
+    @property
+    def holdout_scores(self) -> Path:
+        return self._file("real_mail", "held_out_scores.parquet")
+
+    @property
+    def shortcut_audit(self) -> Path:
+        return self._file("real_mail", "shortcut_audit.json")
+
+    @property
+    def operating_point(self) -> Path:
+        return self._file("real_mail", "operating_point.json")
 
     # --- typed loaders -----------------------------------------------------------------------
     def read_message_features(self) -> pd.DataFrame:
@@ -113,6 +135,42 @@ class WorkDir:
 
     def load_candidate(self) -> Candidate:
         return Candidate.load(self.candidate)
+
+    def load_text_model(self) -> tuple[TextModelInfo, TextModel]:
+        info, data = TextModelInfo.load(self.text_model)
+        try:
+            return info, TextModel.from_bytes(data)
+        except TextModelError as exc:
+            raise HandoffError(f"{self.text_model}: {exc}; materialise text_model again") from exc
+
+    def read_text_scores(self) -> pd.DataFrame:
+        return _parquet(self.text_scores, "text_model")
+
+    def read_scored_training_table(self) -> pd.DataFrame:
+        """The labelled training table with each message's text score (out-of-fold on the
+        training rows), as the text model wrote it."""
+        frame, scores = self.read_training_table(), self.read_text_scores()
+        joined = frame.merge(
+            scores[["message_id", TEXT_SCORE]], on="message_id", how="left", validate="one_to_one"
+        )
+        if joined[TEXT_SCORE].isna().to_numpy().any():
+            raise HandoffError(
+                f"the text scores at {self.text_scores} do not cover the training table; "
+                "materialise text_model again after training_table"
+            )
+        return joined
+
+    def load_holdouts(self) -> HoldoutReport:
+        return HoldoutReport.load(self.holdout_report)
+
+    def read_holdout_scores(self) -> pd.DataFrame:
+        return _parquet(self.holdout_scores, "real_mail_evaluation")
+
+    def load_shortcut_audit(self) -> ShortcutAudit:
+        return ShortcutAudit.load(self.shortcut_audit)
+
+    def load_operating_point(self) -> OperatingPoint:
+        return OperatingPoint.load(self.operating_point)
 
     def load_evaluation(self) -> Evaluation:
         return Evaluation.load(self.evaluation)

@@ -2,9 +2,18 @@
 
 import dagster as dg
 
-from assets import bundle, deployment, evaluation, features, mail, real_mail, training
+from assets import (
+    bundle,
+    deployment,
+    evaluation,
+    features,
+    mail,
+    operating_point,
+    real_mail,
+    training,
+)
 from assets.baselines import build_baseline_assets
-from orchestration.jobs import ingest_job, real_mail_job, retrain_job, rollback_job
+from orchestration.jobs import ingest_job, retrain_job, rollback_job
 from orchestration.resources import resources
 from orchestration.schedules import daily_retrain_schedule
 from orchestration.sensors import (
@@ -15,7 +24,16 @@ from orchestration.sensors import (
     run_failure_alert_sensor,
 )
 
-STAGE_MODULES = [mail, features, training, evaluation, bundle, deployment, real_mail]
+STAGE_MODULES = [
+    mail,
+    features,
+    training,
+    operating_point,
+    real_mail,
+    evaluation,
+    bundle,
+    deployment,
+]
 
 
 def all_assets() -> list[dg.AssetsDefinition]:
@@ -31,7 +49,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=all_asset_checks(),
-        jobs=[ingest_job, retrain_job, rollback_job, real_mail_job],
+        jobs=[ingest_job, retrain_job, rollback_job],
         schedules=[daily_retrain_schedule],
         sensors=[
             drift_retrain_sensor,

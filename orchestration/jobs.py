@@ -10,8 +10,7 @@ INGEST_JOB = "ingest_job"
 RETRAIN_JOB = "retrain_job"
 RAW_MESSAGES = dg.AssetKey("raw_messages")
 DAILY = dg.AssetSelection.assets(RAW_MESSAGES) | dg.AssetSelection.groups("baselines")
-REAL_MAIL = dg.AssetSelection.groups("real_mail")
-RETRAIN = dg.AssetSelection.all() - DAILY - REAL_MAIL
+RETRAIN = dg.AssetSelection.all() - DAILY
 
 ingest_job = dg.define_asset_job(
     name=INGEST_JOB,
@@ -26,13 +25,6 @@ retrain_job = dg.define_asset_job(
     selection=RETRAIN,
     description="Compute features over all landed mail, retrain, evaluate and, if every "
     "blocking check passes, deploy. Requested by the daily schedule and by the drift sensor.",
-)
-
-real_mail_job = dg.define_asset_job(
-    name="real_mail_job",
-    selection=REAL_MAIL,
-    description="Train and evaluate on the labelled real-mail corpus (source- and "
-    "time-held-out) and save the real-mail bundle.",
 )
 
 

@@ -1,18 +1,22 @@
-"""``make run``: land six weeks of simulated mail (one partition per day, one run), then run the
-whole graph after it in-process, and print where the deployed model went. Runs land in
-$DAGSTER_HOME, so ``make ui`` shows them."""
+"""``make run``: land the labelled real-mail corpus when it is present (as the pooled tenant
+``corpus:real-mail``, keeping each message's own date), then six weeks of simulated mail (one
+partition per day, one run), then run the whole graph after it in-process, and print where the
+deployed model went. Runs land in $DAGSTER_HOME, so ``make ui`` shows them."""
 
 import argparse
 import os
 import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 
 from assets.mail import MAIL_START
+from detection.features.behaviour import POOLED_TENANT_PREFIX
 from orchestration.definitions import defs
 from orchestration.jobs import INGEST_JOB, RETRAIN_JOB
 
+CORPUS_TENANT = f"{POOLED_TENANT_PREFIX}real-mail"
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 
@@ -36,9 +40,30 @@ def _failed(result: dg.ExecuteInProcessResult) -> int:
     return 1
 
 
+def default_corpus() -> Path:
+    """$ATTACK_DETECTION_REAL_MAIL_DIR, else ../shared/data/real-mail beside the repository."""
+    return Path(
+        os.environ.get("ATTACK_DETECTION_REAL_MAIL_DIR")
+        or Path(__file__).resolve().parents[2] / "shared" / "data" / "real-mail"
+    )
+
+
+def corpus_run_config(path: Path) -> dict[str, object]:
+    config = {"source": "path", "path": str(path), "tenant_id": CORPUS_TENANT}
+    return {"ops": {"raw_messages": {"config": config}}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=42, help="days of simulated mail to land")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=None,
+        help="labelled real mail to land (manifest.csv or safe/ attack/ folders); default "
+        "$ATTACK_DETECTION_REAL_MAIL_DIR, else ../shared/data/real-mail",
+    )
+    parser.add_argument("--no-corpus", action="store_true", help="simulated mail only")
     args = parser.parse_args()
     definitions = defs()
     instance = (
@@ -46,6 +71,21 @@ def main() -> int:
         if os.environ.get("DAGSTER_HOME")
         else dg.DagsterInstance.ephemeral()
     )
+    corpus = args.corpus or default_corpus()
+    if args.no_corpus:
+        print("no real-mail corpus (--no-corpus): training on simulated mail only")
+    elif not (corpus / "manifest.csv").is_file() and not (corpus / "attack").is_dir():
+        print(f"no labelled real-mail corpus at {corpus}: training on simulated mail only")
+    else:
+        print(f"landing the labelled real-mail corpus from {corpus} as tenant {CORPUS_TENANT}")
+        landed = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
+            instance=instance,
+            partition_key=MAIL_START,
+            run_config=corpus_run_config(corpus),
+            raise_on_error=False,
+        )
+        if not landed.success:
+            return _failed(landed)
     ingest = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
         instance=instance, tags=partition_range_tags(args.days), raise_on_error=False
     )

@@ -50,6 +50,10 @@ KNOWN_DOMAIN_MIN_MESSAGES = 2  # an organisation domain is "known" after this ma
 # An internal sender becomes a VIP with a message to at least this many people: the
 # employee/VIP directory comes from the mail itself.
 VIP_MIN_RECIPIENTS = 10
+# A tenant named corpus:<name> is a pooled collection of labelled mail from unrelated mailboxes
+# (public corpora): it has no organisational history, so every behavioural feature of its mail is
+# unknown (NaN), in the mart and online alike; content decides.
+POOLED_TENANT_PREFIX = "corpus:"
 
 
 def dbt_vars() -> dict[str, object]:
@@ -61,7 +65,15 @@ def dbt_vars() -> dict[str, object]:
         "age_cap_days": AGE_CAP_DAYS,
         "known_domain_min_messages": KNOWN_DOMAIN_MIN_MESSAGES,
         "vip_min_recipients": VIP_MIN_RECIPIENTS,
+        "pooled_tenant_prefix": POOLED_TENANT_PREFIX,
+        "behaviour_features": list(BEHAVIOUR_FEATURES),
     }
+
+
+def has_history(tenant_id: str, seen_tenants: set[str] | frozenset[str]) -> bool:
+    """Whether behavioural features can say anything about a message of this tenant: the tenant
+    has earlier mail and is not a pooled corpus."""
+    return tenant_id in seen_tenants and not tenant_id.startswith(POOLED_TENANT_PREFIX)
 
 
 # The serving snapshot: each table is the dbt model ``dim_<name>`` (a test holds the columns of
@@ -150,8 +162,13 @@ class BehaviourState:
     vips: set[tuple[str, str]] = field(default_factory=set)
     address_names: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     vip_names: set[tuple[str, str]] = field(default_factory=set)
+    tenants: set[str] = field(default_factory=set)  # tenants with any mail seen
 
     def features(self, message: Message) -> dict[str, float]:
+        """The behavioural features of ``message`` from the state before it; all NaN when its
+        tenant has no history here (unknown is missing, not "new")."""
+        if not has_history(message.tenant_id, self.tenants):
+            return dict.fromkeys(BEHAVIOUR_FEATURES, float("nan"))
         tenant, sender = message.tenant_id, message.sender_address
         recipient, domain = message.primary_recipient, message.sender_domain
         now = message.received_at
@@ -205,6 +222,7 @@ class BehaviourState:
 
     def observe(self, message: Message) -> None:
         tenant, sender, domain = message.tenant_id, message.sender_address, message.sender_domain
+        self.tenants.add(tenant)
         recipient_stats = self.recipients.setdefault((tenant, message.primary_recipient), [0, 0])
         recipient_stats[0] += 1
         recipient_stats[1] += (tenant, sender) not in self.senders
@@ -238,6 +256,7 @@ class BehaviourState:
     def from_tables(cls, tables: dict[str, pa.Table]) -> BehaviourState:
         state = cls()
         for row in tables["sender_baselines"].to_pylist():
+            state.tenants.add(row["tenant_id"])
             state.senders[(row["tenant_id"], row["sender_address"])] = [
                 row["prior_messages"],
                 row["first_seen_at"],

@@ -112,6 +112,25 @@ CONTENT_DESCRIPTIONS: dict[str, str] = {
     "body_length_log": "body length",
 }
 CONTENT_FEATURES: tuple[str, ...] = tuple(CONTENT_DESCRIPTIONS)
+# Present or absent by mail system and era rather than by intent: old corpora predate DKIM and
+# DMARC, some archives strip Message-ID/Date/Return-Path, honeypots record their own relay. They
+# are computed (rules and the error analysis may read them) but the model never learns them.
+TRANSPORT_FEATURES = frozenset(
+    {
+        "spf_fail",
+        "dkim_fail",
+        "dmarc_fail",
+        "message_id_missing",
+        "message_id_domain_differs",
+        "date_missing",
+        "return_path_domain_differs",
+    }
+)
+# How much of a message is images says which era and mail client wrote it more than whether it
+# is an attack (in the real corpus: HTML-era phish against plain-text safe mail; in live mail,
+# every newsletter and notification): computed, never learned. Image-only lures are still
+# scored on their text (or its absence), links and attachments.
+ERA_ARTEFACTS = frozenset({"html_image_count", "image_only_body"})
 
 
 def _extension(filename: str) -> tuple[str, str]:

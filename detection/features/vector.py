@@ -1,4 +1,6 @@
-"""The feature vector: content signals followed by behavioural features, in one fixed order."""
+"""The feature vector in one fixed order: content signals, structure features, the text model's
+score, behavioural features. ``MODEL_FEATURES`` is what the model learns from: all of them but
+the transport and era artefacts (kept for rules and analysis)."""
 
 from __future__ import annotations
 
@@ -9,27 +11,55 @@ from pathlib import Path
 import pandas as pd
 
 from detection.features.behaviour import BEHAVIOUR_DESCRIPTIONS, BEHAVIOUR_FEATURES
-from detection.features.signals import CONTENT_DESCRIPTIONS, CONTENT_FEATURES, content_signals
+from detection.features.signals import (
+    CONTENT_DESCRIPTIONS,
+    CONTENT_FEATURES,
+    ERA_ARTEFACTS,
+    TRANSPORT_FEATURES,
+    content_signals,
+)
+from detection.features.structure import (
+    STRUCTURE_DESCRIPTIONS,
+    STRUCTURE_FEATURES,
+    structure_features,
+)
+from detection.features.text import TEXT_DESCRIPTION, TEXT_SCORE
 from detection.mail.schema import Message
 
-FEATURE_COLUMNS: tuple[str, ...] = (*CONTENT_FEATURES, *BEHAVIOUR_FEATURES)
+# computed per message from the message alone (the message_features asset, the scorer)
+MESSAGE_FEATURES: tuple[str, ...] = (*CONTENT_FEATURES, *STRUCTURE_FEATURES)
+FEATURE_COLUMNS: tuple[str, ...] = (*MESSAGE_FEATURES, TEXT_SCORE, *BEHAVIOUR_FEATURES)
+MODEL_FEATURES: tuple[str, ...] = tuple(
+    f for f in FEATURE_COLUMNS if f not in TRANSPORT_FEATURES | ERA_ARTEFACTS
+)
 
-DESCRIPTIONS: dict[str, str] = {**CONTENT_DESCRIPTIONS, **BEHAVIOUR_DESCRIPTIONS}
+DESCRIPTIONS: dict[str, str] = {
+    **CONTENT_DESCRIPTIONS,
+    **STRUCTURE_DESCRIPTIONS,
+    TEXT_SCORE: TEXT_DESCRIPTION,
+    **BEHAVIOUR_DESCRIPTIONS,
+}
+
+
+def message_values(message: Message) -> dict[str, float]:
+    """Content signals and structure features of one message."""
+    return {**content_signals(message), **structure_features(message)}
 
 
 def content_frame(messages: Iterable[Message]) -> pd.DataFrame:
-    """Content signals for many messages, one row each, indexed by message id."""
+    """Content signals and structure features for many messages, one row each, indexed by
+    message id."""
     rows, index = [], []
     for message in messages:
-        rows.append(content_signals(message))
+        rows.append(message_values(message))
         index.append(message.message_id)
     frame = pd.DataFrame(
-        rows, columns=list(CONTENT_FEATURES), index=pd.Index(index, name="message_id")
+        rows, columns=list(MESSAGE_FEATURES), index=pd.Index(index, name="message_id")
     )
     return frame.astype("float64")
 
 
-KEY_COLUMNS = ("tenant_id", "received_at", "label", "category")
+KEY_COLUMNS = ("tenant_id", "received_at", "label", "category", "source")
 
 
 def file_content_frame(path: str | Path) -> pd.DataFrame:
@@ -44,7 +74,7 @@ def file_content_frame(path: str | Path) -> pd.DataFrame:
         signals = content_frame(message_from_row(row) for row in rows).reset_index()
         keys = pd.DataFrame({k: [row[k] for row in rows] for k in KEY_COLUMNS})
         frames.append(pd.concat([keys, signals], axis=1))
-    columns = ["message_id", *KEY_COLUMNS, *CONTENT_FEATURES]
+    columns = ["message_id", *KEY_COLUMNS, *MESSAGE_FEATURES]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 

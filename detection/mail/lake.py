@@ -33,9 +33,11 @@ def write_day(lake_dir: Path, day: date, tables: dict[str, pa.Table], part: str 
         _write(tables[name].cast(schema), partition_dir(lake_dir, name, day) / f"{part}.parquet")
 
 
-def write_quarantine(lake_dir: Path, day: date, rows: list[dict[str, str]]) -> Path:
-    """Replace one day's quarantine partition."""
-    path = partition_dir(lake_dir, "quarantine", day) / "part-0.parquet"
+def write_quarantine(
+    lake_dir: Path, day: date, rows: list[dict[str, str]], part: str = "part-0"
+) -> Path:
+    """Replace one part of a day's quarantine partition."""
+    path = partition_dir(lake_dir, "quarantine", day) / f"{part}.parquet"
     _write(pa.Table.from_pylist(rows, schema=QUARANTINE), path)
     return path
 
@@ -73,3 +75,26 @@ def sender_org_domains(lake_dir: Path, message_ids: list[str]) -> dict[str, str]
     table = dataset.to_table(columns=["message_id", "sender_org_domain"], filter=wanted)
     ids, domains = table["message_id"].to_pylist(), table["sender_org_domain"].to_pylist()
     return dict(zip(ids, domains, strict=True))
+
+
+TEXT_COLUMNS = ["message_id", "subject", "body_text", "body_is_html"]
+
+
+def read_texts(lake_dir: Path, message_ids: list[str]) -> dict[str, tuple[str, str, bool]]:
+    """Subject, visible body and whether it came from HTML, of these landed messages (read in
+    batches; a lake written before ``body_is_html`` existed reads it as False)."""
+    import pyarrow.dataset as ds
+
+    wanted = pa.array(sorted(set(message_ids)), pa.string())
+    dataset = ds.dataset(str(lake_dir / "messages"), format="parquet", schema=MESSAGES)
+    texts: dict[str, tuple[str, str, bool]] = {}
+    scanner = dataset.scanner(
+        columns=TEXT_COLUMNS,
+        filter=pc.field("message_id").isin(wanted),  # pyright: ignore[reportAttributeAccessIssue]
+        batch_size=20_000,
+    )
+    for batch in scanner.to_batches():
+        columns = batch.to_pydict()
+        for row in zip(*(columns[c] for c in TEXT_COLUMNS), strict=True):
+            texts[row[0]] = (row[1] or "", row[2] or "", bool(row[3]))
+    return texts

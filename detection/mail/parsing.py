@@ -265,7 +265,8 @@ def parse_message(
             "mime_error", f"{type(exc).__name__} while reading the MIME structure"
         ) from exc
     text = _normalise("\n\n".join(t for t in body.plain if t.strip()))
-    if not text and body.html_text:
+    body_is_html = not text and bool(body.html_text)
+    if body_is_html:
         text = _normalise("\n\n".join(body.html_text))
     return Message(
         message_id=sha256_hex(raw),
@@ -286,6 +287,7 @@ def parse_message(
         dmarc_result=dmarc,
         html_form_count=body.forms,
         html_image_count=body.images,
+        body_is_html=body_is_html,
         urls=_urls(body.anchors, text),
         attachments=tuple(body.attachments),
         label=label,

@@ -83,6 +83,7 @@ class Message:
     dmarc_result: str = "none"
     html_form_count: int = 0
     html_image_count: int = 0
+    body_is_html: bool = False  # the visible text came from HTML: there was no text/plain part
     urls: tuple[Url, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     label: str | None = None
@@ -145,6 +146,7 @@ MESSAGES = pa.schema(
         ("dmarc_result", pa.string()),
         ("html_form_count", pa.int32()),
         ("html_image_count", pa.int32()),
+        ("body_is_html", pa.bool_()),
         ("urls", pa.list_(_URL_TYPE)),
         ("attachments", pa.list_(_ATTACHMENT_TYPE)),
         ("label", pa.string()),
@@ -206,6 +208,7 @@ def message_row(message: Message) -> dict[str, object]:
         "dmarc_result": message.dmarc_result,
         "html_form_count": message.html_form_count,
         "html_image_count": message.html_image_count,
+        "body_is_html": message.body_is_html,
         "urls": [{"href": u.href, "host": u.host, "text": u.text} for u in message.urls],
         "attachments": [
             {
@@ -304,6 +307,7 @@ def message_from_row(row: dict[str, object], to_addresses: tuple[str, ...] = ())
         dmarc_result=str(row.get("dmarc_result") or "none"),
         html_form_count=int(row.get("html_form_count") or 0),  # type: ignore[arg-type]
         html_image_count=int(row.get("html_image_count") or 0),  # type: ignore[arg-type]
+        body_is_html=bool(row.get("body_is_html") or False),
         urls=urls,
         attachments=attachments,
         label=row.get("label"),  # type: ignore[arg-type]

@@ -13,10 +13,14 @@ import pandas as pd
 
 from detection import handoff
 
-FORMAT_VERSION = 2  # 1: the untyped candidate.json of earlier releases
+FORMAT_VERSION = 3  # 1: the untyped candidate.json of earlier releases; 2: before the text model
 INFO_FILE = "candidate.json"
 MODEL_FILE = "model.txt"
 PRODUCER = "candidate_model"
+TEXT_FORMAT_VERSION = 1
+TEXT_INFO_FILE = "text_model.json"
+TEXT_MODEL_FILE = "text_model.parquet"
+TEXT_PRODUCER = "text_model"
 
 
 @dataclass(frozen=True)
@@ -51,19 +55,27 @@ class Window:
 class Candidate:
     model_text: str
     features: tuple[str, ...]
-    threshold: float
-    threshold_recall_target: float  # the recall the threshold meets on the validation days
-    validation_fpr: float  # ... lowered while the validation FPR stays within this
-    train: Window
+    threshold: (
+        float  # at validation_fpr on the validation days (the operating point adds real mail)
+    )
+    validation_fpr: float
+    train: Window  # the organisations' own mail
+    pooled: Window  # labelled corpora trained on as well (their own eras' dates)
     validation: Window
     test: Window
     test_days: int
     seed: int
     params: dict[str, Any] = field(default_factory=dict)  # LightGBM parameters and rounds
+    text_params: dict[str, Any] = field(default_factory=dict)  # the text model's, as fitted
     run_id: str = ""
 
     def windows(self) -> dict[str, Window]:
-        return {"train": self.train, "validation": self.validation, "test": self.test}
+        return {
+            "train": self.train,
+            "train_pooled_corpora": self.pooled,
+            "validation": self.validation,
+            "test": self.test,
+        }
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
@@ -84,3 +96,30 @@ class Candidate:
             PRODUCER,
             extra={"model_text": model.read_text()},
         )
+
+
+@dataclass(frozen=True)
+class TextModelInfo:
+    """How the text model was fitted; the model itself is ``text_model.parquet`` beside it."""
+
+    params: dict[str, Any]  # TextParams fields
+    rows: int
+    attacks: int
+    terms: int
+    out_of_fold_rows: int
+    run_id: str = ""
+
+    def save(self, directory: Path, model_bytes: bytes) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / TEXT_MODEL_FILE).write_bytes(model_bytes)
+        return handoff.save(self, directory / TEXT_INFO_FILE, TEXT_FORMAT_VERSION)
+
+    @classmethod
+    def load(cls, directory: Path) -> tuple[TextModelInfo, bytes]:
+        model = directory / TEXT_MODEL_FILE
+        if not model.is_file():
+            raise handoff.HandoffError(
+                f"no text model at {model}; materialise {TEXT_PRODUCER} first"
+            )
+        info = handoff.load(cls, directory / TEXT_INFO_FILE, TEXT_FORMAT_VERSION, TEXT_PRODUCER)
+        return info, model.read_bytes()

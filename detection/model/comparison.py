@@ -11,6 +11,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from detection.features.text import TEXT_SCORE, TextModel, terms_of
 from detection.mail.schema import Message
 from detection.markdown import table
 from detection.model.thresholds import recall_at_fpr
@@ -24,9 +25,26 @@ class GoldenSetError(ValueError):
     """The golden set cannot evaluate this bundle; the message says why and what to do."""
 
 
+GOLDEN_TEXT_COLUMNS = ("subject", "body_text")  # the text each bundle's own text model reads
+
+
 def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
-    """The bundle's verdict scores (model, or 1.0 where a force_attack rule fires) on rows."""
-    missing = sorted(set(bundle.features) - set(golden.columns))
+    """The bundle's verdict scores (model, or 1.0 where a force_attack rule fires) on rows. A
+    bundle with a text model scores the golden set's frozen text with its own text model."""
+    rows = golden
+    if TEXT_SCORE in bundle.features:
+        if not set(GOLDEN_TEXT_COLUMNS) <= set(golden.columns) or bundle.text_model is None:
+            raise GoldenSetError(
+                f"the golden set holds no message text for the text model of {bundle.version}; "
+                "re-freeze it (materialise golden_set with refresh: true)"
+            )
+        text_model = TextModel.from_bytes(bundle.text_model)
+        scores = [
+            text_model.score_terms(terms_of(s or "", b or ""))
+            for s, b in zip(golden["subject"], golden["body_text"], strict=True)
+        ]
+        rows = golden.assign(**{TEXT_SCORE: scores})
+    missing = sorted(set(bundle.features) - set(rows.columns))
     if missing:
         raise GoldenSetError(
             f"the golden set has no column for features {missing} of model {bundle.version}; "
@@ -34,7 +52,7 @@ def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
         )
     booster = lgb.Booster(model_str=bundle.files[MODEL_FILE].decode())
     rules = parse_rules(bundle.files[RULES_FILE].decode(), set(bundle.features))
-    return combined_scores(predict(booster, golden, bundle.features), rules.forced(golden))
+    return combined_scores(predict(booster, rows, bundle.features), rules.forced(rows))
 
 
 @dataclass(frozen=True)

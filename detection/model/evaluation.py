@@ -19,6 +19,7 @@ from sklearn.metrics import average_precision_score
 
 from detection import handoff
 from detection.model.candidate import Candidate, Window
+from detection.model.operating_point import OperatingPoint
 from detection.model.policy import GatePolicy
 from detection.model.training import combined_scores, predict
 from detection.rules import RuleSet
@@ -42,7 +43,7 @@ class Metrics:
     false_positives: int
 
     @classmethod
-    def of(cls, y: np.ndarray, scores: np.ndarray, threshold: float) -> Metrics:
+    def of(cls, y: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray) -> Metrics:
         predicted = scores >= threshold
         positives, negatives = int(y.sum()), int(len(y) - y.sum())
         tp = int((predicted & (y == 1)).sum())
@@ -66,7 +67,7 @@ class Metrics:
 
 
 def recall_by_category(
-    frame: pd.DataFrame, scores: np.ndarray, threshold: float
+    frame: pd.DataFrame, scores: np.ndarray, threshold: float | np.ndarray
 ) -> dict[str, float]:
     attacks = frame["is_attack"].to_numpy(dtype=bool)
     caught = scores >= threshold
@@ -112,32 +113,33 @@ def candidate_scores(
 
 
 def evaluate(
-    test: pd.DataFrame, candidate: Candidate, rules: RuleSet
+    test: pd.DataFrame, candidate: Candidate, rules: RuleSet, point: OperatingPoint
 ) -> tuple[Evaluation, pd.DataFrame]:
-    """Metrics and slices on the test window, and the per-message scores behind them."""
-    threshold = candidate.threshold
+    """Metrics and slices on the test window at the operating point (each message at its
+    tenant's threshold), and the per-message scores behind them."""
+    threshold = point.thresholds(test["tenant_id"])
     y = test["is_attack"].to_numpy()
     model_scores, forced = candidate_scores(test, candidate, rules)
     scores = combined_scores(model_scores, forced)
     tenants = test["tenant_id"].to_numpy()
     by_tenant = {
-        str(tenant): Metrics.of(y[mask], scores[mask], threshold)
+        str(tenant): Metrics.of(y[mask], scores[mask], threshold[mask])
         for tenant in sorted(set(tenants))
         if (mask := tenants == tenant).any()
     }
     attacks = test.loc[test["is_attack"] == 1, "category"].value_counts()
     evaluation = Evaluation(
-        threshold=threshold,
+        threshold=point.threshold,
         window=candidate.test,
         combined=Metrics.of(y, scores, threshold),
         model_only=Metrics.of(y, model_scores, threshold),
-        rules_only=Metrics.of(y, forced.astype(float), 0.5),
+        rules_only=Metrics.of(y, forced.astype(float), np.full(len(y), 0.5)),
         recall_by_category=recall_by_category(test, scores, threshold),
         attacks_by_category={str(k): int(v) for k, v in attacks.items()},
         by_tenant=by_tenant,
     )
     scored = test[["message_id", "tenant_id", "category", "is_attack"]].assign(
-        score=scores, model_score=model_scores, forced=forced
+        score=scores, model_score=model_scores, forced=forced, threshold=threshold
     )
     return evaluation, scored
 

@@ -28,12 +28,18 @@ class GatePolicy:
     """Defaults are the project's policy; each field is overridden by the environment variable
     ``ATTACK_DETECTION_<FIELD NAME IN CAPITALS>`` (see :meth:`from_env`)."""
 
-    fp_budget: float = 0.01
-    """False-positive rate allowed on held-out safe mail (the FPR check) and the budget at which
-    champion and challenger recall are compared."""
+    fp_budget: float = 0.005
+    """False-positive rate allowed on held-out safe mail: the simulated test days (the FPR
+    check), the real-mail operating point on sources held out from the model, and the budget at
+    which champion and challenger recall are compared."""
     recall_floor: float = 0.995
     """Recall on the held-out days at the candidate's threshold; the threshold is chosen to meet
     it on the validation days."""
+    real_mail_recall_floor: float = 0.8
+    """Mean recall on real mail over the safe-source-held-out folds, each at a threshold chosen
+    without its held-out source (judged when a labelled corpus was landed)."""
+    source_fpr_cap: float = 0.01
+    """False-positive rate no held-out safe source may exceed at that threshold."""
     category_recall_floor: float = 0.9
     """Recall every attack category must reach on the held-out days."""
     category_floors: Mapping[str, float] = field(default_factory=dict)
@@ -52,7 +58,14 @@ class GatePolicy:
     retrains (a WARN check: it never blocks)."""
 
     def __post_init__(self) -> None:
-        shares = ("fp_budget", "recall_floor", "category_recall_floor", "champion_tolerance")
+        shares = (
+            "fp_budget",
+            "recall_floor",
+            "category_recall_floor",
+            "champion_tolerance",
+            "real_mail_recall_floor",
+            "source_fpr_cap",
+        )
         for name in (*shares, "drift_share_threshold"):
             _share(name, getattr(self, name))
         for category, floor in self.category_floors.items():

@@ -14,9 +14,15 @@ def threshold_at_fpr(y: np.ndarray, scores: np.ndarray, budget: float) -> float:
     """The strictest threshold (flag ``score >= threshold``) whose false-positive rate on the safe
     rows of (y, scores) stays within ``budget``: just above the safe score that would be one
     false positive too many. ``-inf`` when the budget allows every safe row to be flagged."""
-    safe = np.sort(scores[y == 0])[::-1]
-    allowed = math.floor(budget * len(safe))
-    return float(np.nextafter(safe[allowed], np.inf)) if allowed < len(safe) else -math.inf
+    safe = scores[y == 0]
+    return threshold_allowing(safe, math.floor(budget * len(safe)))
+
+
+def threshold_allowing(safe_scores: np.ndarray, allowed: int) -> float:
+    """The strictest threshold that flags at most ``allowed`` of these safe scores (``-inf``
+    when that is all of them)."""
+    ranked = np.sort(safe_scores)[::-1]
+    return float(np.nextafter(ranked[allowed], np.inf)) if allowed < len(ranked) else -math.inf
 
 
 def recall_at_fpr(
@@ -44,3 +50,16 @@ def choose_threshold(
     if max_fpr is None:
         return at_recall
     return min(at_recall, max(threshold_at_fpr(y, scores, max_fpr), 0.0))
+
+
+def source_threshold(safe_scores: dict[str, np.ndarray], budget: float) -> float:
+    """The threshold that keeps every source's false-positive rate within ``budget``: the
+    strictest of :func:`threshold_at_fpr` over the sources' safe scores (``-inf`` when there are
+    none). Fitted on sources held out from the model, it is the estimate of how a new source of
+    safe mail will score."""
+    thresholds = [
+        threshold_at_fpr(np.zeros(len(scores)), scores, budget)
+        for scores in safe_scores.values()
+        if len(scores)
+    ]
+    return max(thresholds, default=-math.inf)

@@ -9,6 +9,8 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from detection.features.behaviour import POOLED_TENANT_PREFIX
+
 
 class TrainingError(RuntimeError):
     """Training cannot produce an honest model from this data; the message says why and what
@@ -24,6 +26,12 @@ class TrainParams:
     min_data_in_leaf: int = 10
     feature_fraction: float = 0.3
     num_threads: int = 2
+
+    @classmethod
+    def from_lightgbm(cls, params: dict[str, object]) -> TrainParams:
+        """The parameters as :meth:`lightgbm` wrote them (plus ``num_boost_round``)."""
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in params.items() if k in names})  # type: ignore[arg-type]
 
     def lightgbm(self, scale_pos_weight: float) -> dict[str, object]:
         return {
@@ -60,8 +68,25 @@ def predict(booster: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> n
     return np.asarray(booster.predict(frame[features].to_numpy(dtype=float)), dtype=float)
 
 
-def time_split(frame: pd.DataFrame, validation_days: int, test_days: int) -> Split:
-    """Train on the earliest days, choose the threshold on the next ones, report on the latest."""
+TRAIN, VALIDATION, TEST = "train", "validation", "test"
+
+
+def split_labels(frame: pd.DataFrame, validation_days: int, test_days: int) -> np.ndarray:
+    """Per row: ``train`` (the earliest days), ``validation`` (the next ``validation_days``, where
+    the threshold is chosen) or ``test`` (the latest ``test_days``, reported and judged). The days
+    are the organisations' own mail; pooled corpora (tenants ``corpus:*``, real mail from
+    unrelated mailboxes with dates from their own eras, some of them wrong) are always
+    ``train`` here: the real-mail evaluation holds them out by source and by year instead."""
+    pooled = frame["tenant_id"].astype(str).str.startswith(POOLED_TENANT_PREFIX).to_numpy()
+    if pooled.all():
+        pooled = np.zeros(len(frame), dtype=bool)
+    own = frame.loc[~pooled]
+    labels = np.full(len(frame), TRAIN, dtype=object)
+    labels[~pooled] = _time_split_labels(own, validation_days, test_days)
+    return labels
+
+
+def _time_split_labels(frame: pd.DataFrame, validation_days: int, test_days: int) -> np.ndarray:
     days = np.sort(frame["received_at"].dt.floor("D").unique())
     if len(days) < validation_days + test_days + 2:
         raise TrainingError(
@@ -69,14 +94,32 @@ def time_split(frame: pd.DataFrame, validation_days: int, test_days: int) -> Spl
             f"{validation_days} validation and {test_days} test days, got {len(days)}; simulate or "
             "ingest more days, or lower validation_days/test_days"
         )
-    day = frame["received_at"].dt.floor("D")
+    day = frame["received_at"].dt.floor("D").to_numpy()
     test_start = days[-test_days]
     validation_start = days[-(test_days + validation_days)]
+    return np.where(
+        day >= test_start, TEST, np.where(day >= validation_start, VALIDATION, TRAIN)
+    ).astype(object)
+
+
+def time_split(frame: pd.DataFrame) -> Split:
+    """The parts of a frame with a ``split`` column (see :func:`split_labels`)."""
     return Split(
-        train=rows(frame, day < validation_start),
-        validation=rows(frame, (day >= validation_start) & (day < test_start)),
-        test=rows(frame, day >= test_start),
+        train=in_split(frame, TRAIN),
+        validation=in_split(frame, VALIDATION),
+        test=in_split(frame, TEST),
     )
+
+
+def in_split(frame: pd.DataFrame, part: str) -> pd.DataFrame:
+    """The rows of one part of the time split (the one test-window filter, and the others)."""
+    return rows(frame, frame["split"].to_numpy() == part)
+
+
+def organisation_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the organisations' own mail (not pooled corpora)."""
+    pooled = frame["tenant_id"].astype(str).str.startswith(POOLED_TENANT_PREFIX).to_numpy()
+    return rows(frame, ~pooled)
 
 
 def require_both_classes(y: np.ndarray, part: str) -> None:

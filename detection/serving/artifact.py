@@ -26,14 +26,32 @@ MODEL_FILE = "model.txt"
 FEATURES_FILE = "features.json"
 RULES_FILE = "rules.yaml"
 THRESHOLD_FILE = "threshold.json"
-FORMAT_VERSION = 1
-REQUIRED_FILES = (
+TEXT_MODEL_FILE = "text_model.parquet"
+_BASE_FILES = (
     MODEL_FILE,
     FEATURES_FILE,
     RULES_FILE,
     THRESHOLD_FILE,
     *(f"snapshot/{name}.parquet" for name in SNAPSHOT_TABLES),
 )
+# Every released format and the files it holds; each stays loadable (rollback must always work).
+# 1: LightGBM model, features, rules, threshold, snapshot. 2: plus the text model.
+FORMATS: dict[int, tuple[str, ...]] = {1: _BASE_FILES, 2: (*_BASE_FILES, TEXT_MODEL_FILE)}
+FORMAT_VERSION = 2
+REQUIRED_FILES = FORMATS[FORMAT_VERSION]
+
+
+def files_of(manifest: dict[str, object], where: str) -> tuple[str, ...]:
+    """The files a bundle of this manifest's format must hold."""
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{where}: {MANIFEST} is not an object; this is not a model bundle")
+    version = manifest.get("format_version", 1)
+    if version not in FORMATS:
+        raise BundleError(
+            f"{where}: bundle format {version} is newer than this code reads "
+            f"({sorted(FORMATS)}); upgrade the scorer before serving it"
+        )
+    return FORMATS[version]  # type: ignore[index]
 
 
 class BundleError(ValueError):
@@ -61,11 +79,23 @@ class Bundle:
 
     @property
     def threshold(self) -> float:
+        """The global threshold: mail of a tenant without its own threshold."""
         return float(json.loads(self.files[THRESHOLD_FILE])["threshold"])
+
+    @property
+    def tenant_thresholds(self) -> dict[str, float]:
+        """Per-tenant thresholds calibrated on each tenant's traffic (empty before format 2)."""
+        tenants = json.loads(self.files[THRESHOLD_FILE]).get("tenants") or {}
+        return {str(k): float(v) for k, v in tenants.items()}
 
     @property
     def features(self) -> list[str]:
         return list(json.loads(self.files[FEATURES_FILE]))
+
+    @property
+    def text_model(self) -> bytes | None:
+        """The text model's table (format 2 on); None for a bundle from before it."""
+        return self.files.get(TEXT_MODEL_FILE)
 
     def snapshot(self) -> dict[str, pa.Table]:
         return {
@@ -78,10 +108,12 @@ class Bundle:
         cls,
         *,
         model_text: str,
+        text_model: bytes,
         features: list[str],
         rules_text: str,
         threshold: float,
         snapshot: dict[str, pa.Table],
+        tenant_thresholds: dict[str, float] | None = None,
         metrics: dict[str, object],
         lineage: dict[str, object],
     ) -> Bundle:
@@ -89,7 +121,10 @@ class Bundle:
             MODEL_FILE: model_text.encode(),
             FEATURES_FILE: json.dumps(features, indent=1).encode(),
             RULES_FILE: rules_text.encode(),
-            THRESHOLD_FILE: json.dumps({"threshold": threshold}).encode(),
+            THRESHOLD_FILE: json.dumps(
+                {"threshold": threshold, "tenants": dict(sorted((tenant_thresholds or {}).items()))}
+            ).encode(),
+            TEXT_MODEL_FILE: text_model,
         }
         for name in SNAPSHOT_TABLES:
             files[f"snapshot/{name}.parquet"] = parquet_bytes(snapshot[name])
@@ -121,10 +156,11 @@ class Bundle:
             raise BundleError(
                 f"{where}: {MANIFEST} is unreadable ({exc}); redeploy the model"
             ) from exc
-        unexpected = sorted(set(hashes) - set(REQUIRED_FILES))
+        required = files_of(manifest, where)
+        unexpected = sorted(set(hashes) - set(required))
         if unexpected:
             raise BundleError(f"{where}: manifest lists unexpected files {unexpected}; refusing it")
-        missing = sorted(set(REQUIRED_FILES) - set(hashes)) + sorted(set(hashes) - set(files))
+        missing = sorted(set(required) - set(hashes)) + sorted(set(hashes) - set(files))
         if missing:
             raise BundleError(f"{where}: bundle is partial, missing {missing}; redeploy the model")
         for name, expected in hashes.items():
@@ -150,7 +186,11 @@ class Bundle:
         if not manifest_path.is_file():
             raise BundleError(f"{directory}: no {MANIFEST}; point at a bundle directory or a store")
         files = {MANIFEST: manifest_path.read_bytes()}
-        for name in REQUIRED_FILES:
+        try:
+            manifest = json.loads(files[MANIFEST])
+        except ValueError as exc:
+            raise BundleError(f"{directory}: {MANIFEST} is unreadable ({exc})") from exc
+        for name in files_of(manifest, str(directory)):
             path = directory / name
             if path.is_file():
                 files[name] = path.read_bytes()

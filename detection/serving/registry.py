@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from detection.serving.artifact import MANIFEST, REQUIRED_FILES, Bundle, BundleError, sha256
+from detection.serving.artifact import MANIFEST, Bundle, BundleError, files_of, sha256
 from detection.serving.stores import ArtifactStore, ArtifactStoreError
 
 PRODUCTION = "production.json"
@@ -65,14 +65,21 @@ def upload_bundle(store: ArtifactStore, bundle: Bundle) -> str:
 
 def load_version(store: ArtifactStore, version: str) -> Bundle:
     prefix = model_prefix(version)
-    files: dict[str, bytes] = {}
-    for name in (MANIFEST, *REQUIRED_FILES):
+    where = f"{store.uri}/{prefix}"
+    try:
+        files: dict[str, bytes] = {MANIFEST: store.get(f"{prefix}/{MANIFEST}")}
+    except KeyError:
+        raise BundleError(f"{where}: no such model version") from None
+    try:
+        manifest = json.loads(files[MANIFEST])
+    except ValueError as exc:
+        raise BundleError(f"{where}: {MANIFEST} is unreadable ({exc}); roll back") from exc
+    for name in files_of(manifest, where):
         try:
             files[name] = store.get(f"{prefix}/{name}")
         except KeyError:
-            if name == MANIFEST:
-                raise BundleError(f"{store.uri}/{prefix}: no such model version") from None
-    return Bundle.from_files(files, f"{store.uri}/{prefix}")
+            pass  # Bundle.from_files names what is missing
+    return Bundle.from_files(files, where)
 
 
 def load_production(store: ArtifactStore) -> Bundle:

@@ -12,12 +12,12 @@ import lightgbm as lgb
 import numpy as np
 
 from detection.features.behaviour import BehaviourState
-from detection.features.signals import content_signals
-from detection.features.vector import DESCRIPTIONS
+from detection.features.text import TEXT_SCORE, TextModel
+from detection.features.vector import DESCRIPTIONS, message_values
 from detection.mail.parsing import parse_message
 from detection.mail.schema import Message
 from detection.rules import Rule, parse_rules
-from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle
+from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle, BundleError
 from detection.serving.explain import PathExplainer
 from detection.serving.registry import load_production, read_production
 from detection.serving.stores import ArtifactStore, open_store
@@ -67,10 +67,16 @@ class Scorer:
         self.version = bundle.version
         self.features = bundle.features
         self.threshold = bundle.threshold
+        self.tenant_thresholds = bundle.tenant_thresholds
         self.booster = lgb.Booster(model_str=bundle.files[MODEL_FILE].decode())
         self.rules = parse_rules(bundle.files[RULES_FILE].decode(), set(self.features))
         self.explainer = PathExplainer(self.booster) if attribution == "path" else None
         self.state = BehaviourState.from_tables(bundle.snapshot())
+        text = bundle.text_model
+        self.text_model = TextModel.from_bytes(text) if text is not None else None
+        self.uses_text = TEXT_SCORE in self.features
+        if self.uses_text and self.text_model is None:
+            raise BundleError(f"bundle {self.version} uses {TEXT_SCORE} but holds no text model")
 
     @classmethod
     def load(
@@ -98,6 +104,10 @@ class Scorer:
             attribution=self.attribution,
         )
 
+    def threshold_for(self, tenant_id: str) -> float:
+        """The tenant's own threshold when the bundle has one, else the global threshold."""
+        return self.tenant_thresholds.get(tenant_id, self.threshold)
+
     def prepare_for_serving(self) -> Scorer:
         """Call once in a serving process after loading (and after each refresh that returned a
         new scorer), before taking traffic. Moves every object alive now, the behavioural
@@ -117,8 +127,11 @@ class Scorer:
         return np.asarray(result, dtype=float)
 
     def feature_vector(self, message: Message) -> dict[str, float]:
-        """Content signals plus behavioural features from the bundle's snapshot."""
-        values = content_signals(message)
+        """Content signals, structure features, the text model's score and behavioural features
+        from the bundle's snapshot (NaN where the tenant has no history)."""
+        values = message_values(message)
+        if self.text_model is not None:
+            values[TEXT_SCORE] = self.text_model.score(message)
         values.update(self.state.features(message))
         return values
 
@@ -132,7 +145,9 @@ class Scorer:
             return self.explainer.explain(row, self.num_threads)
         return np.asarray(self._predict(row, pred_contrib=True))[0][:-1]
 
-    def _reasons(self, row: np.ndarray, fired: list[Rule]) -> tuple[str, ...]:
+    def _reasons(
+        self, row: np.ndarray, fired: list[Rule], message: Message | None = None
+    ) -> tuple[str, ...]:
         contributions = self.contributions(row)
         order = np.argsort(-contributions)
         reasons = [f"rule {r.name}: {r.description}" for r in fired]
@@ -140,6 +155,10 @@ class Scorer:
             if contributions[index] <= 0:
                 break
             name = self.features[index]
+            if name == TEXT_SCORE and message is not None and self.text_model is not None:
+                words = ", ".join(self.text_model.top_terms(message))
+                reasons.append(f"{DESCRIPTIONS[name]}: {words or 'the message as a whole'}")
+                continue
             reasons.append(f"{DESCRIPTIONS.get(name, name)} ({name}={row[0, index]:g})")
         return tuple(reasons)
 
@@ -162,9 +181,9 @@ class Scorer:
         """Attack when the score reaches the threshold or a force_attack rule fires."""
         fired = self.rules.fired(values)
         forced = any(r.action == "force_attack" for r in fired)
-        verdict = "attack" if forced or score >= self.threshold else "safe"
+        verdict = "attack" if forced or score >= self.threshold_for(message.tenant_id) else "safe"
         wanted = verdict == "attack" if explain is None else explain
-        reasons = self._reasons(row, fired) if wanted else ()
+        reasons = self._reasons(row, fired, message) if wanted else ()
         return Verdict(message.message_id, score, verdict, reasons, tuple(r.name for r in fired))
 
     def score_bytes(

@@ -174,7 +174,7 @@ def test_incremental_day_by_day_equals_full_refresh(days, builds, tmp_path):
     lake_dir, warehouse = tmp_path / "lake", tmp_path / "incremental.duckdb"
     windows = [(0, 2), (2, 3), (3, 4), (4, 8)]  # the first run creates the tables
     marker = "update fct_message_behaviour set pair_prior_messages = {} where message_id = '{}'"
-    marked, original = days[0][1][0].message_id, None
+    marked, original = days[0][1][-1].message_id, None  # a day-one row with history
     select_marked = "select pair_prior_messages from fct_message_behaviour where message_id = ?"
     for first, last in windows:
         for day, messages in days[first:last]:

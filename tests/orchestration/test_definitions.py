@@ -7,7 +7,7 @@ import dagster as dg
 from orchestration.definitions import defs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STAGES = {"mail", "baselines", "features", "training", "evaluation", "deployment", "real_mail"}
+STAGES = {"mail", "baselines", "features", "training", "evaluation", "deployment"}
 
 
 def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
@@ -19,7 +19,6 @@ def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
     assert definitions.resolve_sensor_def("drift_retrain_sensor") is not None
     assert definitions.resolve_sensor_def("check_failure_alert_sensor") is not None
     assert definitions.resolve_sensor_def("feature_automation_sensor") is not None
-    assert definitions.resolve_job_def("real_mail_job") is not None
     graph = definitions.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert {
@@ -33,7 +32,8 @@ def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
         "candidate_bundle",
         "golden_set",
         "error_analysis",
-        "real_mail_model",
+        "text_model",
+        "real_mail_evaluation",
         "deployed_model",
     } <= keys
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
@@ -65,10 +65,16 @@ def test_blocking_checks_guard_deployment(dbt_manifest):
         ("model_evaluation", "category_recall_at_floor"),
         ("candidate_bundle", "challenger_not_worse_than_champion"),
         ("candidate_bundle", "scoring_latency_within_budget"),
+        ("real_mail_evaluation", "real_mail_recall_at_fp_budget"),
+        ("real_mail_evaluation", "shortcut_audit"),
     }
     # deployment sits behind both checked assets
     assert dg.AssetKey("candidate_bundle") in graph.get(dg.AssetKey("deployed_model")).parent_keys
     assert dg.AssetKey("model_evaluation") in graph.get(dg.AssetKey("candidate_bundle")).parent_keys
+    # the real-mail checks sit before the evaluation (through the operating point)
+    assert (
+        dg.AssetKey("real_mail_evaluation") in graph.get(dg.AssetKey("operating_point")).parent_keys
+    )
 
 
 def test_dagster_cli_validates_the_workspace(dbt_manifest):

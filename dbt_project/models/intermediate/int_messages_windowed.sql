@@ -37,6 +37,16 @@ current_window as (
 
 ),
 
+tenant_before as (
+
+    select
+        tenant_id,
+        count(*) as prior_messages
+    from history
+    group by tenant_id
+
+),
+
 sender_before as (
 
     select
@@ -101,6 +111,7 @@ window_running as (
         primary_recipient_address,
         primary_recipient_domain,
         is_attack,
+        count(*) over tenant_history as tenant_window_messages,
         count(*) over sender_history as sender_window_messages,
         min(received_at) over sender_history as sender_window_first_seen_at,
         count(*) over pair_history as pair_window_messages,
@@ -108,6 +119,11 @@ window_running as (
         min(received_at) over domain_history as domain_window_first_seen_at
     from current_window
     window
+        tenant_history as (
+            partition by tenant_id
+            order by received_at, message_id
+            rows between unbounded preceding and 1 preceding
+        ),
         sender_history as (
             partition by tenant_id, sender_address
             order by received_at, message_id
@@ -139,6 +155,8 @@ with_history as (
         window_running.primary_recipient_address,
         window_running.primary_recipient_domain,
         window_running.is_attack,
+        coalesce(tenant_before.prior_messages, 0) + window_running.tenant_window_messages
+            as tenant_prior_messages,
         coalesce(sender_before.prior_messages, 0) + window_running.sender_window_messages
             as sender_prior_messages,
         coalesce(sender_before.first_seen_at, window_running.sender_window_first_seen_at)
@@ -150,6 +168,7 @@ with_history as (
         coalesce(domain_before.first_seen_at, window_running.domain_window_first_seen_at)
             as domain_first_seen_at
     from window_running
+    left join tenant_before on window_running.tenant_id = tenant_before.tenant_id
     left join sender_before
         on
             window_running.tenant_id = sender_before.tenant_id

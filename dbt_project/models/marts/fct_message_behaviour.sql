@@ -9,7 +9,7 @@
 -- features use the message's primary recipient. Every value uses only earlier mail of the same
 -- tenant; the online scorer computes the same values from the serving snapshot
 -- (detection/features/behaviour.py). Incremental: a run rewrites the messages of its partition
--- window. Adding a feature: docs/adding-a-feature.md.
+-- window. Unknown history is null (the final CTE). Adding a feature: docs/adding-a-feature.md.
 
 with
 
@@ -221,12 +221,14 @@ name_history as (
 
 ),
 
-final as (
+computed as (
 
     select
         windowed.message_id,
         windowed.tenant_id,
         windowed.received_at,
+        windowed.tenant_prior_messages > 0
+        and windowed.tenant_id not like '{{ var("pooled_tenant_prefix") }}%' as has_history,
         cast(least(windowed.sender_prior_messages, {{ var('history_cap') }}) as double)
             as sender_prior_messages,
         case
@@ -276,6 +278,23 @@ final as (
     left join name_history on windowed.message_id = name_history.message_id
     left join new_link_domains on windowed.message_id = new_link_domains.message_id
     left join lookalikes on windowed.message_id = lookalikes.message_id
+
+),
+
+final as (
+
+    -- Unknown history is missing, not "new": a message whose tenant has no earlier mail (its
+    -- first message), or whose tenant is a pooled corpus of unrelated mailboxes, gets null for
+    -- every behavioural feature (var behaviour_features: the declaration in Python).
+    select
+        message_id,
+        tenant_id,
+        received_at,
+        {%- for feature in var('behaviour_features', []) %}
+        case when has_history then {{ feature }} end as {{ feature }}
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from computed
 
 )
 

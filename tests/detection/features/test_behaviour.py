@@ -10,6 +10,7 @@ from detection.features.behaviour import (
     BEHAVIOUR_DESCRIPTIONS,
     BEHAVIOUR_FEATURES,
     HISTORY_CAP,
+    POOLED_TENANT_PREFIX,
     BehaviourState,
     dbt_vars,
 )
@@ -48,17 +49,37 @@ def test_every_constant_the_dbt_models_use_comes_from_python():
     used = {
         name
         for path in DBT_PROJECT.glob("models/**/*.sql")
-        for name in re.findall(r"var\('(\w+)'\)", path.read_text())
+        for name in re.findall(r"var\(['\"](\w+)['\"]", path.read_text())
     }
     assert used == set(dbt_vars())
 
 
 def test_a_first_time_sender_has_no_age_and_counts_start_at_zero():
-    first, second = _replay(
-        [_mail(0, "new@vendor.com", "bob@corp.com"), _mail(1, "new@vendor.com", "bob@corp.com")]
+    _, first, second = _replay(
+        [
+            _mail(0, "colleague@corp.com", "bob@corp.com"),
+            _mail(1, "new@vendor.com", "bob@corp.com"),
+            _mail(2, "new@vendor.com", "bob@corp.com"),
+        ]
     )
     assert first["sender_prior_messages"] == 0 and math.isnan(first["sender_days_since_first_seen"])
     assert second["sender_prior_messages"] == 1 and second["pair_prior_messages"] == 1
+
+
+def test_unknown_history_is_missing_not_new():
+    """A tenant with no earlier mail (the default tenant, one the scorer never saw) and a pooled
+    corpus of unrelated mailboxes say nothing about senders: every feature is NaN."""
+    first, second = _replay(
+        [_mail(0, "a@vendor.com", "bob@corp.com"), _mail(1, "b@x.com", "bob@corp.com")]
+    )
+    assert all(math.isnan(v) for v in first.values())
+    assert second["sender_prior_messages"] == 0  # the tenant now has history: b@x.com is new
+    state = BehaviourState()
+    pooled = [_mail(n, "a@vendor.com", "bob@corp.com") for n in range(3)]
+    for message in pooled:
+        message.tenant_id = f"{POOLED_TENANT_PREFIX}real-mail"
+        assert all(math.isnan(v) for v in state.features(message).values())
+        state.observe(message)
 
 
 def test_history_saturates_at_the_cap():
@@ -72,9 +93,13 @@ def test_recipient_has_replied_once_the_recipient_wrote_to_the_sender():
             _mail(0, "a@vendor.com", "bob@corp.com"),
             _mail(1, "bob@corp.com", "a@vendor.com"),
             _mail(2, "a@vendor.com", "bob@corp.com"),
+            _mail(3, "c@other.com", "bob@corp.com"),
         ]
     )
-    assert seen[0]["recipient_has_replied"] == 0 and seen[2]["recipient_has_replied"] == 1
+    assert math.isnan(seen[0]["recipient_has_replied"])  # the tenant's first mail: no history
+    assert seen[1]["recipient_has_replied"] == 1  # a@vendor.com wrote to bob first
+    assert seen[2]["recipient_has_replied"] == 1
+    assert seen[3]["recipient_has_replied"] == 0  # bob never wrote to c@other.com
 
 
 def test_display_name_of_a_colleague_from_outside():

@@ -4,6 +4,7 @@ import pyarrow as pa
 import pytest
 
 from detection.features.behaviour import SNAPSHOT_TABLES
+from detection.features.text import TextModel
 from detection.serving.artifact import MANIFEST, MODEL_FILE, Bundle, BundleError
 
 
@@ -13,6 +14,7 @@ def make_bundle(threshold: float = 0.5) -> Bundle:
     }
     return Bundle.build(
         model_text="tree\n",
+        text_model=TextModel({}, 0.0).to_bytes(),
         features=["a", "b"],
         rules_text="rules: []\n",
         threshold=threshold,

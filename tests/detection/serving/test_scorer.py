@@ -14,8 +14,10 @@ import pytest
 
 from detection.features.behaviour import BehaviourState
 from detection.features.signals import content_signals
-from detection.features.vector import FEATURE_COLUMNS
+from detection.features.text import TEXT_SCORE, text_terms
+from detection.features.vector import FEATURE_COLUMNS, message_values
 from detection.mail.parsing import parse_message
+from detection.model.text_training import TermMatrix, TextParams, fit_text_model
 from detection.rules import default_rules_text
 from detection.serving.artifact import MODEL_FILE, Bundle, BundleError
 from detection.serving.registry import promote, rollback
@@ -35,12 +37,15 @@ def mail():
 
 def _bundle(mail, threshold: float = 0.5, rounds: int = 30) -> Bundle:
     """A real LightGBM model trained on the simulated mail's features (state replayed in order)."""
+    y = np.array([m.label == "attack" for m in mail], dtype=float)
+    matrix = TermMatrix.build([text_terms(m) for m in mail])
+    text_model = fit_text_model(matrix, np.arange(len(mail)), y.astype(int), TextParams())
     state, rows = BehaviourState(), []
     for message in mail:
-        rows.append({**content_signals(message), **state.features(message)})
+        text = {TEXT_SCORE: text_model.score(message)}
+        rows.append({**message_values(message), **text, **state.features(message)})
         state.observe(message)
     x = np.array([[r[f] for f in FEATURES] for r in rows])
-    y = np.array([m.label == "attack" for m in mail], dtype=float)
     params = {
         "objective": "binary",
         "verbosity": -1,
@@ -51,6 +56,7 @@ def _bundle(mail, threshold: float = 0.5, rounds: int = 30) -> Bundle:
     booster = lgb.train(params, lgb.Dataset(x, y, feature_name=FEATURES), num_boost_round=rounds)
     return Bundle.build(
         model_text=booster.model_to_string(),
+        text_model=text_model.to_bytes(),
         features=FEATURES,
         rules_text=default_rules_text(),
         threshold=threshold,
