@@ -126,6 +126,7 @@ def candidate_bundle(
         rules_text=default_rules_text(),
         threshold=point.threshold,
         tenant_thresholds=point.tenants,
+        with_history=point.with_history,
         snapshot=snapshot,
         metrics=evaluation.as_dict(),
         lineage=lineage_of(candidate, gate_policy.policy(), context.run_id),

@@ -53,6 +53,7 @@ def deployed_model(
             "previous": str(where["previous"]),
             "audit_record": str(where["audit"]),
             "threshold": bundle.threshold,
+            "with_history_threshold": bundle.with_history_threshold,
             "recall": evaluation.combined.recall,
             "fpr": evaluation.combined.fpr,
         }

@@ -1,6 +1,7 @@
-"""The operating point (training stage): the thresholds that ship, one for mail without tenant
-history (calibrated on real mail held out by source) and one per tenant with history
-(calibrated on its own recent traffic at an alert budget, bounded by the global one)."""
+"""The operating point (training stage): the thresholds that ship, for mail without tenant history
+(calibrated on real mail held out by source), for tenants with history (the candidate's, on
+their validation days) and per tenant with enough traffic (its own, at an alert budget, never
+less sensitive than the default)."""
 
 import dagster as dg
 from pydantic import Field
@@ -24,7 +25,7 @@ class OperatingPointConfig(dg.Config):
         "day on the validation days (0.1: one in ten days; over a week, none)",
     )
     tenant_min_safe: int = Field(
-        default=100,
+        default=1000,
         description="tenants with fewer safe messages on the validation days keep the global "
         "threshold",
     )
@@ -40,8 +41,9 @@ def operating_point(
     """The thresholds that ship. Global (mail whose tenant has no history: the default tenant,
     one the scorer never saw): the real-mail threshold at the gate policy's FP budget on
     sources the scoring models never saw; without a landed corpus, the candidate's threshold on
-    the validation days. Per tenant with history: the strictest threshold that flags at most
-    tenant_alerts_per_day of its safe mail on the validation days, never above the global one."""
+    the validation days. With history: the candidate's threshold on the validation days. Per
+    tenant with at least tenant_min_safe safe messages there: the strictest threshold that flags
+    at most tenant_alerts_per_day of them a day, never above the one with history."""
     work, policy = work_dir.open(), gate_policy.policy()
     with handoff_failures():
         candidate, holdouts = work.load_candidate(), work.load_holdouts()
@@ -52,12 +54,13 @@ def operating_point(
     scores = combined_scores(*candidate_scores(own, candidate, rules))
     tenants = tenant_thresholds(
         own[["tenant_id", "received_at", "is_attack"]].assign(score=scores),
-        threshold,
+        candidate.threshold,
         config.tenant_alerts_per_day,
         config.tenant_min_safe,
     )
     point = OperatingPoint(
         threshold=threshold,
+        with_history=candidate.threshold,
         simulated=candidate.threshold,
         real_mail=holdouts.threshold,
         fp_budget=policy.fp_budget,
@@ -70,6 +73,7 @@ def operating_point(
     return dg.MaterializeResult(
         metadata={
             "global_threshold": threshold,
+            "with_history_threshold": candidate.threshold,
             "decided_by": decided_by,
             "candidate_threshold": candidate.threshold,
             "real_mail_threshold": holdouts.threshold,

@@ -219,7 +219,7 @@ def candidate_model(
 
 @dg.asset_check(asset=candidate_model, name=FEATURE_DRIFT_CHECK, blocking=False)
 def feature_drift(
-    work_dir: WorkDirResource, gate_policy: GatePolicyResource
+    work_dir: WorkDirResource, lake_store: LakeResource, gate_policy: GatePolicyResource
 ) -> dg.AssetCheckResult:
     """Evidently data drift between the candidate's training window and the latest landed days
     (as many as its test window). WARN when the share of drifted features reaches the gate
@@ -229,7 +229,16 @@ def feature_drift(
     work = work_dir.open()
     with handoff_failures():
         candidate = work.load_candidate()
-        frame = work.read_scored_training_table()
+        frame = work.read_training_table()
+        _, model = work.load_text_model()
+        scores = work.read_text_scores()
+        # mail landed after the text model ran is scored with it here
+        known = dict(zip(scores["message_id"], scores[TEXT_SCORE], strict=True))
+        new = [m for m in frame["message_id"] if m not in known]
+        if new:
+            matrix = lake_term_matrix(new, lake_store.lake)
+            known |= dict(zip(new, score_rows(model, matrix, np.arange(len(new))), strict=True))
+    frame[TEXT_SCORE] = np.array([known[m] for m in frame["message_id"]], dtype=float)
     reference = organisation_rows(in_split(frame, TRAIN))
     # the latest landed days, as long as the model's test window: for a fresh candidate this is
     # its test window; after more mail lands it is what production sees now

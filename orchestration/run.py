@@ -98,10 +98,16 @@ def main() -> int:
     if not deployed:
         return _failed(result)
     metadata = {k: v.value for k, v in deployed[0].metadata.items()}
-    recall, fpr, threshold = (float(str(metadata[k])) for k in ("recall", "fpr", "threshold"))
+    recall, fpr, threshold, with_history = (
+        float(str(metadata[k])) for k in ("recall", "fpr", "threshold", "with_history_threshold")
+    )
     store = os.path.dirname(os.path.dirname(str(metadata["uri"])))
     print(f"deployed model {metadata['version']} -> {metadata['uri']}")
-    print(f"  recall {recall:.4f}, FPR {fpr:.5f}, threshold {threshold:.6f} (held-out days)")
+    print(f"  held-out days: recall {recall:.4f}, FPR {fpr:.5f}")
+    print(
+        f"  thresholds: {threshold:.6f} for mail without tenant history, "
+        f"{with_history:.6f} for tenants with history"
+    )
     print(f"  audit record: {metadata['audit_record']}")
     print(f"  score mail with: attack-detection score --artifact {store} PATH...")
     return 0

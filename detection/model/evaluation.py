@@ -117,7 +117,7 @@ def evaluate(
 ) -> tuple[Evaluation, pd.DataFrame]:
     """Metrics and slices on the test window at the operating point (each message at its
     tenant's threshold), and the per-message scores behind them."""
-    threshold = point.thresholds(test["tenant_id"])
+    threshold = point.thresholds(test)
     y = test["is_attack"].to_numpy()
     model_scores, forced = candidate_scores(test, candidate, rules)
     scores = combined_scores(model_scores, forced)

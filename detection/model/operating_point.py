@@ -1,14 +1,14 @@
-"""The operating point that ships: one threshold for mail whose tenant has no history (the
-default tenant, a tenant the scorer has never seen) and a threshold per tenant with history.
+"""The operating point that ships, calibrated on the population each threshold serves:
 
-- The global threshold is calibrated on mail without organisational history: real labelled mail
-  held out by source, at the gate policy's FP budget (the strictest per-source threshold, see
-  detection.model.holdouts); without a landed corpus, the candidate's threshold on the
-  validation days.
-- A tenant's threshold is calibrated on its own recent traffic (the validation days): the
-  strictest that flags at most ``alerts_per_day`` of its safe messages a day, bounded by the
-  global threshold (a tenant may be more sensitive than the global threshold, never less).
-  Tenants with too little recent mail keep the global threshold.
+- ``threshold``: mail whose tenant has no history (the default tenant, a tenant the scorer has
+  never seen): calibrated on mail without organisational history, the real labelled mail held out
+  by source, at the gate policy's FP budget (the strictest per-source threshold, see
+  detection.model.holdouts); without a landed corpus, the candidate's threshold;
+- ``with_history``: mail of tenants with history: the candidate's threshold on the validation
+  days (their own traffic, behavioural features known);
+- ``tenants``: a tenant with enough recent traffic gets its own, the strictest that flags at most
+  ``alerts_per_day`` of its safe messages a day on the validation days, bounded by
+  ``with_history`` (a tenant may be more sensitive than the default, never less).
 
 Everything after it (evaluation, error analysis, the bundle's threshold file, the scorer) uses
 these thresholds.
@@ -17,7 +17,6 @@ these thresholds.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +32,8 @@ PRODUCER = "operating_point"
 
 @dataclass(frozen=True)
 class OperatingPoint:
-    threshold: float  # global: mail without tenant history, tenants without their own
+    threshold: float  # mail without tenant history
+    with_history: float  # mail of tenants with history and no threshold of their own
     simulated: float  # the candidate's, at its validation_fpr on the validation days
     real_mail: float  # at the FP budget over source-held-out real mail; NaN without a corpus
     fp_budget: float
@@ -41,12 +41,20 @@ class OperatingPoint:
     tenants: dict[str, float] = field(default_factory=dict)
     alerts_per_day: float = float("nan")
 
-    def threshold_for(self, tenant_id: str) -> float:
-        return self.tenants.get(tenant_id, self.threshold)
+    def threshold_for(self, tenant_id: str, has_history: bool) -> float:
+        if tenant_id in self.tenants:
+            return self.tenants[tenant_id]
+        return self.with_history if has_history else self.threshold
 
-    def thresholds(self, tenant_ids: Iterable[object]) -> np.ndarray:
-        """Each row's threshold."""
-        return np.array([self.threshold_for(str(t)) for t in tenant_ids], dtype=float)
+    def thresholds(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's threshold (``tenant_id``; history known where its behavioural features
+        are)."""
+        known = frame["sender_prior_messages"].notna().to_numpy()
+        tenants = frame["tenant_id"].astype(str).to_numpy()
+        return np.array(
+            [self.threshold_for(t, bool(h)) for t, h in zip(tenants, known, strict=True)],
+            dtype=float,
+        )
 
     def save(self, path: Path) -> Path:
         return handoff.save(self, path, FORMAT_VERSION)

@@ -83,6 +83,12 @@ class Bundle:
         return float(json.loads(self.files[THRESHOLD_FILE])["threshold"])
 
     @property
+    def with_history_threshold(self) -> float:
+        """The threshold for tenants with history (format 1: the one threshold)."""
+        document = json.loads(self.files[THRESHOLD_FILE])
+        return float(document.get("with_history", document["threshold"]))
+
+    @property
     def tenant_thresholds(self) -> dict[str, float]:
         """Per-tenant thresholds calibrated on each tenant's traffic (empty before format 2)."""
         tenants = json.loads(self.files[THRESHOLD_FILE]).get("tenants") or {}
@@ -114,6 +120,7 @@ class Bundle:
         threshold: float,
         snapshot: dict[str, pa.Table],
         tenant_thresholds: dict[str, float] | None = None,
+        with_history: float | None = None,
         metrics: dict[str, object],
         lineage: dict[str, object],
     ) -> Bundle:
@@ -122,7 +129,11 @@ class Bundle:
             FEATURES_FILE: json.dumps(features, indent=1).encode(),
             RULES_FILE: rules_text.encode(),
             THRESHOLD_FILE: json.dumps(
-                {"threshold": threshold, "tenants": dict(sorted((tenant_thresholds or {}).items()))}
+                {
+                    "threshold": threshold,
+                    "with_history": threshold if with_history is None else with_history,
+                    "tenants": dict(sorted((tenant_thresholds or {}).items())),
+                }
             ).encode(),
             TEXT_MODEL_FILE: text_model,
         }

@@ -11,7 +11,7 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
-from detection.features.behaviour import BehaviourState
+from detection.features.behaviour import BehaviourState, has_history
 from detection.features.text import TEXT_SCORE, TextModel
 from detection.features.vector import DESCRIPTIONS, message_values
 from detection.mail.parsing import parse_message
@@ -68,6 +68,7 @@ class Scorer:
         self.features = bundle.features
         self.threshold = bundle.threshold
         self.tenant_thresholds = bundle.tenant_thresholds
+        self.with_history_threshold = bundle.with_history_threshold
         self.booster = lgb.Booster(model_str=bundle.files[MODEL_FILE].decode())
         self.rules = parse_rules(bundle.files[RULES_FILE].decode(), set(self.features))
         self.explainer = PathExplainer(self.booster) if attribution == "path" else None
@@ -105,8 +106,13 @@ class Scorer:
         )
 
     def threshold_for(self, tenant_id: str) -> float:
-        """The tenant's own threshold when the bundle has one, else the global threshold."""
-        return self.tenant_thresholds.get(tenant_id, self.threshold)
+        """The tenant's own threshold when the bundle has one; else the one for tenants with
+        history when the snapshot knows the tenant; else the one for mail without history."""
+        if tenant_id in self.tenant_thresholds:
+            return self.tenant_thresholds[tenant_id]
+        if has_history(tenant_id, self.state.tenants):
+            return self.with_history_threshold
+        return self.threshold
 
     def prepare_for_serving(self) -> Scorer:
         """Call once in a serving process after loading (and after each refresh that returned a
@@ -151,9 +157,13 @@ class Scorer:
         contributions = self.contributions(row)
         order = np.argsort(-contributions)
         reasons = [f"rule {r.name}: {r.description}" for r in fired]
-        for index in order[:TOP_REASONS]:
-            if contributions[index] <= 0:
+        shown = 0
+        for index in order:
+            if contributions[index] <= 0 or shown == TOP_REASONS:
                 break
+            if np.isnan(row[0, index]):  # unknown (no tenant history): not evidence to show
+                continue
+            shown += 1
             name = self.features[index]
             if name == TEXT_SCORE and message is not None and self.text_model is not None:
                 words = ", ".join(self.text_model.top_terms(message))

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from assets.mail import MAIL_START
-from assets.resources import ArtifactStoreResource
+from assets.resources import ArtifactStoreResource, GatePolicyResource
 from detection.features.signals import ERA_ARTEFACTS, TRANSPORT_FEATURES
 from detection.features.text import TEXT_SCORE
 from detection.model.holdouts import SAFE_SOURCE
@@ -33,6 +33,9 @@ from orchestration.run import corpus_run_config, partition_range_tags
 pytestmark = pytest.mark.slow
 PER_SOURCE = {"phishing_pot": 260, "nazario": 160, "enron": 220, "spamassassin": 220, "usrp": 160}
 SIMULATED = {"tenants": 2, "employees": 15, "attack_rate": 0.05}
+# a sample of ~200 messages a source judges the machinery, not the model: a lenient deployment
+# policy for real mail (the full corpus is judged at the default policy by make run)
+POLICY = GatePolicyResource(real_mail_recall_floor=0.5, source_fpr_cap=0.05, fp_budget=0.01)
 
 
 def _sample(corpus: Path, target: Path) -> dict[str, list[str]]:
@@ -73,7 +76,7 @@ def world(real_mail, session_env, dbt_manifest, tmp_path_factory):
                 return dg.materialize(
                     assets,
                     selection=selection,
-                    resources={**resources(), "artifact_store": store},
+                    resources={**resources(), "artifact_store": store, "gate_policy": POLICY},
                     instance=instance,
                     raise_on_error=False,
                     **kwargs,
@@ -84,7 +87,7 @@ def world(real_mail, session_env, dbt_manifest, tmp_path_factory):
             simulated = {"ops": {"raw_messages": {"config": SIMULATED}}}
             assert run(DAILY, tags=partition_range_tags(21), run_config=simulated).success
             retrained = run(RETRAIN)
-            yield retrained, WorkDir(root / "work"), store, held_back
+            yield retrained, WorkDir(root / "work_dir"), store, held_back
 
 
 def _metadata(result: dg.ExecuteInProcessResult, node: str) -> dict[str, object]:
@@ -134,7 +137,8 @@ def test_real_mail_is_held_out_by_source_and_time_with_thresholds_chosen_without
     assert 0.5 < report.safe_source_mean_recall <= 1.0
     point = work.load_operating_point()
     assert point.threshold == report.threshold and point.decided_by.startswith("real mail")
-    assert point.tenants and all(t <= point.threshold for t in point.tenants.values())
+    assert point.with_history == work.load_candidate().threshold
+    assert all(t <= point.with_history for t in point.tenants.values())
     assert "| safe source held out: enron |" in str(metadata["splits"])
 
 

@@ -26,7 +26,7 @@ DRIFTED_DAYS = 28  # enough drifted mail that retraining sees the new tactics in
 MAIL = {"tenants": 3, "employees": 30, "drift_day": DRIFT_DAY}
 # a drift episode is a share of drifted features; a small world has few features that move much
 # (the threshold is the deployment's gate policy, not a training knob)
-POLICY = GatePolicyResource(drift_share_threshold=0.15)
+POLICY = GatePolicyResource(drift_share_threshold=0.1)
 
 
 def _days(first: int, last: int) -> dict[str, str]:
