@@ -7,6 +7,8 @@
 - the whole graph at about 1M messages (3 runs of 2.5 to 4 minutes), the garbage collector's pauses
   while scoring with the model it deployed, then Evidently at 1M rows on its training table
   (3 runs);
+- text: the text model's cost per real message beside the content signals' (3 runs);
+- real_mail: what each step of the model adds on the real corpus, held out by source (1 run);
 - a plot of the cost per message against volume (var/bench/cost_vs_volume.png) and a cost model:
   each step's time as fixed seconds plus a marginal cost per message, fitted over the sizes.
 
@@ -119,6 +121,8 @@ def main() -> None:
         "pipeline",
         "gc",
         "evidently",
+        "text",
+        "real_mail",
     ]
     path = BENCH_DIR / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
@@ -131,6 +135,12 @@ def main() -> None:
             results["scorer"] = repeat(
                 "bench.scorer", ["--artifact", "var/artifacts", "--spamc", "100"]
             )
+        elif section == "text":
+            if not Path("var/artifacts/production.json").is_file():
+                subprocess.run([sys.executable, "-m", "orchestration.run"], check=True)
+            results["text_cost"] = repeat("bench.text_cost", ["--artifact", "var/artifacts"], 3)
+        elif section == "real_mail":  # an evaluation, deterministic: one run
+            results["real_mail"] = run_json("bench.real_mail")
         elif section == "baselines":
             sizes = [100_000, 1_000_000] + ([5_000_000] if "--scale" in sys.argv else [])
             baselines = {

