@@ -18,6 +18,7 @@ import itertools
 import json
 import re
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -91,7 +92,7 @@ def main() -> None:
     raw = TermMatrix.build([_unmasked_terms(m.subject, m.body_text) for m in messages])
     rules = parse_rules(default_rules_text(), set(MODEL_FEATURES))
     trainable = np.arange(len(frame))
-    cutoff = pd.Timestamp("2010-01-01", tz="UTC")
+    cutoff = cast(pd.Timestamp, pd.Timestamp("2010-01-01", tz="UTC"))
     train, text = TrainParams(), TextParams()
 
     def booster_only(features: list[str]):

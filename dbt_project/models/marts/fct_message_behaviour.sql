@@ -290,10 +290,10 @@ final as (
         message_id,
         tenant_id,
         received_at,
-        {%- for feature in var('behaviour_features', []) %}
-        case when has_history then {{ feature }} end as {{ feature }}
-        {{- "," if not loop.last }}
-        {%- endfor %}
+        {% for feature in var('behaviour_features', []) %}
+            case when has_history then {{ feature }} end as {{ feature }}
+            {%- if not loop.last %},{% endif %}
+        {% endfor %}
     from computed
 
 )
