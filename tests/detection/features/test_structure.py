@@ -1,26 +1,11 @@
 """Structure features: each fires on the shape it names and not on a plain message; malformed
 links are a value, not an error."""
 
-from datetime import UTC, datetime
-
 import pytest
 
 from detection.features.structure import STRUCTURE_FEATURES, structure_features
-from detection.mail.schema import Attachment, Message, Url
-
-NOW = datetime(2026, 1, 6, 9, tzinfo=UTC)
-
-
-def _message(**fields) -> Message:
-    base = {
-        "message_id": "m",
-        "tenant_id": "t",
-        "received_at": NOW,
-        "sender_address": "alice@partner.com",
-        "body_text": "Hello, see the notes from today's meeting. Thanks, Alice",
-    }
-    return Message(**{**base, **fields})
-
+from detection.mail.schema import Attachment, Url
+from tests.detection.features.test_signals import _message
 
 PLAIN = structure_features(_message())
 
