@@ -6,7 +6,6 @@ detection.model.report; this module does I/O and metadata."""
 
 import base64
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import lightgbm as lgb
@@ -15,7 +14,13 @@ import pandas as pd
 
 from assets.features import training_table
 from assets.operating_point import operating_point
-from assets.resources import GatePolicyResource, LakeResource, WorkDirResource, handoff_failures
+from assets.resources import (
+    GatePolicyResource,
+    LakeResource,
+    WorkDirResource,
+    handoff_failures,
+    metadata_of,
+)
 from detection.features.vector import DESCRIPTIONS, FEATURE_COLUMNS
 from detection.mail.lake import sender_org_domains
 from detection.model import plots, report
@@ -47,19 +52,12 @@ def _image(name: str, png: bytes, directory: Path) -> str:
     return f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
-def _metadata(values: dict[str, object]) -> dict[str, Any]:
-    """Plain values as Dagster metadata: objects and lists as JSON."""
-    return {
-        key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
-        for key, value in values.items()
-    }
-
-
 def _check(judgement: Judgement) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=judgement.passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata=_metadata(judgement.metadata),
+        description=f"verdict: {judgement.verdict}",
+        metadata=metadata_of(judgement.metadata),
     )
 
 

@@ -15,17 +15,29 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from assets.resources import LakeResource
+from assets.resources import LakeResource, WorkDirResource, real_mail_dir
+from detection.features.behaviour import POOLED_TENANT_PREFIX
 from detection.mail import lake
 from detection.mail.ingest import ingest
 from detection.mail.schema import messages_to_tables
+from detection.simulation.corpus_text import HOLD_BACK_SHARE, held_back_ids, write_pool
 from detection.simulation.generator import SimulationConfig
 from detection.simulation.to_lake import write_simulation
+from detection.workdir import WorkDir
 
 GROUP = "mail"
 MAIL_START = "2026-01-05"  # the simulated world's first day, and the first partition
 MAIL_DAYS = dg.DailyPartitionsDefinition(start_date=MAIL_START)
 SOURCES = ("simulated", "drop", "path")
+# the demo world's attack mix: even enough that every category has evidence in a week
+DEMO_ATTACK_MIX = {
+    "credential_phishing": 0.25,
+    "bec": 0.15,
+    "vendor_fraud": 0.15,
+    "account_takeover": 0.15,
+    "malware": 0.15,
+    "extortion_scam": 0.15,
+}
 
 
 class MailSourceConfig(dg.Config):
@@ -41,13 +53,50 @@ class MailSourceConfig(dg.Config):
         "mailboxes lands as 'corpus:<name>' (no organisational history: its behavioural "
         "features are unknown, and the real-mail evaluation holds it out by source)",
     )
-    tenants: int = Field(default=3, description="simulated organisations")
+    tenants: int = Field(default=10, description="simulated organisations")
     employees: int = Field(default=30, description="employees per simulated organisation")
     seed: int = Field(default=7, description="simulator seed: the same seed gives the same mail")
     attack_rate: float = Field(
-        default=0.03,
-        description="share of attacks; above the real ~1% so a small demo window has "
-        "enough attacks to learn from",
+        default=0.1,
+        description="share of attacks: the demo world's 10% (with an even mix) puts over 300 "
+        "attacks, and at least 30 of every category, in its test week, enough evidence for the "
+        "gate; the benchmark world uses a realistic 0.5%",
+    )
+    attack_mix: dict[str, float] = Field(
+        default_factory=lambda: dict(DEMO_ATTACK_MIX),
+        description="relative weight of each attack category",
+    )
+    text_corpus: str = Field(
+        default="",
+        description="a labelled real corpus whose words the simulated mail takes (kept, the "
+        "world simulated); empty: $ATTACK_DETECTION_REAL_MAIL_DIR, else ../shared/data/real-mail, "
+        "and the templates when it is absent; 'none': the templates",
+    )
+    text_late_from_day: int = Field(
+        default=28,
+        description="simulated day index from which words come only from the corpus's held-back "
+        "latest share (never landed as training rows): the demo world's validation and test weeks",
+    )
+    text_early: bool = Field(
+        default=False,
+        description="words from the corpus in the days before text_late_from_day too (False: "
+        "templates there, real words only in the last days)",
+    )
+    hard_case_share: float = Field(
+        default=0.3,
+        description="share of BEC, vendor-fraud and account-takeover attacks drawn as hard cases "
+        "(clean content: behaviour must catch them)",
+    )
+    label_noise: float = Field(
+        default=0.0,
+        description="share of simulated mail labelled wrongly (safe reported as phish, attacks "
+        "nobody noticed)",
+    )
+    hold_back_latest: float = Field(
+        default=-1.0,
+        description="with 'path': the share of each source's latest labelled messages not landed "
+        "(kept for the simulated world's last days); -1: 0.1 for a pooled 'corpus:' tenant, "
+        "else 0",
     )
     drift_day: int = Field(
         default=-1, description="simulated day index from which the drift scenario starts; -1: none"
@@ -55,7 +104,22 @@ class MailSourceConfig(dg.Config):
     workers: int = Field(default=2, description="simulator processes (the output is identical)")
 
 
-def _simulated(config: MailSourceConfig, days: list[date], lake_dir: Path) -> dict[str, Any]:
+def text_pool(config: MailSourceConfig, work: WorkDir) -> Path | None:
+    """The simulator's pool of real words (built once per corpus), or None for the templates."""
+    if config.text_corpus == "none":
+        return None
+    corpus = Path(config.text_corpus) if config.text_corpus else real_mail_dir()
+    manifest = corpus / "manifest.csv"
+    if not manifest.is_file():
+        return None
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+    path = work.text_pool(f"{digest}-{HOLD_BACK_SHARE}")
+    return path if path.is_file() else write_pool(corpus, path, HOLD_BACK_SHARE)
+
+
+def _simulated(
+    config: MailSourceConfig, days: list[date], lake_dir: Path, pool: Path | None
+) -> dict[str, Any]:
     start = date.fromisoformat(MAIL_START)
     sim = SimulationConfig(
         days=max(1, max((d - start).days for d in days) + 1),
@@ -65,11 +129,22 @@ def _simulated(config: MailSourceConfig, days: list[date], lake_dir: Path) -> di
         attack_rate=config.attack_rate,
         start=start,
         drift_day=None if config.drift_day < 0 else config.drift_day,
+        attack_mix=dict(config.attack_mix),
+        text_pool=str(pool) if pool else "",
+        text_late_from=config.text_late_from_day,
+        text_early=config.text_early,
+        hard_case_share=config.hard_case_share,
+        label_noise=config.label_noise,
     )
     counts = write_simulation(sim, lake_dir, config.workers, [(d - start).days for d in days])
     for day in days:
         lake.write_quarantine(lake_dir, day, [])
-    return {"messages": sum(counts.values()), "quarantined": 0, "categories": dict(counts)}
+    return {
+        "messages": sum(counts.values()),
+        "quarantined": 0,
+        "categories": dict(counts),
+        "words": f"real, from {pool}" if pool else "templates (no labelled corpus)",
+    }
 
 
 def part_name(config: MailSourceConfig) -> str:
@@ -94,6 +169,13 @@ def _real(config: MailSourceConfig, days: list[date], lake_store: LakeResource) 
         folder = Path(config.path) if config.source == "path" else lake_store.drop / day.isoformat()
         result = ingest([folder], tenant_id=config.tenant_id) if folder.exists() else None
         messages = result.messages if result else []
+        share = config.hold_back_latest
+        if share < 0:
+            share = HOLD_BACK_SHARE if config.tenant_id.startswith(POOLED_TENANT_PREFIX) else 0.0
+        if share > 0:
+            held = held_back_ids(messages, share)
+            messages = [m for m in messages if m.message_id not in held]
+            totals.update(held_back=len(held))
         tables = messages_to_tables(messages) if messages else lake.empty_tables()
         part = part_name(config)
         lake.write_day(lake_store.lake, day, tables, part=part)
@@ -111,6 +193,7 @@ def _real(config: MailSourceConfig, days: list[date], lake_store: LakeResource) 
         "messages": totals["parsed"],
         "quarantined": totals["quarantined"],
         "duplicates": totals["duplicates"],
+        "held_back": totals["held_back"],
         "quarantine_reasons": dict(reasons),
         "categories": dict(categories),
     }
@@ -123,7 +206,10 @@ def _real(config: MailSourceConfig, days: list[date], lake_store: LakeResource) 
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def raw_messages(
-    context: dg.AssetExecutionContext, config: MailSourceConfig, lake_store: LakeResource
+    context: dg.AssetExecutionContext,
+    config: MailSourceConfig,
+    lake_store: LakeResource,
+    work_dir: WorkDirResource,
 ) -> dg.MaterializeResult:
     """Parsed mail of each day as parquet partitions (messages, recipients, urls) plus a
     quarantine table with a reason per unparseable input. Replaces only its own partitions."""
@@ -131,7 +217,8 @@ def raw_messages(
         raise dg.Failure(f"unknown mail source {config.source!r}; use one of {', '.join(SOURCES)}")
     days = [date.fromisoformat(key) for key in context.partition_keys]
     if config.source == "simulated":
-        summary = _simulated(config, days, lake_store.lake)
+        pool = text_pool(config, work_dir.open())
+        summary = _simulated(config, days, lake_store.lake, pool)
     else:
         summary = _real(config, days, lake_store)
     context.log.info(

@@ -10,14 +10,25 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from assets.resources import GatePolicyResource, LakeResource, WorkDirResource, handoff_failures
+from assets.resources import (
+    GatePolicyResource,
+    LakeResource,
+    WorkDirResource,
+    handoff_failures,
+    metadata_of,
+)
 from assets.training import candidate_model
 from detection.features.text import TEXT_SCORE
 from detection.markdown import table
 from detection.model.candidate import Candidate
-from detection.model.holdouts import SAFE_SOURCE, HoldoutReport, corpus_rows, evaluate_holdouts
+from detection.model.holdouts import (
+    SAFE_SOURCE,
+    HoldoutReport,
+    corpus_rows,
+    evaluate_holdouts,
+    judge_real_mail,
+)
 from detection.model.intervals import Rate
-from detection.model.policy import GatePolicy
 from detection.model.shortcuts import (
     ShortcutAudit,
     audit_features,
@@ -235,32 +246,22 @@ def real_mail_recall_at_fp_budget(
     work_dir: WorkDirResource, gate_policy: GatePolicyResource
 ) -> dg.AssetCheckResult:
     """Blocking. On real mail held out by safe source, at thresholds chosen without the held-out
-    source: mean recall must reach the policy's real_mail_recall_floor and no held-out safe
-    source may exceed source_fpr_cap. Not judged (and says so) when no labelled corpus was
-    landed. When it fails the candidate is not deployed: read the splits table on
-    real_mail_evaluation (which source's safe mail is flagged, which attack source is missed)
-    and the shortcut audit."""
+    source: the pooled recall's 95% lower bound must reach the policy's real_mail_recall_floor
+    and no held-out safe source's FPR upper bound may exceed source_fpr_cap; too few attacks or
+    safe messages is "not enough evidence", which blocks. Not judged (and says so) when no
+    labelled corpus was landed. When it fails the candidate is not deployed: read the splits
+    table on real_mail_evaluation (which source's safe mail is flagged, which attack source is
+    missed) and the shortcut audit."""
     with handoff_failures():
         report = work_dir.open().load_holdouts()
     if not report.judged:
         return _not_judged(report.reason)
-    policy: GatePolicy = gate_policy.policy()
-    folds = report.of_kind(SAFE_SOURCE)
-    over = {s.held_out: s.fpr.value for s in folds if s.fpr and s.fpr.value > policy.source_fpr_cap}
-    recall_ok = report.safe_source_mean_recall >= policy.real_mail_recall_floor
+    judgement = judge_real_mail(report, gate_policy.policy())
     return dg.AssetCheckResult(
-        passed=bool(recall_ok and not over),
+        passed=judgement.passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "mean_recall": report.safe_source_mean_recall,
-            "recall_floor": policy.real_mail_recall_floor,
-            "source_fpr_cap": policy.source_fpr_cap,
-            "fp_budget": report.budget,
-            "sources_over_fpr_cap": dg.MetadataValue.json(over),
-            "folds": dg.MetadataValue.json(
-                {s.held_out: {"recall": str(s.recall), "fpr": str(s.fpr)} for s in folds}
-            ),
-        },
+        description=f"verdict: {judgement.verdict}",
+        metadata=metadata_of(judgement.metadata),
     )
 
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -30,6 +31,14 @@ POLICY_FIELDS = tuple(f.name for f in dataclasses.fields(GatePolicy))
 
 def _env_path(name: str, default: Path) -> Path:
     return Path(os.environ.get(name) or default)
+
+
+def real_mail_dir() -> Path:
+    """The labelled real corpus: $ATTACK_DETECTION_REAL_MAIL_DIR, else ../shared/data/real-mail
+    beside the repository."""
+    return _env_path(
+        "ATTACK_DETECTION_REAL_MAIL_DIR", REPO_ROOT.parent / "shared" / "data" / "real-mail"
+    )
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -66,6 +75,14 @@ class WorkDirResource(dg.ConfigurableResource):
 
     def open(self) -> WorkDir:
         return WorkDir(_env_path("ATTACK_DETECTION_WORK_DIR", VAR_DIR / "work"))
+
+
+def metadata_of(values: dict[str, object]) -> dict[str, Any]:
+    """Plain values as Dagster metadata: objects and lists as JSON."""
+    return {
+        key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
+        for key, value in values.items()
+    }
 
 
 @contextmanager
@@ -128,8 +145,17 @@ class GatePolicyResource(dg.ConfigurableResource):
     category_floors: dict[str, float] | None = Field(
         default=None, description="per-category floors overriding category_recall_floor"
     )
+    min_attacks: int | None = Field(
+        default=None, description="minimum held-out attacks for the recall checks"
+    )
     min_category_attacks: int | None = Field(
-        default=None, description="categories with fewer held-out attacks are not judged"
+        default=None, description="minimum held-out attacks per category"
+    )
+    min_safe: int | None = Field(
+        default=None, description="minimum held-out safe messages for the FPR check"
+    )
+    min_source_safe: int | None = Field(
+        default=None, description="minimum safe messages per held-out real source"
     )
     champion_tolerance: float | None = Field(
         default=None, description="recall at the FP budget the challenger may lose to production"

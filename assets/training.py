@@ -16,15 +16,16 @@ from detection.features.text import TEXT_SCORE
 from detection.features.vector import MODEL_FEATURES
 from detection.model.candidate import Candidate, TextModelInfo, Window
 from detection.model.drift import data_drift
-from detection.model.stack import strata
+from detection.model.stack import strata, text_groups
 from detection.model.text_training import (
     TextParams,
+    first_of_each,
     fit_text_model,
     lake_term_matrix,
     out_of_fold_scores,
     score_rows,
 )
-from detection.model.thresholds import threshold_at_fpr
+from detection.model.thresholds import threshold_at_fpr, verdict_threshold
 from detection.model.training import (
     TRAIN,
     TrainingError,
@@ -65,7 +66,7 @@ class TrainingConfig(dg.Config):
         default=7, description="LightGBM seed: the same data and seed give the same model"
     )
     validation_fpr: float = Field(
-        default=0.001,
+        default=0.003,
         description="the candidate's threshold keeps the FPR on the simulated validation days "
         "within this (stricter than the policy's budget: room for new attack variants costs "
         "nothing on known safe mail); the operating point may raise it for real mail",
@@ -117,8 +118,11 @@ def text_model(
     except TrainingError as exc:
         raise dg.Failure(str(exc)) from exc
     scores = np.zeros(len(frame))
-    scores[train] = out_of_fold_scores(matrix, train, y[train], strata(frame.iloc[train]), params)
-    model = fit_text_model(matrix, train, y[train], params)
+    rows = frame.iloc[train]
+    groups = text_groups(rows)
+    scores[train] = out_of_fold_scores(matrix, train, y[train], strata(rows), params, groups)
+    once = train[first_of_each(np.arange(len(train)), groups)]
+    model = fit_text_model(matrix, once, y[once], params)
     others = np.setdiff1d(np.arange(len(frame)), train)
     scores[others] = score_rows(model, matrix, others)
     info = TextModelInfo(
@@ -183,7 +187,9 @@ def candidate_model(
         )
     except TrainingError as exc:
         raise dg.Failure(str(exc)) from exc
-    threshold = max(threshold_at_fpr(y_validation, validation_scores, config.validation_fpr), 0.0)
+    threshold = verdict_threshold(
+        threshold_at_fpr(y_validation, validation_scores, config.validation_fpr)
+    )
     test_days = int(split.test["received_at"].dt.floor("D").nunique())
     candidate = Candidate(
         model_text=booster.model_to_string(),

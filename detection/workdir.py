@@ -90,6 +90,10 @@ class WorkDir:
     def golden_set(self) -> Path:
         return self._file("golden", "golden_set.parquet")
 
+    def text_pool(self, key: str) -> Path:
+        """The simulator's pool of real words for one corpus (see simulation.corpus_text)."""
+        return self._file("text_pool", f"{key}.parquet")
+
     @property
     def text_model(self) -> Path:
         return self._file("text_model", "x").parent

@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.mail import MAIL_START
+from assets.resources import real_mail_dir
 from detection.features.behaviour import POOLED_TENANT_PREFIX
 from orchestration.definitions import defs
 from orchestration.jobs import INGEST_JOB, RETRAIN_JOB
@@ -40,14 +41,6 @@ def _failed(result: dg.ExecuteInProcessResult) -> int:
     return 1
 
 
-def default_corpus() -> Path:
-    """$ATTACK_DETECTION_REAL_MAIL_DIR, else ../shared/data/real-mail beside the repository."""
-    return Path(
-        os.environ.get("ATTACK_DETECTION_REAL_MAIL_DIR")
-        or Path(__file__).resolve().parents[2] / "shared" / "data" / "real-mail"
-    )
-
-
 def corpus_run_config(path: Path) -> dict[str, object]:
     config = {"source": "path", "path": str(path), "tenant_id": CORPUS_TENANT}
     return {"ops": {"raw_messages": {"config": config}}}
@@ -71,7 +64,7 @@ def main() -> int:
         if os.environ.get("DAGSTER_HOME")
         else dg.DagsterInstance.ephemeral()
     )
-    corpus = args.corpus or default_corpus()
+    corpus = args.corpus or real_mail_dir()
     if args.no_corpus:
         print("no real-mail corpus (--no-corpus): training on simulated mail only")
     elif not (corpus / "manifest.csv").is_file() and not (corpus / "attack").is_dir():

@@ -19,6 +19,7 @@ from sklearn.metrics import average_precision_score
 
 from detection import handoff
 from detection.model.candidate import Candidate, Window
+from detection.model.intervals import Rate
 from detection.model.operating_point import OperatingPoint
 from detection.model.policy import GatePolicy
 from detection.model.training import combined_scores, predict
@@ -146,54 +147,105 @@ def evaluate(
 
 @dataclass(frozen=True)
 class Judgement:
-    """A blocking check's outcome and the evidence it was judged on (plain values)."""
+    """A blocking check's outcome and the evidence it was judged on (plain values).
+    ``verdict`` is ``pass``, ``fail`` or ``not enough evidence`` (which blocks: a check never
+    passes silently for want of data)."""
 
     passed: bool
     metadata: dict[str, object]
 
+    @property
+    def verdict(self) -> str:
+        return str(self.metadata.get("verdict", "pass" if self.passed else "fail"))
+
+
+NOT_ENOUGH = "not enough evidence"
+
+
+def rate_metadata(rate: Rate) -> dict[str, object]:
+    return {"value": rate.value, "low": rate.low, "high": rate.high, "k": rate.k, "n": rate.n}
+
+
+def judge_floor(rate: Rate, floor: float, minimum: int) -> str:
+    """A rate that must reach ``floor``: judged on its 95% lower bound, with at least
+    ``minimum`` trials."""
+    if rate.n < minimum:
+        return NOT_ENOUGH
+    return "pass" if rate.low >= floor else "fail"
+
+
+def judge_ceiling(rate: Rate, ceiling: float, minimum: int) -> str:
+    """A rate that must stay within ``ceiling``: judged on its 95% upper bound, with at least
+    ``minimum`` trials."""
+    if rate.n < minimum:
+        return NOT_ENOUGH
+    return "pass" if rate.high <= ceiling else "fail"
+
 
 def judge_recall(evaluation: Evaluation, policy: GatePolicy) -> Judgement:
-    recall = evaluation.combined.recall
+    """Recall on the test days: its lower bound must reach the policy's floor, from at least
+    ``min_attacks`` attacks."""
+    combined = evaluation.combined
+    recall = Rate.of(combined.true_positives, combined.attacks)
+    verdict = judge_floor(recall, policy.recall_floor, policy.min_attacks)
     return Judgement(
-        passed=bool(np.isfinite(recall) and recall >= policy.recall_floor),
+        passed=verdict == "pass",
         metadata={
-            "recall": recall,
-            "floor": policy.recall_floor,
-            "attacks": evaluation.combined.attacks,
-            "caught": evaluation.combined.true_positives,
+            "verdict": verdict,
+            "recall": rate_metadata(recall),
+            "floor_on_lower_bound": policy.recall_floor,
+            "min_attacks": policy.min_attacks,
             "recall_by_category": evaluation.recall_by_category,
         },
     )
 
 
 def judge_false_positive_rate(evaluation: Evaluation, policy: GatePolicy) -> Judgement:
+    """FPR on the test days: its upper bound must stay within the policy's budget, from at
+    least ``min_safe`` safe messages."""
     combined = evaluation.combined
+    fpr = Rate.of(combined.false_positives, combined.safe)
+    verdict = judge_ceiling(fpr, policy.fp_budget, policy.min_safe)
     return Judgement(
-        passed=combined.fpr <= policy.fp_budget,
+        passed=verdict == "pass",
         metadata={
-            "fpr": combined.fpr,
-            "budget": policy.fp_budget,
-            "false_positives": combined.false_positives,
-            "safe": combined.safe,
+            "verdict": verdict,
+            "fpr": rate_metadata(fpr),
+            "budget_on_upper_bound": policy.fp_budget,
+            "min_safe": policy.min_safe,
             "false_positives_per_million": combined.false_positives_per_million,
+            "false_positives_per_million_upper": fpr.high * 1e6,
         },
     )
 
 
+def category_rates(evaluation: Evaluation) -> dict[str, Rate]:
+    return {
+        c: Rate.of(
+            round(r * evaluation.attacks_by_category.get(c, 0)),
+            evaluation.attacks_by_category.get(c, 0),
+        )
+        for c, r in evaluation.recall_by_category.items()
+    }
+
+
 def judge_categories(evaluation: Evaluation, policy: GatePolicy) -> Judgement:
-    """Every category with at least the policy's minimum evidence must reach its floor."""
-    recall, counts = evaluation.recall_by_category, evaluation.attacks_by_category
-    floors = policy.floors(sorted(recall))
-    judged = {c: r for c, r in recall.items() if counts.get(c, 0) >= policy.min_category_attacks}
-    below = {c: r for c, r in judged.items() if r < floors[c]}
+    """Every category's recall lower bound must reach its floor, each from at least
+    ``min_category_attacks`` attacks (a category with fewer is not enough evidence)."""
+    rates = category_rates(evaluation)
+    floors = policy.floors(sorted(rates))
+    verdicts = {c: judge_floor(r, floors[c], policy.min_category_attacks) for c, r in rates.items()}
+    below = {c: rates[c].value for c, v in verdicts.items() if v == "fail"}
+    thin = sorted(c for c, v in verdicts.items() if v == NOT_ENOUGH)
+    verdict = "fail" if below else NOT_ENOUGH if thin else "pass"
     return Judgement(
-        passed=not below,
+        passed=verdict == "pass",
         metadata={
+            "verdict": verdict,
             "below_floor": below,
-            "recall_by_category": recall,
-            "attacks_by_category": counts,
-            "floors": floors,
+            "not_enough_evidence": thin,
+            "recall_by_category": {c: rate_metadata(r) for c, r in rates.items()},
+            "floors_on_lower_bound": floors,
             "min_category_attacks": policy.min_category_attacks,
-            "not_judged_too_few_attacks": sorted(set(recall) - set(judged)),
         },
     )

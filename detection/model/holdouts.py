@@ -32,8 +32,17 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from detection import handoff
 from detection.features.behaviour import POOLED_TENANT_PREFIX
+from detection.model.evaluation import (
+    NOT_ENOUGH,
+    Judgement,
+    judge_ceiling,
+    judge_floor,
+    rate_metadata,
+)
 from detection.model.intervals import Rate
-from detection.model.thresholds import source_threshold, threshold_at_fpr
+from detection.model.policy import GatePolicy
+from detection.model.thresholds import source_threshold, threshold_at_fpr, verdict_threshold
+from detection.simulation.corpus_text import provenance
 
 FORMAT_VERSION = 1
 PRODUCER = "real_mail_evaluation"
@@ -179,13 +188,28 @@ def evaluate_holdouts(
         return HoldoutReport(False, reason, budget, by_source), pd.DataFrame()
     trainable_set = np.zeros(len(frame), dtype=bool)
     trainable_set[trainable] = True
+    # simulated mail that took its words from the corpus (simulation.corpus_text): a split that
+    # holds a source or a message out leaves such rows out of training too
+    origins = [provenance(s) or ("", "") for s in source_all]
+    origin_source = np.array([o[0] for o in origins], dtype=object)
+    origin_id = np.array([o[1] for o in origins], dtype=object)
+    ids = frame["message_id"].astype(str).str[:16].to_numpy()
+
+    def leaked(test: np.ndarray, sources: list[str]) -> np.ndarray:
+        held = np.isin(origin_id, ids[test]) & (origin_id != "")
+        if sources:
+            held |= np.isin(origin_source, sources)
+        return np.flatnonzero(held)
+
     splits: list[SplitResult] = []
     held_rows: list[pd.DataFrame] = []
 
-    def run(test: np.ndarray, exclude: np.ndarray) -> tuple[np.ndarray, int]:
+    def run(test: np.ndarray, sources: list[str]) -> tuple[np.ndarray, int]:
+        """Fit without ``test``, without simulated mail that took its words from a message in
+        ``test`` or from one of ``sources``; score ``test``."""
         train_mask = trainable_set.copy()
         train_mask[test] = False
-        train_mask[exclude] = False
+        train_mask[leaked(test, sources)] = False
         train = np.flatnonzero(train_mask)
         return fit_score(train, test), len(train)
 
@@ -209,7 +233,7 @@ def evaluate_holdouts(
     train_sizes: dict[str, int] = {}
     for k, source in enumerate(safe_sources):
         test = np.concatenate([corpus[source_all[corpus] == source], attacks[attack_part == k]])
-        scores, size = run(test, np.array([], dtype=int))
+        scores, size = run(test, [source])
         folds[source], train_sizes[source] = _Held(test, scores), size
     for source, held in folds.items():
         others = {
@@ -217,7 +241,7 @@ def evaluate_holdouts(
             for other, h in folds.items()
             if other != source
         }
-        threshold = source_threshold(others, budget)
+        threshold = verdict_threshold(source_threshold(others, budget))
         own_safe = source_all[held.positions] == source
         name = f"{SAFE_SOURCE}: {source}"
         splits.append(
@@ -234,12 +258,14 @@ def evaluate_holdouts(
             )
         )
         keep(name, held.positions, held.scores)
-    deployment = source_threshold(
-        {
-            s: h.scores[(y_all[h.positions] == 0) & (source_all[h.positions] == s)]
-            for s, h in folds.items()
-        },
-        budget,
+    deployment = verdict_threshold(
+        source_threshold(
+            {
+                s: h.scores[(y_all[h.positions] == 0) & (source_all[h.positions] == s)]
+                for s, h in folds.items()
+            },
+            budget,
+        )
     )
 
     # leave one attack source out; the threshold from a held-out third of the safe mail
@@ -248,10 +274,13 @@ def evaluate_holdouts(
     for source in attack_sources:
         calibration = safe[safe_part == 0]
         test = np.concatenate([corpus[source_all[corpus] == source], calibration])
-        scores, size = run(test, np.array([], dtype=int))
+        scores, size = run(test, [source])
         is_calibration = np.isin(test, calibration)
-        threshold = source_threshold(
-            {s: scores[is_calibration & (source_all[test] == s)] for s in safe_sources}, budget
+        threshold = verdict_threshold(
+            source_threshold(
+                {s: scores[is_calibration & (source_all[test] == s)] for s in safe_sources},
+                budget,
+            )
         )
         name = f"{ATTACK_SOURCE}: {source}"
         splits.append(
@@ -311,7 +340,7 @@ def _calibrated(
     held_out: str,
     test: np.ndarray,
     calibration: np.ndarray,
-    run: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, int]],
+    run: Callable[[np.ndarray, list[str]], tuple[np.ndarray, int]],
     budget: float,
     y_all: np.ndarray,
     source_all: np.ndarray,
@@ -319,14 +348,14 @@ def _calibrated(
 ) -> SplitResult:
     """Hold out ``test`` and ``calibration``; the threshold from the calibration safe mail."""
     both = np.concatenate([test, calibration])
-    scores, size = run(both, np.array([], dtype=int))
+    scores, size = run(both, [])
     in_test = np.arange(len(both)) < len(test)
     calibration_scores = scores[~in_test]
     safe_scores = {
         str(s): calibration_scores[(y_all[calibration] == 0) & (source_all[calibration] == s)]
         for s in set(source_all[calibration])
     }
-    threshold = source_threshold(safe_scores, budget)
+    threshold = verdict_threshold(source_threshold(safe_scores, budget))
     keep(name, test, scores[in_test])
     return _result(
         name,
@@ -338,4 +367,35 @@ def _calibrated(
         scores[in_test],
         source_all[test],
         np.ones(len(test), dtype=bool),
+    )
+
+
+def judge_real_mail(report: HoldoutReport, policy: GatePolicy) -> Judgement:
+    """Recall over the safe-source folds (pooled) judged on its lower bound against the policy's
+    real_mail_recall_floor (from at least min_attacks attacks); each held-out safe source's FPR
+    on its upper bound against source_fpr_cap (from at least min_source_safe safe messages)."""
+    folds = report.of_kind(SAFE_SOURCE)
+    recall = Rate.of(sum(f.recall.k for f in folds), sum(f.recall.n for f in folds))
+    recall_verdict = judge_floor(recall, policy.real_mail_recall_floor, policy.min_attacks)
+    sources = {
+        f.held_out: judge_ceiling(f.fpr, policy.source_fpr_cap, policy.min_source_safe)
+        for f in folds
+        if f.fpr is not None
+    }
+    verdicts = [recall_verdict, *sources.values()]
+    verdict = "fail" if "fail" in verdicts else NOT_ENOUGH if NOT_ENOUGH in verdicts else "pass"
+    return Judgement(
+        passed=verdict == "pass",
+        metadata={
+            "verdict": verdict,
+            "recall": rate_metadata(recall),
+            "recall_floor_on_lower_bound": policy.real_mail_recall_floor,
+            "source_fpr": {
+                f.held_out: {**rate_metadata(f.fpr), "verdict": sources[f.held_out]}
+                for f in folds
+                if f.fpr is not None
+            },
+            "source_fpr_cap_on_upper_bound": policy.source_fpr_cap,
+            "fp_budget": report.budget,
+        },
     )

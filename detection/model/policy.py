@@ -32,21 +32,31 @@ class GatePolicy:
     """False-positive rate allowed on held-out safe mail: the simulated test days (the FPR
     check), the real-mail operating point on sources held out from the model, and the budget at
     which champion and challenger recall are compared."""
-    recall_floor: float = 0.995
-    """Recall on the held-out days at the candidate's threshold; the threshold is chosen to meet
-    it on the validation days."""
-    real_mail_recall_floor: float = 0.8
-    """Mean recall on real mail over the safe-source-held-out folds, each at a threshold chosen
-    without its held-out source (judged when a labelled corpus was landed)."""
-    source_fpr_cap: float = 0.02
-    """False-positive rate no held-out safe source may exceed at that threshold (the gate's bar;
-    the efficacy target, 1%, is reported in the model card)."""
-    category_recall_floor: float = 0.9
-    """Recall every attack category must reach on the held-out days."""
+    recall_floor: float = 0.96
+    """Recall on the held-out days at the operating point, judged on its 95% lower bound (the
+    goal for the model is 0.995 at 100 false positives per million; a bound needs about 600
+    attacks without a miss to show 0.995)."""
+    real_mail_recall_floor: float = 0.75
+    """Recall on real mail over the safe-source-held-out folds (pooled), each at a threshold
+    chosen without its held-out source, judged on its lower bound (when a corpus was landed)."""
+    source_fpr_cap: float = 0.035
+    """False-positive rate no held-out safe source may exceed at that threshold, judged on its
+    upper bound (the gate's bar against a source of safe mail the model mistakes wholesale; the
+    efficacy target, 1%, and what the model does are in the model card)."""
+    category_recall_floor: float = 0.75
+    """Recall every attack category must reach on the held-out days, judged on its lower bound
+    (30 attacks without a miss give 0.886; the goal for the model is 0.98)."""
     category_floors: Mapping[str, float] = field(default_factory=dict)
     """Per-category floors that override ``category_recall_floor``, e.g. ``{"bec": 0.95}``."""
-    min_category_attacks: int = 5
-    """Minimum evidence: categories with fewer held-out attacks are reported, not judged."""
+    min_attacks: int = 300
+    """Minimum evidence for the recall checks: held-out attacks (and real-mail attacks)."""
+    min_category_attacks: int = 30
+    """Minimum evidence per category: a category with fewer held-out attacks is 'not enough
+    evidence', which blocks (and champion/challenger leaves it unjudged)."""
+    min_safe: int = 1000
+    """Minimum evidence for the false-positive check: held-out safe messages."""
+    min_source_safe: int = 300
+    """Minimum evidence per held-out real safe source."""
     champion_tolerance: float = 0.01
     """Recall at the FP budget the challenger may lose against the serving model on the golden
     set, overall or in any judged category."""
@@ -71,10 +81,9 @@ class GatePolicy:
             _share(name, getattr(self, name))
         for category, floor in self.category_floors.items():
             _share(f"category_floors[{category!r}]", floor)
-        if self.min_category_attacks < 1:
-            raise PolicyError(
-                f"min_category_attacks must be at least 1, not {self.min_category_attacks}"
-            )
+        for name in ("min_attacks", "min_category_attacks", "min_safe", "min_source_safe"):
+            if getattr(self, name) < 1:
+                raise PolicyError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.replay_messages < 1:
             raise PolicyError(f"replay_messages must be at least 1, not {self.replay_messages}")
         if not (self.latency_budget_ms > 0 and math.isfinite(self.latency_budget_ms)):

@@ -14,11 +14,13 @@ from detection.features.text import TEXT_SCORE, TextModel
 from detection.model.text_training import (
     TermMatrix,
     TextParams,
+    first_of_each,
     fit_text_model,
     out_of_fold_scores,
     score_rows,
 )
 from detection.model.training import TrainParams, predict, train_booster
+from detection.simulation.corpus_text import provenance
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,18 @@ class Stack:
 
 
 def strata(frame: pd.DataFrame) -> np.ndarray:
-    """Label and source of each row: text folds keep every source in every fold."""
-    return (frame["is_attack"].astype(str) + "|" + frame["source"].fillna("")).to_numpy()
+    """Label and source kind of each row (``simulator`` for all simulated mail): text folds keep
+    every source in every fold."""
+    kind = frame["source"].fillna("").astype(str).str.partition(":")[0]
+    return (frame["is_attack"].astype(str) + "|" + kind).to_numpy()
+
+
+def text_groups(frame: pd.DataFrame) -> np.ndarray:
+    """The words each row carries: a real message's id, which simulated mail that took its
+    words shares; otherwise the row's own id."""
+    own = frame["message_id"].astype(str).str[:16]
+    origin = frame["source"].fillna("").astype(str).map(provenance)
+    return np.array([o[1] if o else m for o, m in zip(origin, own, strict=True)], dtype=object)
 
 
 def _with_text(frame: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
@@ -50,9 +62,12 @@ def fit_stack(
     rows. Returns the stack and the out-of-fold text scores."""
     rows = frame.iloc[positions]
     y = rows["is_attack"].to_numpy(dtype=int)
-    oof = out_of_fold_scores(matrix, positions, y, strata(rows), text)
+    groups = text_groups(rows)
+    oof = out_of_fold_scores(matrix, positions, y, strata(rows), text, groups)
     booster = train_booster(_with_text(rows, oof), features, train)
-    return Stack(fit_text_model(matrix, positions, y, text), booster, features), oof
+    once = first_of_each(np.arange(len(positions)), groups)
+    text_model = fit_text_model(matrix, positions[once], y[once], text)
+    return Stack(text_model, booster, features), oof
 
 
 def text_scores(stack: Stack, matrix: TermMatrix, positions: np.ndarray) -> np.ndarray:

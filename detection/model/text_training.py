@@ -133,22 +133,45 @@ def out_of_fold_scores(
     y: np.ndarray,
     strata: np.ndarray,
     params: TextParams,
+    groups: np.ndarray | None = None,
+    learn: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each row's text score from a text model fitted without it (``params.folds`` folds,
-    stratified by ``strata``, e.g. label and source)."""
-    from sklearn.model_selection import StratifiedKFold
+    stratified by ``strata``, e.g. label and source). Rows sharing a group (the same words:
+    simulated mail that took a real message's text, and that message) share a fold, so a text
+    is never scored by a model fitted on its copy. ``learn`` (a mask) limits what the models fit
+    on (every row is scored)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
     scores = np.zeros(len(positions))
     _, counts = np.unique(strata, return_counts=True)
-    groups = strata if counts.min() >= params.folds else y
-    if len(positions) < params.folds * 2 or np.unique(groups, return_counts=True)[1].min() < 2:
+    labels = strata if counts.min() >= params.folds else y
+    least = int(np.unique(labels, return_counts=True)[1].min())
+    if len(positions) < params.folds * 2 or least < 2:
         return scores
-    folds = min(params.folds, int(np.unique(groups, return_counts=True)[1].min()))
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=params.seed)
-    for fit, held in splitter.split(np.zeros(len(positions)), groups):
-        model = fit_text_model(matrix, positions[fit], y[fit], params)
+    folds = min(params.folds, least)
+    if groups is None:
+        split = StratifiedKFold(folds, shuffle=True, random_state=params.seed).split(
+            np.zeros(len(positions)), labels
+        )
+    else:
+        split = StratifiedGroupKFold(folds, shuffle=True, random_state=params.seed).split(
+            np.zeros(len(positions)), labels, groups
+        )
+    for fit, held in split:
+        if learn is not None:
+            fit = fit[learn[fit]]
+        once = fit if groups is None else first_of_each(fit, groups)
+        model = fit_text_model(matrix, positions[once], y[once], params)
         scores[held] = score_rows(model, matrix, positions[held])
     return scores
+
+
+def first_of_each(rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The first of ``rows`` (indices into ``groups``) of each group: a text that many simulated
+    messages share counts once in a text model's fit, as a real message does."""
+    _, first = np.unique(groups[rows], return_index=True)
+    return rows[np.sort(first)]
 
 
 def lake_term_matrix(message_ids: list[str], lake_dir: Path) -> TermMatrix:

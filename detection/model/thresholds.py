@@ -52,6 +52,13 @@ def choose_threshold(
     return min(at_recall, max(threshold_at_fpr(y, scores, max_fpr), 0.0))
 
 
+def verdict_threshold(threshold: float) -> float:
+    """A threshold on verdict scores (the model's, 1.0 where a force_attack rule fires) kept in
+    [0, 1]: when forced verdicts alone spend the budget, the model flags nothing more but the
+    forced verdicts still count (as the scorer applies them)."""
+    return min(max(threshold, 0.0), 1.0)
+
+
 def source_threshold(safe_scores: dict[str, np.ndarray], budget: float) -> float:
     """The threshold that keeps every source's false-positive rate within ``budget``: the
     strictest of :func:`threshold_at_fpr` over the sources' safe scores (``-inf`` when there are

@@ -136,7 +136,10 @@ def train_booster(train: pd.DataFrame, features: list[str], params: TrainParams)
     require_both_classes(y, "training")
     scale = float((len(y) - y.sum()) / y.sum())  # class imbalance: weight attacks up
     dataset = lgb.Dataset(
-        train[features].to_numpy(dtype=float), label=y, feature_name=features, free_raw_data=True
+        train[features].to_numpy(dtype=float),
+        label=y,
+        feature_name=features,
+        free_raw_data=True,
     )
     return lgb.train(
         params.lightgbm(min(scale, 100.0)), dataset, num_boost_round=params.num_boost_round

@@ -35,7 +35,7 @@ class Draft:
     drifted: bool = False
 
 
-def _attachment(message_id: str, filename: str, content_type: str, size: int) -> Attachment:
+def attachment(message_id: str, filename: str, content_type: str, size: int) -> Attachment:
     content = attachment_bytes(message_id, filename, size)
     return Attachment(filename, content_type, size, hashlib.sha256(content).hexdigest())
 
@@ -46,11 +46,11 @@ def attachment_bytes(message_id: str, filename: str, size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
-def _url(host: str, path: str, text: str = "") -> Url:
+def url(host: str, path: str, text: str = "") -> Url:
     return Url(f"https://{host}/{path}", host, text)
 
 
-def _build(
+def build_message(
     d: Draft,
     sender: Person | tuple[str, str],
     to: list[Person] | list[str],
@@ -100,11 +100,11 @@ def _build(
     )
 
 
-def _body(*lines: str) -> str:
+def paragraphs(*lines: str) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
-def _sign(person: Person | str) -> str:
+def signature(person: Person | str) -> str:
     return f"Thanks,\n{person.name if isinstance(person, Person) else person}"
 
 
@@ -147,18 +147,18 @@ def internal(d: Draft, sender: Person, to: list[Person], cc: list[Person]) -> Me
     urls: tuple[Url, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     if d.rng.random() < 0.2:
-        link = _url(f"sharepoint.{d.tenant.domain}", f"sites/{d.rng.choice(_PROJECTS).lower()}")
+        link = url(f"sharepoint.{d.tenant.domain}", f"sites/{d.rng.choice(_PROJECTS).lower()}")
         urls = (link,)
         body += f"\n\nLink: {link.href}"
     if d.rng.random() < 0.15:
         name = d.rng.choice(("slides.pptx", "notes.docx", "numbers.xlsx", "plan.pdf"))
-        attachments = (_attachment(d.message_id, name, "application/octet-stream", 2048),)
-    return _build(
+        attachments = (attachment(d.message_id, name, "application/octet-stream", 2048),)
+    return build_message(
         d,
         sender,
         to,
         subject,
-        _body(body, _sign(sender)),
+        paragraphs(body, signature(sender)),
         label="safe",
         category="safe",
         cc=cc,
@@ -172,18 +172,18 @@ def vendor_mail(d: Draft, contact: Person, employee: Person, bank_change: bool) 
     number = d.rng.randint(10000, 99999)
     if bank_change:  # hard negative: a properly announced bank change from the real vendor
         subject = "Notice: our bank details change next quarter"
-        body = _body(
+        body = paragraphs(
             "As announced in our letter, our bank account changes next quarter.",
             "Please verify the new details by phone with your usual account manager "
             "before updating your records.",
-            _sign(contact),
+            signature(contact),
         )
     else:
         subject = d.rng.choice((f"Invoice {number}", f"Order {number} shipped", "Quarterly review"))
-        body = _body(f"Please find {subject.lower()} attached, as agreed.", _sign(contact))
-    attachments = (_attachment(d.message_id, f"invoice_{number}.pdf", "application/pdf", 4096),)
-    urls = (_url(f"portal.{vendor_domain}", f"orders/{number}", "Customer portal"),)
-    return _build(
+        body = paragraphs(f"Please find {subject.lower()} attached, as agreed.", signature(contact))
+    attachments = (attachment(d.message_id, f"invoice_{number}.pdf", "application/pdf", 4096),)
+    urls = (url(f"portal.{vendor_domain}", f"orders/{number}", "Customer portal"),)
+    return build_message(
         d,
         contact,
         [employee],
@@ -199,12 +199,12 @@ def vendor_mail(d: Draft, contact: Person, employee: Person, bank_change: bool) 
 def partner_mail(d: Draft, partner: Person, employee: Person, outbound: bool) -> Message:
     subject, text = d.rng.choice(_INTERNAL_TOPICS)
     sender, to = (employee, partner) if outbound else (partner, employee)
-    return _build(
+    return build_message(
         d,
         sender,
         [to],
         _fill(d.rng, subject),
-        _body(_fill(d.rng, text), _sign(sender)),
+        paragraphs(_fill(d.rng, text), signature(sender)),
         label="safe",
         category="safe",
     )
@@ -216,14 +216,16 @@ def first_time_external(d: Draft, employee: Person) -> Message:
     domain = d.rng.choice((random_domain(d.rng), *FREEMAIL_DOMAINS[:2]))
     sender = (f"{first} Parker", f"{first.lower()}.parker@{domain}")
     subject = d.rng.choice(("Speaking opportunity", "Partnership inquiry", "Your talk last week"))
-    link = _url(f"www.{domain}", "about", "our website")
-    body = _body(
+    link = url(f"www.{domain}", "about", "our website")
+    body = paragraphs(
         f"Hello {employee.name.split()[0]},",
         "I enjoyed your talk and would love to connect about a possible collaboration.",
         f"More about us: {link.href}",
-        _sign(sender[0]),
+        signature(sender[0]),
     )
-    return _build(d, sender, [employee], subject, body, label="safe", category="safe", urls=(link,))
+    return build_message(
+        d, sender, [employee], subject, body, label="safe", category="safe", urls=(link,)
+    )
 
 
 def announcement(d: Draft, sender: Person, recipients: list[Person]) -> Message:
@@ -238,8 +240,8 @@ def announcement(d: Draft, sender: Person, recipients: list[Person]) -> Message:
             "Company update",
         )
     )
-    body = _body("Hi all,", "A short update from me ahead of the week.", _sign(sender))
-    return _build(
+    body = paragraphs("Hi all,", "A short update from me ahead of the week.", signature(sender))
+    return build_message(
         d, sender, recipients[:1], subject, body, label="safe", category="safe", cc=recipients[1:]
     )
 
@@ -248,15 +250,15 @@ def newsletter(d: Draft, recipients: list[Person]) -> Message:
     name, address = d.rng.choice(NEWSLETTER_SENDERS)
     host = address.rpartition("@")[2]
     urls = tuple(
-        _url(f"links.{host}", f"c/{d.rng.randrange(10**6)}", f"Read story {i + 1}")
+        url(f"links.{host}", f"c/{d.rng.randrange(10**6)}", f"Read story {i + 1}")
         for i in range(d.rng.randint(5, 15))
     )
-    body = _body(
+    body = paragraphs(
         f"{name}: this week's top stories",
         *(f"{u.text}: {u.href}" for u in urls),
         "Unsubscribe: manage your preferences.",
     )
-    return _build(
+    return build_message(
         d,
         (name, address),
         recipients,
@@ -272,7 +274,7 @@ def newsletter(d: Draft, recipients: list[Person]) -> Message:
 def saas_notification(d: Draft, employee: Person) -> Message:
     name, address = d.rng.choice(SAAS_SENDERS)
     host = address.rpartition("@")[2]
-    link = _url(f"app.{host}", f"n/{d.rng.randrange(10**6)}", "View in app")
+    link = url(f"app.{host}", f"n/{d.rng.randrange(10**6)}", "View in app")
     subject = d.rng.choice(
         (
             "You were mentioned",
@@ -281,8 +283,8 @@ def saas_notification(d: Draft, employee: Person) -> Message:
             "Action required: review request",
         )
     )
-    body = _body(f"{subject}.", f"{link.text}: {link.href}", f"- The {name} team")
-    return _build(
+    body = paragraphs(f"{subject}.", f"{link.text}: {link.href}", f"- The {name} team")
+    return build_message(
         d, (name, address), [employee], subject, body, label="safe", category="safe", urls=(link,)
     )
 
@@ -290,7 +292,7 @@ def saas_notification(d: Draft, employee: Person) -> Message:
 # ----------------------------------------------------------------------------------------------
 # attacks
 # ----------------------------------------------------------------------------------------------
-_URGENT = ("immediately", "within 24 hours", "today", "as soon as possible", "before end of day")
+URGENT = ("immediately", "within 24 hours", "today", "as soon as possible", "before end of day")
 
 
 def credential_phishing(d: Draft, victim: Person) -> Message:
@@ -300,7 +302,7 @@ def credential_phishing(d: Draft, victim: Person) -> Message:
         brand, brand_domain = f"{d.tenant.domain.split('.')[0].title()} IT", d.tenant.domain
     host = subdomain_lookalike(rng, brand_domain) if d.drifted else lookalike(rng, brand_domain)
     sender_domain = host if rng.random() < 0.6 else random_domain(rng)
-    link = _url(
+    link = url(
         host,
         f"login?session={rng.randrange(10**8)}",
         rng.choice(
@@ -318,8 +320,8 @@ def credential_phishing(d: Draft, victim: Person) -> Message:
     )
     auth = rng.choice((PASS, ("pass", "none", "none"), ("softfail", "none", "fail")))
     if d.drifted and rng.random() < 0.7:  # drift: QR-code / image-only lure
-        qr = _attachment(d.message_id, "scan_me.png", "image/png", 1200)
-        return _build(
+        qr = attachment(d.message_id, "scan_me.png", "image/png", 1200)
+        return build_message(
             d,
             (brand, f"no-reply@{sender_domain}"),
             [victim],
@@ -331,15 +333,15 @@ def credential_phishing(d: Draft, victim: Person) -> Message:
             attachments=(qr,),
             images=1,
         )
-    body = _body(
+    body = paragraphs(
         f"Dear {victim.name.split()[0]},",
         f"We detected an issue with your {brand} account. To avoid suspension, verify your "
-        f"credentials {rng.choice(_URGENT)}.",
+        f"credentials {rng.choice(URGENT)}.",
         f"{'Sign in here' if link.text.startswith('https://') else link.text}: {link.href}",
         f"The {brand} security team",
     )
     forms = 1 if rng.random() < 0.25 else 0
-    return _build(
+    return build_message(
         d,
         (brand, f"no-reply@{sender_domain}"),
         [victim],
@@ -371,13 +373,13 @@ def bec(d: Draft, victim: Person) -> Message:
         )
     )
     subject = rng.choice(("Quick request", "Urgent", "Are you available?", "Confidential", ""))
-    body = _body(
+    body = paragraphs(
         f"Hi {victim.name.split()[0]},",
         ask,
         "I am in meetings all day, reply by email only.",
         exec_.name,
     )
-    return _build(
+    return build_message(
         d,
         (exec_.name, address),
         [victim],
@@ -397,15 +399,15 @@ def vendor_fraud(d: Draft, victim: Person) -> Message:
     domain = lookalike(rng, vendor.domain)
     address = f"{contact.address.partition('@')[0]}@{domain}"
     number = rng.randint(10000, 99999)
-    body = _body(
+    body = paragraphs(
         "Hello,",
         "Please note our bank details have changed. Kindly update our account before paying "
         f"invoice {number}; the old account is no longer valid. Payment is overdue, please "
-        f"settle {rng.choice(_URGENT)}.",
-        _sign(contact),
+        f"settle {rng.choice(URGENT)}.",
+        signature(contact),
     )
-    attachments = (_attachment(d.message_id, f"invoice_{number}.pdf", "application/pdf", 3072),)
-    return _build(
+    attachments = (attachment(d.message_id, f"invoice_{number}.pdf", "application/pdf", 3072),)
+    return build_message(
         d,
         (contact.name, address),
         [victim],
@@ -424,15 +426,15 @@ def account_takeover(d: Draft, victim: Person) -> Message:
     vendor = rng.choice(d.tenant.vendors)
     contact = rng.choice(vendor.contacts)
     host = random_domain(rng)
-    link = _url(host, f"share/{rng.randrange(10**8)}", "View shared document")
-    body = _body(
+    link = url(host, f"share/{rng.randrange(10**8)}", "View shared document")
+    body = paragraphs(
         f"Hi {victim.name.split()[0]},",
         "I shared a document with you regarding our next order. Please review and sign in to "
         "access it.",
         f"{link.text}: {link.href}",
-        _sign(contact),
+        signature(contact),
     )
-    return _build(
+    return build_message(
         d,
         contact,
         [victim],
@@ -461,11 +463,11 @@ def malware(d: Draft, victim: Person) -> Message:
     filename, content_type = rng.choice(_MALWARE_FILES)
     domain = random_domain(rng)
     sender = (rng.choice(("Accounts", "Billing Dept", "Shipping Notice", "HR")), f"info@{domain}")
-    body = _body(
+    body = paragraphs(
         "Hello,", "Please see the attached document and enable content to view it.", "Regards"
     )
-    attachment = _attachment(d.message_id, filename, content_type, rng.randint(2000, 9000))
-    return _build(
+    payload = attachment(d.message_id, filename, content_type, rng.randint(2000, 9000))
+    return build_message(
         d,
         sender,
         [victim],
@@ -473,7 +475,7 @@ def malware(d: Draft, victim: Person) -> Message:
         body,
         label="attack",
         category="malware",
-        attachments=(attachment,),
+        attachments=(payload,),
         auth=rng.choice((("softfail", "none", "none"), ("fail", "fail", "fail"), PASS)),
     )
 
@@ -493,7 +495,7 @@ def extortion_scam(d: Draft, victim: Person) -> Message:
             "your details.",
         )
     )
-    return _build(
+    return build_message(
         d,
         ("", f"{rng.choice(('support', 'claims', 'admin'))}{rng.randint(1, 999)}@{domain}"),
         [victim],

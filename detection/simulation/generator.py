@@ -11,9 +11,11 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from detection.mail.schema import ATTACK_CATEGORIES, Message
-from detection.simulation import content
+from detection.simulation import content, hard_cases
+from detection.simulation.corpus_text import TextPool, with_text
 from detection.simulation.world import Person, Tenant, build_world
 
 DEFAULT_ATTACK_MIX = {
@@ -40,12 +42,26 @@ class SimulationConfig:
     drift_day: int | None = None
     internal_rate: float = 2.5
     attack_mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_ATTACK_MIX))
+    # real language: a pool written by detection.simulation.corpus_text.write_pool ("" for the
+    # templates); from day index text_late_from on, words come from the held-back share only
+    text_pool: str = ""
+    text_late_from: int | None = None
+    text_early: bool = True  # words before text_late_from too (False: templates there)
+    # the share of BEC, vendor-fraud and account-takeover attacks drawn as hard cases (clean
+    # content, genuine or lookalike senders: behaviour has to catch them)
+    hard_case_share: float = 0.3
+    # label noise: this share of safe mail is labelled attack (a user reported it) and of attacks
+    # labelled safe (nobody noticed)
+    label_noise: float = 0.0
 
     def __post_init__(self) -> None:
         if self.days < 1:
             raise ValueError(f"days must be at least 1, got {self.days}")
         if not 0.0 <= self.attack_rate < 0.5:
             raise ValueError(f"attack_rate must be in [0, 0.5), got {self.attack_rate}")
+        for name in ("hard_case_share", "label_noise"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         unknown = set(self.attack_mix) - set(ATTACK_CATEGORIES)
         if unknown:
             raise ValueError(f"unknown attack categories in attack_mix: {sorted(unknown)}")
@@ -88,10 +104,20 @@ def _pick_contact(rng: random.Random, tenant: Tenant, person: Person) -> Person:
 
 
 class _DayBuilder:
-    """Collects one tenant's messages for one day, then orders and names them."""
+    """Collects one tenant's messages for one day, then orders and names them. With a text pool,
+    each message takes its words from a real message of its kind (drawn from a stream of its own,
+    so the world is the same with or without the pool)."""
 
-    def __init__(self, rng: random.Random, tenant: Tenant, day: date, drifted: bool) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        tenant: Tenant,
+        day: date,
+        drifted: bool,
+        text: tuple[TextPool, random.Random, bool] | None = None,
+    ) -> None:
         self.rng, self.tenant, self.day, self.drifted = rng, tenant, day, drifted
+        self.text = text
         self.messages: list[Message] = []
 
     def draft(self) -> content.Draft:
@@ -100,9 +126,22 @@ class _DayBuilder:
             self.rng, self.tenant, _business_time(self.rng, self.day), message_id, self.drifted
         )
 
-    def add(self, message: Message) -> Message:
+    def add(self, message: Message, kind: str = "") -> Message:
+        if self.text is not None and kind:
+            pool, rng, late = self.text
+            sample = pool.draw(rng, kind, late)
+            if sample is not None:
+                message = with_text(message, sample)
         self.messages.append(message)
         return message
+
+    def worded(self, message: Message, kind: str) -> Message:
+        """``message`` with a pool sample's words (unchanged without a pool)."""
+        if self.text is None:
+            return message
+        pool, rng, late = self.text
+        sample = pool.draw(rng, kind, late)
+        return message if sample is None else with_text(message, sample)
 
     def finish(self) -> list[Message]:
         return sorted(self.messages, key=lambda m: (m.received_at, m.message_id))
@@ -114,35 +153,47 @@ def _safe_traffic(b: _DayBuilder, volume: float) -> None:
         for _ in range(_poisson(rng, 2.5 * volume)):
             to = [_pick_contact(rng, tenant, person)]
             cc = [_pick_contact(rng, tenant, person)] if rng.random() < 0.2 else []
-            first = b.add(content.internal(b.draft(), person, to, [c for c in cc if c != to[0]]))
+            cc = [c for c in cc if c != to[0]]
+            first = b.add(content.internal(b.draft(), person, to, cc), "internal")
             if rng.random() < 0.4:  # the recipient answers later that day
                 reply = content.internal(b.draft(), to[0], [person], [])
                 if reply.received_at > first.received_at:
-                    b.add(replace(reply, subject=f"Re: {first.subject}"))
+                    b.add(replace(b.worded(reply, "internal"), subject=f"Re: {first.subject}"))
         if rng.random() < 0.3 * volume:
-            b.add(content.saas_notification(b.draft(), person))
+            b.add(content.saas_notification(b.draft(), person), "notification")
+        if rng.random() < 0.03 * volume:  # hard negative: a genuine reset or security notice
+            b.add(hard_cases.password_reset(b.draft(), person))
     for vip in tenant.vips:
         if rng.random() < 0.1 * volume:
             everyone = [p for p in tenant.employees if p.address != vip.address]
-            b.add(content.announcement(b.draft(), vip, everyone))
+            b.add(content.announcement(b.draft(), vip, everyone), "internal")
     finance = tenant.by_role("finance")
     for vendor in tenant.vendors:
         for contact in vendor.contacts:
             if rng.random() < 0.25 * volume:
                 employee = rng.choice(finance)
                 bank_change = vendor.bank_change_day == (b.day - date(2000, 1, 1)).days
-                b.add(content.vendor_mail(b.draft(), contact, employee, bank_change))
+                # a properly announced bank change keeps its own words (the hard negative)
+                mail = content.vendor_mail(b.draft(), contact, employee, bank_change)
+                b.add(mail, "" if bank_change else "vendor")
                 if rng.random() < 0.5:
-                    b.add(content.partner_mail(b.draft(), contact, employee, outbound=True))
+                    b.add(
+                        content.partner_mail(b.draft(), contact, employee, outbound=True), "partner"
+                    )
+    if rng.random() < 0.3 * volume:  # hard negative: a new supplier's first invoice
+        b.add(hard_cases.new_vendor_first_invoice(b.draft(), rng.choice(finance)))
     for partner in tenant.partners:
         if rng.random() < 0.2 * volume:
             employee = rng.choice(tenant.employees)
-            b.add(content.partner_mail(b.draft(), partner, employee, outbound=rng.random() < 0.5))
+            outbound = rng.random() < 0.5
+            b.add(content.partner_mail(b.draft(), partner, employee, outbound=outbound), "partner")
     for _ in range(_poisson(rng, 1.0 * volume)):
-        b.add(content.first_time_external(b.draft(), rng.choice(tenant.employees)))
+        b.add(content.first_time_external(b.draft(), rng.choice(tenant.employees)), "partner")
     for _ in range(2 if volume > 0.5 else 1):
         readers = rng.sample(tenant.employees, k=max(1, len(tenant.employees) // 3))
-        b.add(content.newsletter(b.draft(), readers))
+        b.add(content.newsletter(b.draft(), readers), "newsletter")
+    if rng.random() < 0.5 * volume:  # hard negative: marketing through click-tracking links
+        b.add(hard_cases.tracked_marketing(b.draft(), rng.choice(tenant.employees)))
 
 
 def _attacks(
@@ -162,7 +213,25 @@ def _attacks(
                 victim = rng.choice(tenant.by_role("finance") + tenant.employees[:3])
             else:
                 victim = rng.choice(tenant.employees)
-            b.add(content.ATTACK_BUILDERS[category](b.draft(), victim))
+            hard = category in hard_cases.HARD_ATTACKS and rng.random() < config.hard_case_share
+            if hard and category == "vendor_fraud" and rng.random() < 0.5:
+                b.add(hard_cases.partner_lookalike(b.draft(), victim))
+            elif hard:  # clean content: keeps its own words
+                b.add(hard_cases.HARD_ATTACKS[category](b.draft(), victim))
+            else:
+                # the drift scenario's new tactic keeps its own shape (image-only lures)
+                kind = "" if b.drifted and category == "credential_phishing" else category
+                b.add(content.ATTACK_BUILDERS[category](b.draft(), victim), kind)
+
+
+def _noisy(message: Message, rng: random.Random, rate: float) -> Message:
+    """With probability ``rate``, the label a busy organisation gives: safe mail reported as
+    phishing (labelled a credential phish), an attack nobody noticed (labelled safe)."""
+    if rng.random() >= rate:
+        return message
+    if message.label == "attack":
+        return replace(message, label="safe", category="safe")
+    return replace(message, label="attack", category="credential_phishing")
 
 
 def simulate(
@@ -173,6 +242,7 @@ def simulate(
     beyond ``config.days``), never on which other days are generated, so days can be produced in
     any order or in parallel."""
     world = build_world(config.seed, config.tenants, config.employees)
+    pool = TextPool.load(Path(config.text_pool)) if config.text_pool else None
     planner = random.Random(config.seed + 1)
     for tenant in world:
         for vendor in tenant.vendors:
@@ -188,9 +258,18 @@ def simulate(
         messages: list[Message] = []
         for tenant_index, tenant in enumerate(world):
             rng = random.Random(f"{config.seed}/{tenant_index}/{day_index}")
-            builder = _DayBuilder(rng, tenant, day, drifted)
+            text = None
+            late = config.text_late_from is not None and day_index >= config.text_late_from
+            if pool is not None and (late or config.text_early):
+                words = random.Random(f"{config.seed}/{tenant_index}/{day_index}/text")
+                text = (pool, words, late)
+            builder = _DayBuilder(rng, tenant, day, drifted, text)
             _safe_traffic(builder, volume)
             _attacks(builder, len(builder.messages), config, day_index)
-            messages.extend(builder.finish())
+            day_mail = builder.finish()
+            if config.label_noise:
+                noise = random.Random(f"{config.seed}/{tenant_index}/{day_index}/labels")
+                day_mail = [_noisy(m, noise, config.label_noise) for m in day_mail]
+            messages.extend(day_mail)
         messages.sort(key=lambda m: (m.received_at, m.message_id))
         yield day, messages
