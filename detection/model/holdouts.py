@@ -193,7 +193,7 @@ def evaluate_holdouts(
     origins = [provenance(s) or ("", "") for s in source_all]
     origin_source = np.array([o[0] for o in origins], dtype=object)
     origin_id = np.array([o[1] for o in origins], dtype=object)
-    ids = frame["message_id"].astype(str).str[:16].to_numpy()
+    ids = frame["message_id"].astype(str).to_numpy()
 
     def leaked(test: np.ndarray, sources: list[str]) -> np.ndarray:
         held = np.isin(origin_id, ids[test]) & (origin_id != "")

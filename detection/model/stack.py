@@ -40,7 +40,7 @@ def strata(frame: pd.DataFrame) -> np.ndarray:
 def text_groups(frame: pd.DataFrame) -> np.ndarray:
     """The words each row carries: a real message's id, which simulated mail that took its
     words shares; otherwise the row's own id."""
-    own = frame["message_id"].astype(str).str[:16]
+    own = frame["message_id"].astype(str)
     origin = frame["source"].fillna("").astype(str).map(provenance)
     return np.array([o[1] if o else m for o, m in zip(origin, own, strict=True)], dtype=object)
 

@@ -11,7 +11,7 @@ threads, notifications, newsletters, vendor mail, partner and list mail).
 back: it is not landed as corpus rows (``held_back_ids``; raw_messages' ``hold_back_latest``), and
 only the simulated world's last days (validation and test) draw from it. Text in the simulated
 test window was never in anything the model trains on. Every drawn message records where its
-words came from in its ``source``: ``simulator:<corpus source>:<corpus message id prefix>``, so
+words came from in its ``source``: ``simulator:<corpus source>:<corpus message id>``, so
 the real-mail evaluation can leave such rows out of a split that holds that source out.
 """
 
@@ -133,7 +133,7 @@ def build_pool(messages: list[Message], share: float = HOLD_BACK_SHARE) -> pa.Ta
                 "body": message.body_text[:MAX_BODY],
                 "link_texts": [u.text for u in message.urls if u.text][:20],
                 "source": message.source,
-                "corpus_id": message.message_id[:16],
+                "corpus_id": message.message_id,
             }
         )
     return pa.Table.from_pylist(rows, schema=_SCHEMA)
@@ -221,7 +221,8 @@ def with_text(message: Message, sample: Sample, *, reply: bool = False) -> Messa
 
 
 def provenance(source: str) -> tuple[str, str] | None:
-    """(corpus source, corpus id prefix) of a simulated message that drew real words, else None."""
+    """(corpus source, corpus message id) of a simulated message that drew real words, else
+    None."""
     if not source.startswith(PROVENANCE):
         return None
     corpus_source, _, corpus_id = source[len(PROVENANCE) :].rpartition(":")

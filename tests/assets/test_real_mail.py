@@ -32,10 +32,20 @@ from orchestration.run import corpus_run_config, partition_range_tags
 
 pytestmark = pytest.mark.slow
 PER_SOURCE = {"phishing_pot": 260, "nazario": 160, "enron": 220, "spamassassin": 220, "usrp": 160}
-SIMULATED = {"tenants": 2, "employees": 15, "attack_rate": 0.05}
+SIMULATED = {"tenants": 2, "employees": 15, "attack_rate": 0.05, "text_corpus": "none"}
 # a sample of ~200 messages a source judges the machinery, not the model: a lenient deployment
 # policy for real mail (the full corpus is judged at the default policy by make run)
-POLICY = GatePolicyResource(real_mail_recall_floor=0.5, source_fpr_cap=0.05, fp_budget=0.01)
+POLICY = GatePolicyResource(
+    real_mail_recall_floor=0.5,
+    source_fpr_cap=0.1,
+    fp_budget=0.03,
+    min_attacks=10,
+    min_category_attacks=1,
+    min_safe=200,
+    min_source_safe=50,
+    recall_floor=0.5,
+    category_recall_floor=0.0,
+)
 
 
 def _sample(corpus: Path, target: Path) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from assets.mail import MAIL_START
 from assets.resources import ArtifactStoreResource, GatePolicyResource
 from detection.serving.registry import read_production
 from detection.serving.scorer import Scorer
+from detection.simulation.generator import DEFAULT_ATTACK_MIX
 from orchestration.definitions import all_asset_checks, all_assets
 from orchestration.jobs import DAILY, RETRAIN, rollback_job
 from orchestration.resources import resources
@@ -23,10 +24,26 @@ pytestmark = pytest.mark.slow
 BUCKET = "scenario-artifacts"
 DRIFT_DAY = 42
 DRIFTED_DAYS = 28  # enough drifted mail that retraining sees the new tactics in its training days
-MAIL = {"tenants": 3, "employees": 30, "drift_day": DRIFT_DAY}
+MAIL = {
+    "tenants": 3,
+    "employees": 30,
+    "attack_rate": 0.03,
+    "attack_mix": DEFAULT_ATTACK_MIX,
+    "drift_day": DRIFT_DAY,
+    "text_corpus": "none",
+}
 # a drift episode is a share of drifted features; a small world has few features that move much
 # (the threshold is the deployment's gate policy, not a training knob)
-POLICY = GatePolicyResource(drift_share_threshold=0.1)
+# and a small world's week holds a few dozen attacks: the evidence this test's deployment demands
+POLICY = GatePolicyResource(
+    drift_share_threshold=0.1,
+    min_attacks=20,
+    min_category_attacks=1,
+    min_safe=500,
+    fp_budget=0.01,
+    recall_floor=0.8,
+    category_recall_floor=0.0,
+)
 
 
 def _days(first: int, last: int) -> dict[str, str]:

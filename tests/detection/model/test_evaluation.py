@@ -32,11 +32,15 @@ def test_recall_by_category():
     }
 
 
-def _evaluation(recall_by_category, attacks_by_category, recall=1.0, fpr=0.0) -> Evaluation:
-    metrics = Metrics(recall, 1.0, fpr, fpr * 1e6, 1.0, 40, 1000, int(40 * recall), int(1000 * fpr))
+def _evaluation(
+    recall_by_category, attacks_by_category, *, attacks=400, caught=400, safe=5000, false=0
+) -> Evaluation:
+    metrics = Metrics(
+        caught / attacks, 1.0, false / safe, false / safe * 1e6, 1.0, attacks, safe, caught, false
+    )
     return Evaluation(
         threshold=0.5,
-        window=Window("a", "b", 1040, 40),
+        window=Window("a", "b", attacks + safe, attacks),
         combined=metrics,
         model_only=metrics,
         rules_only=metrics,
@@ -46,23 +50,34 @@ def _evaluation(recall_by_category, attacks_by_category, recall=1.0, fpr=0.0) ->
     )
 
 
-def test_recall_and_fpr_are_judged_against_the_policy():
-    evaluation = _evaluation({}, {}, recall=0.99, fpr=0.004)
-    assert not judge_recall(evaluation, GatePolicy()).passed  # floor 0.995
-    assert judge_recall(evaluation, GatePolicy(recall_floor=0.98)).passed
-    assert judge_false_positive_rate(evaluation, GatePolicy()).passed  # budget 0.01
-    judgement = judge_false_positive_rate(evaluation, GatePolicy(fp_budget=0.001))
-    assert not judgement.passed and judgement.metadata["false_positives"] == 4
+def test_recall_is_judged_on_its_lower_bound_with_minimum_evidence():
+    evaluation = _evaluation({}, {}, attacks=400, caught=396)  # 0.99, lower bound 0.975
+    judgement = judge_recall(evaluation, GatePolicy(recall_floor=0.96))
+    assert judgement.passed and judgement.verdict == "pass"
+    assert 0.97 < judgement.metadata["recall"]["low"] < 0.99  # type: ignore[index]
+    assert judge_recall(evaluation, GatePolicy(recall_floor=0.98)).verdict == "fail"
+    thin = judge_recall(_evaluation({}, {}, attacks=40, caught=40), GatePolicy())
+    assert not thin.passed and thin.verdict == "not enough evidence"  # never passes silently
 
 
-def test_categories_with_too_little_evidence_are_listed_not_judged():
+def test_fpr_is_judged_on_its_upper_bound_with_minimum_evidence():
+    evaluation = _evaluation({}, {}, safe=5000, false=5)  # 0.1%, upper bound 0.23%
+    assert judge_false_positive_rate(evaluation, GatePolicy(fp_budget=0.005)).passed
+    tight = judge_false_positive_rate(evaluation, GatePolicy(fp_budget=0.002))
+    assert tight.verdict == "fail" and tight.metadata["fpr"]["k"] == 5  # type: ignore[index]
+    small = judge_false_positive_rate(_evaluation({}, {}, safe=500), GatePolicy())
+    assert small.verdict == "not enough evidence"
+
+
+def test_every_category_needs_evidence_and_its_lower_bound_at_the_floor():
     evaluation = _evaluation(
-        {"bec": 0.5, "malware": 0.95, "scam": 0.0}, {"bec": 10, "malware": 20, "scam": 2}
+        {"bec": 0.5, "malware": 1.0, "scam": 1.0}, {"bec": 40, "malware": 40, "scam": 2}
     )
     judgement = judge_categories(evaluation, GatePolicy(category_floors={"malware": 0.99}))
-    assert not judgement.passed
-    assert judgement.metadata["below_floor"] == {"bec": 0.5, "malware": 0.95}
-    assert judgement.metadata["not_judged_too_few_attacks"] == ["scam"]
-    assert judge_categories(
-        evaluation, GatePolicy(category_recall_floor=0.5, min_category_attacks=25)
-    ).passed
+    assert judgement.verdict == "fail"
+    assert judgement.metadata["below_floor"] == {"bec": 0.5, "malware": 1.0}  # 40/40: low 0.91
+    assert judgement.metadata["not_enough_evidence"] == ["scam"]
+    enough = _evaluation({"bec": 1.0, "malware": 1.0}, {"bec": 40, "malware": 40})
+    assert judge_categories(enough, GatePolicy()).passed
+    thin = _evaluation({"bec": 1.0, "scam": 1.0}, {"bec": 40, "scam": 2})
+    assert judge_categories(thin, GatePolicy()).verdict == "not enough evidence"

@@ -7,9 +7,10 @@ from detection.model.policy import GatePolicy, PolicyError
 
 def test_defaults_are_the_project_policy():
     policy = GatePolicy()
-    assert policy.fp_budget == 0.005 and policy.recall_floor == 0.995
-    assert policy.real_mail_recall_floor == 0.8 and policy.source_fpr_cap == 0.02
-    assert policy.floor_for("bec") == 0.9 and policy.min_category_attacks == 5
+    assert policy.fp_budget == 0.005 and policy.recall_floor == 0.96
+    assert policy.real_mail_recall_floor == 0.75 and policy.source_fpr_cap == 0.035
+    assert policy.floor_for("bec") == 0.75 and policy.min_category_attacks == 30
+    assert policy.min_attacks == 300 and policy.min_safe == 1000 and policy.min_source_safe == 300
     assert policy.champion_tolerance == 0.01 and policy.latency_budget_ms == 5.0
     assert policy.replay_messages == 500
 
@@ -19,14 +20,14 @@ def test_environment_overrides_each_field_by_its_name():
         {
             "ATTACK_DETECTION_FP_BUDGET": "0.005",
             "ATTACK_DETECTION_CATEGORY_FLOORS": '{"bec": 0.97}',
-            "ATTACK_DETECTION_MIN_CATEGORY_ATTACKS": "30",
+            "ATTACK_DETECTION_MIN_CATEGORY_ATTACKS": "50",
             "ATTACK_DETECTION_LATENCY_BUDGET_MS": "2.5",
             "ATTACK_DETECTION_RECALL_FLOOR": " ",  # blank: unset
         }
     )
-    assert policy.fp_budget == 0.005 and policy.recall_floor == 0.995
-    assert policy.floor_for("bec") == 0.97 and policy.floor_for("malware") == 0.9
-    assert policy.min_category_attacks == 30 and policy.latency_budget_ms == 2.5
+    assert policy.fp_budget == 0.005 and policy.recall_floor == 0.96
+    assert policy.floor_for("bec") == 0.97 and policy.floor_for("malware") == 0.75
+    assert policy.min_category_attacks == 50 and policy.latency_budget_ms == 2.5
     assert policy.as_dict()["category_floors"] == {"bec": 0.97}
 
 
