@@ -23,12 +23,16 @@ from assets.resources import (
     handoff_failures,
 )
 from assets.training import candidate_model, text_model
-from detection.features.text import MAX_BODY_CHARS
 from detection.features.vector import FEATURE_COLUMNS
-from detection.mail.lake import read_texts
 from detection.mail.schema import message_from_row
 from detection.model.candidate import Candidate
-from detection.model.comparison import GoldenSetError, bundle_scores, compare, latency_ms
+from detection.model.comparison import (
+    GoldenSetError,
+    bundle_scores,
+    compare,
+    latency_ms,
+    with_texts,
+)
 from detection.model.policy import GatePolicy
 from detection.model.training import TEST, in_split
 from detection.rules import default_rules_text
@@ -82,13 +86,7 @@ def golden_set(
         with handoff_failures():
             frame = work.read_training_table()
         columns = GOLDEN_COLUMNS + [c for c in FEATURE_COLUMNS if c in frame.columns]
-        frozen = in_split(frame, TEST).loc[:, columns]
-        # the text each bundle's own text model scores (the window's mail, as in the lake)
-        texts = read_texts(lake_store.lake, frozen["message_id"].tolist())
-        frozen = frozen.assign(
-            subject=[texts[m][0] for m in frozen["message_id"]],
-            body_text=[texts[m][1][:MAX_BODY_CHARS] for m in frozen["message_id"]],
-        )
+        frozen = with_texts(in_split(frame, TEST).loc[:, columns], lake_store.lake)
         frozen.to_parquet(path, index=False)
         context.log.info(f"golden set frozen from the test window: {len(frozen)} rows at {path}")
     return dg.MaterializeResult(

@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from detection.features.text import TEXT_SCORE, TextModel, terms_of
+from detection.features.text import MAX_BODY_CHARS, TEXT_SCORE, TextModel, terms_of
+from detection.mail.lake import read_texts
 from detection.mail.schema import Message
 from detection.markdown import table
 from detection.model.thresholds import recall_at_fpr
@@ -26,6 +28,16 @@ class GoldenSetError(ValueError):
 
 
 GOLDEN_TEXT_COLUMNS = ("subject", "body_text")  # the text each bundle's own text model reads
+
+
+def with_texts(rows: pd.DataFrame, lake_dir: Path) -> pd.DataFrame:
+    """``rows`` (feature rows with a message_id) with the subject and body each bundle's own text
+    model scores, read from the lake as landed."""
+    texts = read_texts(lake_dir, rows["message_id"].tolist())
+    return rows.assign(
+        subject=[texts[m][0] for m in rows["message_id"]],
+        body_text=[texts[m][1][:MAX_BODY_CHARS] for m in rows["message_id"]],
+    )
 
 
 def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:

@@ -163,11 +163,15 @@ def _safe_traffic(b: _DayBuilder, volume: float) -> None:
             b.add(content.saas_notification(b.draft(), person), "notification")
         if rng.random() < 0.03 * volume:  # hard negative: a genuine reset or security notice
             b.add(hard_cases.password_reset(b.draft(), person))
+    finance = tenant.by_role("finance")
     for vip in tenant.vips:
         if rng.random() < 0.1 * volume:
             everyone = [p for p in tenant.employees if p.address != vip.address]
             b.add(content.announcement(b.draft(), vip, everyone), "internal")
-    finance = tenant.by_role("finance")
+        if rng.random() < 0.05 * volume:  # hard negative: a genuine urgent payment request
+            employee = rng.choice(finance + tenant.employees[:3])
+            if employee.address != vip.address:
+                b.add(hard_cases.urgent_executive_request(b.draft(), vip, employee))
     for vendor in tenant.vendors:
         for contact in vendor.contacts:
             if rng.random() < 0.25 * volume:

@@ -6,7 +6,8 @@ conversation with new bank details), a taken-over vendor account sending a norma
 with a changed account, a lookalike of a long-known partner asking to pay, and a targeted request
 to finance from an executive's name on free mail, with no link. Safe: password resets and
 security notices from services the organisation uses, a new vendor's first invoice with its bank
-details, marketing with tracking links.
+details, an executive's genuine urgent payment request from their own account, marketing with
+tracking links.
 """
 
 from __future__ import annotations
@@ -174,6 +175,26 @@ def new_vendor_first_invoice(d: Draft, employee: Person) -> Message:
         category="safe",
         attachments=(invoice,),
     )
+
+
+def urgent_executive_request(d: Draft, executive: Person, employee: Person) -> Message:
+    """An executive's genuine urgent request to pay something today, from their own account: the
+    words of CEO fraud, the behaviour of a colleague."""
+    rng = d.rng
+    subject, ask = rng.choice(
+        (
+            ("Urgent: payment today", "the conference deposit has to be paid"),
+            ("Need this paid", "the contractor's overdue invoice needs to go out"),
+            ("Wire before close", "the legal retainer must be wired"),
+        )
+    )
+    body = paragraphs(
+        f"{employee.name.split()[0]},",
+        f"Sorry for the short notice: {ask} {rng.choice(URGENT)}. Details are in the usual "
+        "folder; call me if anything is unclear.",
+        executive.name,
+    )
+    return build_message(d, executive, [employee], subject, body, label="safe", category="safe")
 
 
 def tracked_marketing(d: Draft, employee: Person) -> Message:

@@ -3,15 +3,28 @@ appears and the drift sensor requests retraining; v2 passes the gate and is prom
 deliberately degraded challenger is refused (production stays on v2); rollback to v1; the scorer
 notices the pointer and serves v1."""
 
+import json
+import logging
+import os
 from datetime import date, timedelta
+from pathlib import Path
 
 import boto3
 import dagster as dg
+import pandas as pd
 import pytest
 
 from assets.mail import MAIL_START
-from assets.resources import ArtifactStoreResource, GatePolicyResource
-from detection.serving.registry import read_production
+from assets.resources import (
+    ArtifactStoreResource,
+    GatePolicyResource,
+    LakeResource,
+    WorkDirResource,
+)
+from detection.model.comparison import bundle_scores, with_texts
+from detection.model.tactic import TacticRecall, tactic_recall
+from detection.model.training import TEST, in_split
+from detection.serving.registry import load_version, read_production
 from detection.serving.scorer import Scorer
 from detection.simulation.generator import DEFAULT_ATTACK_MIX
 from orchestration.definitions import all_asset_checks, all_assets
@@ -67,6 +80,25 @@ class World:
             instance=self.instance,
             tags=tags,
             raise_on_error=False,
+        )
+
+    def tactic_recall(self, before: str, after: str) -> TacticRecall:
+        """Recall on the drifted credential phish in the latest candidate's test window."""
+        store = self.store.open()
+        frame = in_split(WorkDirResource().open().read_training_table(), TEST)
+        window = with_texts(frame, LakeResource().lake)
+        drift_start = pd.Timestamp(date.fromisoformat(MAIL_START) + timedelta(days=DRIFT_DAY))
+        received = pd.to_datetime(window["received_at"], utc=True)
+        tactic = (window["category"] == "credential_phishing") & (
+            received >= drift_start.tz_localize("UTC")
+        )
+        return tactic_recall(
+            window,
+            bundle_scores(load_version(store, before), window),
+            bundle_scores(load_version(store, after), window),
+            tactic=tactic.to_numpy(),
+            name="credential phishing after the drift (image-only lures)",
+            budget=POLICY.policy().fp_budget,
         )
 
     def production(self) -> str | None:
@@ -129,6 +161,17 @@ def test_drift_retrain_gate_and_rollback(world: World, s3_endpoint):
     assert second.success and v2 and v2 != v1 and world.production() == v2
     checks = {e.check_name: e.passed for e in second.get_asset_check_evaluations()}
     assert checks["challenger_not_worse_than_champion"] and checks["scoring_latency_within_budget"]
+    # the drift scenario's measure: recall on the new tactic (image-only credential lures) in
+    # v2's test window (drifted mail), served by v1 (before) and by v2 (after one retrain)
+    recall = world.tactic_recall(v1, v2)
+    logging.getLogger(__name__).info("drift scenario:\n%s", recall.table())
+    if report := os.environ.get("ATTACK_DETECTION_SCENARIO_REPORT"):
+        Path(report).write_text(json.dumps(recall.as_dict(), indent=2))
+    assert recall.after.n >= 10, recall.as_dict()  # the window holds the tactic to measure
+    # the target: after one retrain the tactic is caught within 2 points of every other attack,
+    # and the retrain did not lose what the served model already caught of it
+    assert recall.gap_after <= 0.02, recall.table()
+    assert recall.after.value >= recall.before.value, recall.table()
 
     # 4. a deliberately degraded challenger is refused; production stays on v2
     degraded = world.run(RETRAIN, ops=_training(min_data_in_leaf=1_000_000))

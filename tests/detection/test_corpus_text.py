@@ -12,7 +12,7 @@ from detection.features.vector import FEATURE_COLUMNS
 from detection.mail.schema import Attachment, Message, Url
 from detection.rules import default_rules_text, parse_rules
 from detection.simulation import hard_cases
-from detection.simulation.content import Draft
+from detection.simulation.content import URGENT, Draft
 from detection.simulation.corpus_text import (
     Sample,
     TextPool,
@@ -185,6 +185,10 @@ def test_hard_cases_look_clean_and_keep_their_labels():
     reset = hard_cases.password_reset(draft, victim)
     invoice = hard_cases.new_vendor_first_invoice(draft, victim)
     assert reset.label == invoice.label == "safe" and "password" in reset.body_text.lower()
+    ceo = tenant.vips[0]
+    urgent = hard_cases.urgent_executive_request(draft, ceo, victim)
+    assert urgent.label == "safe" and urgent.sender_address == ceo.address  # her own account
+    assert any(u in urgent.body_text for u in URGENT)
     rules = parse_rules(default_rules_text(), set(FEATURE_COLUMNS))
     assert not any(
         r.action == "force_attack" for r in rules.rules if r.name == "first_contact_bank_change"
