@@ -84,11 +84,13 @@ def model_evaluation(
     (directory / "classification_quality.html").write_text(quality.html)
     evaluation = evaluation.with_classification(quality.values)
     evaluation.save(work.evaluation)
-    reference = combined_scores(*candidate_scores(in_split(frame, VALIDATION), candidate, rules))
+    validation = in_split(frame, VALIDATION)
+    reference = combined_scores(*candidate_scores(validation, candidate, rules))
+    labels = ["message_id", "tenant_id", "category", "is_attack"]
     pd.concat(
         [
-            pd.DataFrame({"window": "validation", "score": reference}),
-            scored[["score"]].assign(window="test"),
+            validation[labels].assign(score=reference, window="validation"),
+            scored[[*labels, "score", "threshold"]].assign(window="test"),
         ],
         ignore_index=True,
     ).to_parquet(work.evaluation_scores, index=False)

@@ -14,7 +14,7 @@ Layout under the root ($ATTACK_DETECTION_WORK_DIR, default var/work)::
     real_mail/                  holdouts, held-out scores, shortcut
                                 audit, the operating point            real_mail_evaluation
     evaluation.json             the test-window evaluation            model_evaluation
-    evaluation_scores.parquet   verdict scores, validation and test   model_evaluation
+    evaluation_scores.parquet   labelled scores: validation, test     model_evaluation
     reports/                    Evidently HTML, PNG pictures          checks and evaluation
     candidate_bundle/           the bundle that would ship            candidate_bundle
     golden/golden_set.parquet   the frozen comparison set             golden_set

@@ -110,7 +110,7 @@ def _pool() -> TextPool:
             row["subject"], row["body"], tuple(row["link_texts"]), row["source"], row["corpus_id"]
         )
         samples.setdefault((row["kind"], row["late"]), []).append(sample)
-    return TextPool(samples)
+    return TextPool(samples, min_distinct=1)
 
 
 def test_draws_are_deterministic_kind_and_window_bound_with_fallbacks():
@@ -124,6 +124,17 @@ def test_draws_are_deterministic_kind_and_window_bound_with_fallbacks():
     assert not late_ids & {s.corpus_id for s in pool.samples[("internal", False)]}
     # account takeover has no samples of its own: it borrows credential lures
     assert pool.draw(random.Random(1), "account_takeover", False).source == "phish"  # type: ignore[union-attr]
+
+
+def test_a_kind_with_few_texts_lends_them_to_a_share_of_its_messages_only():
+    samples = _pool().samples
+    few = TextPool(samples, min_distinct=30)  # 3 late credential lures: 3/30 of the draws
+    rng = random.Random(5)
+    drawn = [few.draw(rng, "credential_phishing", True) for _ in range(3000)]
+    share = sum(d is not None for d in drawn) / len(drawn)
+    assert 0.07 < share < 0.13, share
+    assert len({d.corpus_id for d in drawn if d}) == len(samples[("credential_phishing", True)])
+    assert all(TextPool(samples, 1).draw(rng, "credential_phishing", True) for _ in range(50))
 
 
 def test_words_replace_text_keep_the_world_and_record_where_they_came_from():
