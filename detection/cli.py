@@ -14,6 +14,48 @@ from typing import Any
 
 from detection.mail.schema import dumps_summary
 
+UNREADABLE = "suspicious"  # the verdict for mail the scorer cannot read: held, never passed
+
+
+def _unreadable(why: str) -> dict[str, Any]:
+    """Fail closed: input that cannot be parsed or scored is held as suspicious, with the reason
+    (a crafted message must not evade scoring by being unreadable)."""
+    return {
+        "message_id": "",
+        "score": None,
+        "verdict": UNREADABLE,
+        "reasons": [why, "not read, so held for review: unreadable mail is never passed as safe"],
+    }
+
+
+class _Rows:
+    """Writes each result as soon as it is scored (CSV rows, or the JSON document's results one
+    by one), so a long batch shows progress and nothing already scored is lost."""
+
+    def __init__(self, fmt: str, version: str) -> None:
+        self.fmt, self.count = fmt, 0
+        if fmt == "json":
+            sys.stdout.write(f'{{"model_version": {json.dumps(version)}, "results": [')
+        else:
+            self.writer = csv.writer(sys.stdout)
+            self.writer.writerow(["path", "message_id", "score", "verdict", "reasons"])
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self.fmt == "json":
+            sys.stdout.write(("," if self.count else "") + "\n  " + json.dumps(row))
+        else:
+            reasons = " | ".join(row["reasons"])
+            self.writer.writerow(
+                [row["path"], row["message_id"], row["score"], row["verdict"], reasons]
+            )
+        self.count += 1
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            sys.stdout.write("\n]}\n")
+        sys.stdout.flush()
+
 
 def _score(args: argparse.Namespace) -> int:
     from detection.mail.ingest import iter_files, iter_raw_messages
@@ -22,49 +64,24 @@ def _score(args: argparse.Namespace) -> int:
 
     endpoint = os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL") or None
     scorer = Scorer.load(args.artifact, endpoint_url=endpoint, attribution=args.attribution)
-    rows: list[dict[str, Any]] = []
-    for file, _ in iter_files(Path(p) for p in args.paths):
-        for name, raw, why in iter_raw_messages(file):
-            row: dict[str, Any] = {"path": name}
-            if raw is None:
-                row.update(
-                    {
-                        "message_id": "",
-                        "score": None,
-                        "verdict": "error",
-                        "reasons": [f"too_large: {why}"],
-                    }
-                )
-            else:
-                try:
-                    verdict = scorer.score_bytes(raw, tenant_id=args.tenant, explain=True)
-                    row.update(verdict.as_dict())
-                except ParseError as exc:
-                    row.update(
-                        {
-                            "message_id": "",
-                            "score": None,
-                            "verdict": "error",
-                            "reasons": [f"{exc.reason}: {exc.detail}"],
-                        }
-                    )
-            rows.append(row)
-    if args.format == "json":
-        json.dump({"model_version": scorer.version, "results": rows}, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["path", "message_id", "score", "verdict", "reasons"])
-        for row in rows:
-            writer.writerow(
-                [
-                    row["path"],
-                    row["message_id"],
-                    row["score"],
-                    row["verdict"],
-                    " | ".join(row["reasons"]),
-                ]
-            )  # type: ignore[arg-type]
+    out = _Rows(args.format, scorer.version)
+    try:
+        for file, _ in iter_files(Path(p) for p in args.paths):
+            for name, raw, why in iter_raw_messages(file):
+                row: dict[str, Any] = {"path": name}
+                if raw is None:
+                    row.update(_unreadable(f"too_large: {why}"))
+                else:
+                    try:
+                        verdict = scorer.score_bytes(raw, tenant_id=args.tenant, explain=True)
+                        row.update(verdict.as_dict())
+                    except ParseError as exc:
+                        row.update(_unreadable(f"{exc.reason}: {exc.detail}"))
+                    except Exception as exc:  # one message never costs the batch its output
+                        row.update(_unreadable(f"scoring_failed: {type(exc).__name__}"))
+                out.write(row)
+    finally:
+        out.close()
     return 0
 
 

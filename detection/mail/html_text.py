@@ -1,15 +1,25 @@
-"""HTML to text with links, forms and images counted, built on the standard library's tolerant
-``html.parser`` (it never raises on broken markup). Input is capped before parsing."""
+"""HTML to text with links, forms and images counted, built on libxml2's HTML parser (lxml) in
+event mode: linear in the input, recovering from broken markup. The standard library's
+``html.parser`` is quadratic on unclosed tags (CVE-2025-6069: a crafted 80 KB part took minutes),
+so hostile HTML could hold the scorer for as long as it liked. Input is capped before parsing."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+
+from lxml import etree
 
 MAX_HTML_CHARS = 1_000_000
 MAX_ANCHORS = 500
-_SKIP = frozenset({"script", "style", "head", "title", "noscript"})
+_SKIP = frozenset({"script", "style", "title", "noscript"})
 _BLOCK = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote"})
+# characters XML cannot carry (libxml2 refuses them): removed before parsing, never shown as text
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _text(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 @dataclass
@@ -20,20 +30,23 @@ class HtmlFacts:
     image_count: int = 0
 
 
-class _Extractor(HTMLParser):
+class _Extractor:
+    """lxml parser target: called per start tag, end tag and text run, in document order."""
+
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
         self.facts = HtmlFacts()
         self._skip_depth = 0
         self._href: str | None = None
         self._anchor_text: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start(self, tag: str | bytes, attrib: dict[str | bytes, str | bytes]) -> None:
+        tag = _text(tag).lower()
         if tag in _SKIP:
             self._skip_depth += 1
         elif tag == "a":
-            self._href = next((v or "" for k, v in attrs if k == "href"), None)
+            href = attrib.get("href")
+            self._href = None if href is None else _text(href)
             self._anchor_text = []
         elif tag == "form":
             self.facts.form_count += 1
@@ -42,7 +55,8 @@ class _Extractor(HTMLParser):
         if tag in _BLOCK:
             self.chunks.append("\n")
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str | bytes) -> None:
+        tag = _text(tag).lower()
         if tag in _SKIP:
             self._skip_depth = max(0, self._skip_depth - 1)
         elif tag == "a" and self._href is not None:
@@ -53,22 +67,33 @@ class _Extractor(HTMLParser):
         if tag in _BLOCK:
             self.chunks.append("\n")
 
-    def handle_data(self, data: str) -> None:
+    def data(self, data: str | bytes) -> None:
         if self._skip_depth:
             return
-        self.chunks.append(data)
+        text = _text(data)
+        self.chunks.append(text)
         if self._href is not None:
-            self._anchor_text.append(data)
+            self._anchor_text.append(text)
+
+    def comment(self, text: str | bytes) -> None:
+        """Comments are not text a reader sees."""
+
+    def close(self) -> HtmlFacts:
+        return self.facts
 
 
 def extract_html(html: str) -> HtmlFacts:
     """Visible text, anchors, form and image counts of an HTML document (first 1 MB)."""
-    parser = _Extractor()
+    target = _Extractor()
+    parser = etree.HTMLParser(
+        target=target, encoding="utf-8", recover=True, no_network=True, remove_comments=True
+    )
+    cleaned = _NOT_XML.sub("", html[:MAX_HTML_CHARS]).encode("utf-8", "replace")
     try:
-        parser.feed(html[:MAX_HTML_CHARS])
+        parser.feed(cleaned)
         parser.close()
-    except (AssertionError, ValueError):  # html.parser's rare internal errors on junk
+    except etree.LxmlError:  # libxml2 gave up on junk: keep what was read so far
         pass
-    lines = ("".join(parser.chunks)).splitlines()
-    parser.facts.text = "\n".join(" ".join(line.split()) for line in lines if line.strip())
-    return parser.facts
+    lines = ("".join(target.chunks)).splitlines()
+    target.facts.text = "\n".join(" ".join(line.split()) for line in lines if line.strip())
+    return target.facts

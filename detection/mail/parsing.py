@@ -18,7 +18,7 @@ from email.message import Message as EmailMessage
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from detection.mail.html_text import extract_html
+from detection.mail.html_text import MAX_HTML_CHARS, extract_html
 from detection.mail.schema import (
     CATEGORY_UNKNOWN,
     MAX_ATTACHMENTS,
@@ -34,6 +34,9 @@ from detection.mail.schema import (
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 MAX_PARTS = 200
 MAX_PART_BYTES = 4 * 1024 * 1024
+# HTML parsed per message, over all its parts (each part is capped at MAX_HTML_CHARS too): the
+# work bound that keeps a message of many large HTML parts under a second (BENCHMARKS.md)
+MAX_HTML_PER_MESSAGE = 2_000_000
 MAX_RECIPIENTS = 100
 
 _URL_RE = re.compile(r"https?://[^\s<>\"'`\])}]+", re.IGNORECASE)
@@ -105,7 +108,7 @@ def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
 def _received_at(header_date: str, fallback: datetime | None) -> datetime:
     try:
         parsed = parsedate_to_datetime(header_date) if header_date else None
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # "Mon, 2147483648 Jan 2024"
         parsed = None
     if parsed is not None and 1990 <= parsed.year <= 2100:
         if parsed.tzinfo is None:
@@ -140,7 +143,9 @@ def _decode_text(part: EmailMessage) -> str:
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, errors="replace")
-    except LookupError:  # unknown charset name
+    # an unknown charset name, or a codec that is not a mail charset ("idna" refuses "replace"):
+    # the bytes are still read, as UTF-8, so a crafted charset cannot keep a body from scoring
+    except (LookupError, UnicodeError, ValueError, TypeError):
         return payload.decode("utf-8", errors="replace")
 
 
@@ -176,6 +181,7 @@ class _Body:
 
 def _walk(msg: EmailMessage) -> _Body:
     body = _Body()
+    html_budget = MAX_HTML_PER_MESSAGE
     for count, part in enumerate(msg.walk()):
         if count >= MAX_PARTS:
             break
@@ -194,7 +200,10 @@ def _walk(msg: EmailMessage) -> _Body:
             continue
         text = _decode_text(part)
         if content_type == "text/html":
-            facts = extract_html(text)
+            if html_budget <= 0:
+                continue  # the message's HTML budget is spent: later parts are not read
+            facts = extract_html(text[:html_budget])
+            html_budget -= min(len(text), MAX_HTML_CHARS)
             body.html_text.append(facts.text)
             body.anchors.extend(facts.anchors)
             body.forms += facts.form_count
@@ -205,7 +214,7 @@ def _walk(msg: EmailMessage) -> _Body:
 
 
 def _normalise(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     return text.strip()[:MAX_BODY_CHARS]
 
 
@@ -229,8 +238,10 @@ def _check_raw(raw: bytes) -> None:
         raise ParseError("empty", "the input has no bytes besides whitespace")
     if len(raw) > MAX_MESSAGE_BYTES:
         raise ParseError("too_large", f"{len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES} byte cap")
-    head = raw[:65536]
-    if head.count(b"\x00") > 16 or not _HEADER_LINE.search(head.split(b"\n\n", 1)[0][:65536]):
+    # NULs are judged in the header block only: NULs in a body are read past (and removed), so
+    # padding a body with them cannot turn a message into "not mail"
+    header_block = raw[:65536].replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    if header_block.count(b"\x00") > 16 or not _HEADER_LINE.search(header_block):
         raise ParseError("not_rfc822", "no RFC 822 header block found at the start of the input")
 
 

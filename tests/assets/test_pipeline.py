@@ -163,7 +163,7 @@ def test_cli_scores_from_s3(first_run, s3_endpoint, tmp_path):
     results = {Path(r["path"]).name: r for r in json.loads(output.stdout)["results"]}
     assert results["phish.eml"]["verdict"] == "attack"
     assert (
-        results["junk.eml"]["verdict"] == "error"
+        results["junk.eml"]["verdict"] == "suspicious"
         and "not_rfc822" in results["junk.eml"]["reasons"][0]
     )
 

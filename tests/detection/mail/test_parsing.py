@@ -1,12 +1,18 @@
 import csv
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detection.mail.ingest import ingest
-from detection.mail.parsing import MAX_MESSAGE_BYTES, ParseError, parse_message
+from detection.mail.parsing import (
+    MAX_HTML_PER_MESSAGE,
+    MAX_MESSAGE_BYTES,
+    ParseError,
+    parse_message,
+)
 from detection.mail.schema import MAX_BODY_CHARS, MAX_HEADER_CHARS
 from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
@@ -149,6 +155,77 @@ def test_hostile_input_never_crashes(junk, subject, charset, cut):
             assert exc.reason
         else:
             assert len(message.body_text) <= MAX_BODY_CHARS
+
+
+@pytest.mark.parametrize(
+    "date_header",
+    [
+        "Mon, 2147483648 Jan 2024 10:00:00 +0000",  # OverflowError inside the stdlib
+        "Mon, 01 Jan 99999999999999999999 10:00:00 +0000",
+        "Mon, 01 Jan 2024 99:99:99 +9999",
+        "Mon, 01 Jan 1066 00:00:00 -2359",  # outside 1990-2100: not trusted
+        "\x00\x01 not a date",
+    ],
+)
+def test_hostile_dates_fall_back_never_crash(date_header):
+    raw = f"From: a@b.c\r\nDate: {date_header}\r\nSubject: s\r\n\r\nbody\r\n".encode()
+    fallback = datetime(2026, 1, 5, tzinfo=UTC)
+    message = parse_message(raw, tenant_id="t", fallback_time=fallback)
+    assert message.received_at == fallback
+    assert message.header_date == date_header[:100]
+
+
+_PHISH = (
+    b"From: IT Desk <it@evil.test>\r\nTo: a@corp.com\r\nSubject: Verify your mailbox\r\n"
+    b"Content-Type: text/plain; charset=CHARSET\r\n\r\n"
+    b"Your password expires today. Verify now: https://evil.test/login BODYPAD\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("charset", "pad"),
+    [
+        (b"utf-8", b"\x00" * 17),  # NULs in the body once made a phish "not mail"
+        (b"idna", b""),  # a codec that refuses errors="replace"
+        (b"unicode_escape", b"\\N{bad}"),
+        (b"x-no-such-charset", b""),
+        (b"utf-16", b"\xff"),
+    ],
+)
+def test_crafted_bodies_are_still_read_and_their_links_found(charset, pad):
+    raw = _PHISH.replace(b"CHARSET", charset).replace(b"BODYPAD", pad)
+    message = parse_message(raw, tenant_id="t")
+    assert [u.host for u in message.urls] == ["evil.test"] or charset == b"utf-16"
+    assert "\x00" not in message.body_text
+    assert message.subject == "Verify your mailbox"
+
+
+def test_nuls_in_the_header_block_are_still_not_mail():
+    with pytest.raises(ParseError) as exc:
+        parse_message(b"From: a@b.c\r\nSub\x00" + b"\x00" * 20 + b"\r\n\r\nx", tenant_id="t")
+    assert exc.value.reason == "not_rfc822"
+
+
+def test_html_read_per_message_is_bounded_across_parts():
+    """Each HTML part is capped, and so is the HTML of the whole message: a message of many large
+    parts is read up to the budget, the rest not parsed (the per-message work bound)."""
+    filler = "<p>" + "word " * 180_000 + "</p>"  # 900k characters
+    parts = b"".join(
+        b'--q\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<a href="http://part'
+        + str(n).encode()
+        + b'.test/">x</a>'
+        + filler.encode()
+        + b"\r\n"
+        for n in range(1, 5)
+    )
+    raw = (
+        b'From: a@b.c\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary="q"\r\n\r\n'
+        + parts
+        + b"--q--\r\n"
+    )
+    assert MAX_HTML_PER_MESSAGE < 4 * len(filler)
+    hosts = {u.host for u in parse_message(raw, tenant_id="t").urls}
+    assert {"part1.test", "part2.test", "part3.test"} <= hosts and "part4.test" not in hosts
 
 
 def test_every_real_message_parses_or_is_quarantined_with_a_reason(real_mail):

@@ -196,7 +196,7 @@ def test_cli_scores_the_real_corpus_sample(bundle_dir, real_mail, tmp_path):
     results = json.loads(output.stdout)["results"]
     assert len(results) == len(files)
     for row in results:
-        assert row["verdict"] in {"attack", "safe", "error"}
+        assert row["verdict"] in {"attack", "safe", "suspicious"}
         assert row["reasons"] or row["verdict"] == "safe"
     csv_out = subprocess.run(
         [str(cli), "score", "--artifact", str(bundle_dir), *map(str, files[:5])],
@@ -205,6 +205,37 @@ def test_cli_scores_the_real_corpus_sample(bundle_dir, real_mail, tmp_path):
         check=True,
     ).stdout.splitlines()
     assert csv_out[0] == "path,message_id,score,verdict,reasons" and len(csv_out) == 6
+
+
+def test_cli_scores_a_hostile_batch_whole_and_holds_what_it_cannot_read(bundle_dir, tmp_path):
+    """One crafted message cannot cost the batch its output, and unreadable mail is held as
+    suspicious, never passed or dropped."""
+    phish = (
+        b"From: IT <it@evil.test>\r\nTo: a@corp.com\r\nSubject: Verify\r\n"
+        b"Content-Type: text/plain; charset=idna\r\n\r\nVerify https://evil.test/x\r\n"
+    )
+    inputs = {
+        "overflow-date.eml": b"From: a@b.c\r\nDate: Mon, 2147483648 Jan 2024 10:00:00 +0000\r\n"
+        b"Subject: hi\r\n\r\nhello\r\n",
+        "nul-padded.eml": phish.replace(b"charset=idna", b"charset=utf-8") + b"\x00" * 40,
+        "idna.eml": phish,
+        "junk.eml": b"\x00\x01\x02 not mail at all",
+    }
+    for name, raw in inputs.items():
+        (tmp_path / name).write_bytes(raw)
+    cli = Path(sys.executable).with_name("attack-detection")
+    output = subprocess.run(
+        [str(cli), "score", "--artifact", str(bundle_dir), "--format", "json", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = {Path(r["path"]).name: r for r in json.loads(output.stdout)["results"]}
+    assert set(rows) == set(inputs)
+    for name in ("overflow-date.eml", "nul-padded.eml", "idna.eml"):
+        assert rows[name]["verdict"] in {"attack", "safe"} and rows[name]["score"] is not None
+    assert rows["junk.eml"]["verdict"] == "suspicious" and rows["junk.eml"]["score"] is None
+    assert rows["junk.eml"]["reasons"][0].startswith("not_rfc822")
 
 
 def test_cli_reports_a_missing_artifact_clearly(tmp_path):
