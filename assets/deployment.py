@@ -65,6 +65,10 @@ class RollbackConfig(dg.Config):
         description="the model version production should serve (models/<version>/)"
     )
     reason: str = Field(default="", description="why, for the audit record")
+    force: bool = Field(
+        default=False,
+        description="replace a production pointer that cannot be read (corrupt); audited",
+    )
 
 
 @dg.op
@@ -76,7 +80,10 @@ def rollback_production(
     store = artifact_store.open()
     try:
         result = rollback(
-            store, config.version, {"run_id": context.run_id, "reason": config.reason}
+            store,
+            config.version,
+            {"run_id": context.run_id, "reason": config.reason},
+            force=config.force,
         )
     except (ArtifactStoreError, BundleError) as exc:
         raise dg.Failure(f"rollback refused, production is unchanged: {exc}") from exc

@@ -11,6 +11,8 @@
 - real_mail: what each step of the model adds on the real corpus, held out by source (1 run);
 - efficacy: a world with real words at 0.5% attacks, FP per million, recall at 100 FP per million,
   PR-AUC and per-category recall with intervals (one run for each of three seeds);
+- hostile: hostile HTML at the caps and a message of 30 hostile parts; the HTML extractor against
+  the earlier standard-library one on the real corpus (3 runs);
 - a plot of the cost per message against volume (var/bench/cost_vs_volume.png) and a cost model:
   each step's time as fixed seconds plus a marginal cost per message, fitted over the sizes.
 
@@ -113,9 +115,9 @@ def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
 
 def main() -> None:
     """Sections run in order; each one's results are saved as soon as it finishes. Pass section
-    names (simulator, scorer, baselines, pipeline, gc, evidently, text, real_mail, efficacy) to
-    run only those, or ``plot``
-    to redraw the plot from saved results; --scale adds 5M messages to the baselines."""
+    names (simulator, scorer, baselines, pipeline, gc, evidently, text, real_mail, efficacy,
+    hostile) to run only those, or ``plot`` to redraw the plot from saved results; --scale adds
+    5M messages to the baselines."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     wanted = [a for a in sys.argv[1:] if not a.startswith("--")] or [
         "simulator",
@@ -127,6 +129,7 @@ def main() -> None:
         "text",
         "real_mail",
         "efficacy",
+        "hostile",
     ]
     path = BENCH_DIR / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
@@ -145,6 +148,10 @@ def main() -> None:
             results["text_cost"] = repeat("bench.text_cost", ["--artifact", "var/artifacts"], 3)
         elif section == "real_mail":  # an evaluation, deterministic: one run
             results["real_mail"] = run_json("bench.real_mail")
+        elif section == "hostile":  # hostile HTML at the caps, and both extractors on the corpus
+            results["hostile"] = repeat(
+                "bench.hostile", ["--corpus", "../shared/data/real-mail"], runs=3
+            )
         elif section == "efficacy":  # deterministic per seed: one run for each of three seeds
             results["efficacy_base_rate"] = {
                 seed: run_json("bench.efficacy", "--seed", seed) for seed in ("7", "8", "9")

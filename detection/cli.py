@@ -139,7 +139,7 @@ def _rollback(args: argparse.Namespace) -> int:
     versions = list_versions(store)
     if args.to not in versions:
         raise ValueError(f"no model version {args.to!r} in {store.uri}; available: {versions}")
-    result = rollback(store, args.to, {"run_id": "cli", "reason": args.reason})
+    result = rollback(store, args.to, {"run_id": "cli", "reason": args.reason}, force=args.force)
     print(dumps_summary(result))
     return 0
 
@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--artifact", required=True, help="store directory or s3://bucket/prefix")
     back.add_argument("--to", required=True, help="model version (see models/ in the store)")
     back.add_argument("--reason", default="", help="why, for the audit record")
+    back.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a production pointer that cannot be read (audited as such)",
+    )
     back.set_defaults(run=_rollback)
     return parser
 

@@ -117,14 +117,30 @@ def _move(
         "moved_at": datetime.now(UTC).isoformat(),
         "run_id": record.get("run_id"),
     }
-    store.write_pointer(
-        PRODUCTION, json.dumps(document, indent=2).encode(), expected.etag if expected else None
-    )
+    data = json.dumps(document, indent=2).encode()
+    try:
+        store.write_pointer(PRODUCTION, data, expected.etag if expected else None)
+    except ArtifactStoreError:
+        # An ambiguous failure: the write may have landed and only its response been lost (a
+        # retry of it is then refused as a conflict with itself). The pointer is read back: if
+        # it holds this very document (its time stamp makes it unique), the move happened.
+        if _pointer_bytes(store) != data:
+            raise
     return document
 
 
+def _pointer_bytes(store: ArtifactStore) -> bytes | None:
+    try:
+        found = store.read_pointer(PRODUCTION)
+    except ArtifactStoreError:
+        return None
+    return found[0] if found else None
+
+
 def promote(store: ArtifactStore, bundle: Bundle, record: dict[str, Any]) -> dict[str, Any]:
-    """Upload, verify, move production to this bundle, audit. Returns where it went."""
+    """Upload, verify, move production to this bundle, audit. Returns where it went. A move
+    whose response was lost but which landed is finished (audit included), not reported as a
+    lost race."""
     before = read_production(store)
     prefix = upload_bundle(store, bundle)
     pointer = _move(store, bundle.version, before, "promote", record)
@@ -139,9 +155,20 @@ def promote(store: ArtifactStore, bundle: Bundle, record: dict[str, Any]) -> dic
     }
 
 
-def rollback(store: ArtifactStore, version: str, record: dict[str, Any]) -> dict[str, Any]:
-    """Point production at an earlier version after verifying it; audited like a promotion."""
-    before = read_production(store)
+def rollback(
+    store: ArtifactStore, version: str, record: dict[str, Any], *, force: bool = False
+) -> dict[str, Any]:
+    """Point production at an earlier version after verifying it; audited like a promotion.
+    ``force`` replaces a pointer that cannot be read (corrupt JSON, no version) instead of
+    refusing; the audit record says it did."""
+    try:
+        before = read_production(store)
+    except ArtifactStoreError:
+        found = store.read_pointer(PRODUCTION) if force else None
+        if found is None:
+            raise
+        before = Pointer("(unreadable pointer)", found[1], {})
+        record = {**record, "replaced_unreadable_pointer": True}
     load_version(store, version)  # refuses a missing or tampered version before anything moves
     pointer = _move(store, version, before, "rollback", record)
     audit_key = _audit(store, "rollback", version, {**record, "previous": pointer["previous"]})

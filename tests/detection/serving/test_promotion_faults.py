@@ -2,13 +2,21 @@
 error and production keeps serving the previous model. A dedicated moto server (real HTTP on
 127.0.0.1) is stopped and restarted by the test; moto keeps its buckets across the restart."""
 
+import json
 import socket
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from detection.serving.registry import load_production, model_prefix, promote, read_production
+from detection.serving.registry import (
+    PRODUCTION,
+    load_production,
+    model_prefix,
+    promote,
+    read_production,
+    rollback,
+)
 from detection.serving.stores import ArtifactStoreError, S3ArtifactStore
 from tests.detection.serving.test_artifact import make_bundle
 
@@ -94,3 +102,54 @@ def test_missing_bucket_is_a_clear_error(outage):
     store = S3ArtifactStore("no-such-bucket", "prod", endpoint_url=outage.endpoint)
     with pytest.raises(ArtifactStoreError, match="bucket 'no-such-bucket' does not exist"):
         promote(store, make_bundle(), {"run_id": "1"})
+
+
+def test_a_pointer_move_whose_response_was_lost_finishes(outage):
+    """The conditional write lands but its response is lost; the retry is refused (412) because
+    the pointer already moved, by this very promotion. It finishes, audit included, instead of
+    reporting a lost race with production moved and no record."""
+    v1, v2 = make_bundle(0.4), make_bundle(0.6)
+    promote(_store(outage.endpoint), v1, {"run_id": "1"})
+
+    class LosesTheResponse(S3ArtifactStore):
+        def write_pointer(self, key: str, data: bytes, expected_etag: str | None) -> str:
+            super().write_pointer(key, data, expected_etag)  # lands; the response never arrives
+            return super().write_pointer(key, data, expected_etag)  # the retry: 412
+
+    result = promote(
+        LosesTheResponse("faults", "prod", endpoint_url=outage.endpoint), v2, {"run_id": "2"}
+    )
+    store = _store(outage.endpoint)
+    pointer = read_production(store)
+    assert pointer is not None and pointer.version == v2.version == result["version"]
+    assert [k for k in store.list("audit/") if f"promote-{v2.version}" in k]
+
+
+def test_a_lost_race_is_still_refused(outage):
+    v1, v2, v3 = make_bundle(0.4), make_bundle(0.6), make_bundle(0.7)
+    promote(_store(outage.endpoint), v1, {"run_id": "1"})
+
+    class Overtaken(S3ArtifactStore):
+        def write_pointer(self, key: str, data: bytes, expected_etag: str | None) -> str:
+            promote(_store(outage.endpoint), v3, {"run_id": "3"})  # another promotion wins
+            return super().write_pointer(key, data, expected_etag)
+
+    with pytest.raises(ArtifactStoreError, match="another promotion or rollback won"):
+        promote(Overtaken("faults", "prod", endpoint_url=outage.endpoint), v2, {"run_id": "2"})
+    pointer = read_production(_store(outage.endpoint))
+    assert pointer is not None and pointer.version == v3.version
+
+
+def test_rollback_force_replaces_a_corrupt_pointer_and_says_so(outage):
+    v1, v2 = make_bundle(0.4), make_bundle(0.6)
+    store = _store(outage.endpoint)
+    promote(store, v1, {"run_id": "1"})
+    promote(store, v2, {"run_id": "2"})
+    store.put(PRODUCTION, b"{not json")
+    with pytest.raises(ArtifactStoreError, match="unreadable"):
+        rollback(store, v1.version, {"run_id": "r"})
+    result = rollback(store, v1.version, {"run_id": "r", "reason": "corrupt pointer"}, force=True)
+    pointer = read_production(store)
+    assert pointer is not None and pointer.version == v1.version == result["version"]
+    audit = [k for k in store.list("audit/") if f"rollback-{v1.version}" in k]
+    assert json.loads(store.get(audit[0]))["replaced_unreadable_pointer"] is True

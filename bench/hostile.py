@@ -1,0 +1,79 @@
+"""Hostile HTML at the caps: how long one message's worst HTML takes to read, and the HTML
+extractor against the earlier standard-library one on the real corpus's HTML parts.
+
+For each hostile pattern (unclosed tags, comments, deep nesting, many attributes, ...) at 80 KB
+and at the 1 MB part cap, the time of ``extract_html``; and one whole message of 30 parts of
+hostile HTML through ``parse_message`` (the per-message budget stops it reading past 2 MB). With
+``--corpus``, both extractors over every HTML part of the real corpus (the earlier one is kept in
+tests/ for the parity test). Prints one JSON object.
+
+Usage: python -m bench.hostile [--corpus ../shared/data/real-mail]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from detection.mail.html_text import MAX_HTML_CHARS, extract_html
+from detection.mail.parsing import parse_message
+
+
+def _patterns(size: int) -> dict[str, str]:
+    return {
+        "unclosed_anchors": "<a " * (size // 3),
+        "unclosed_comment": "<!--" + "x" * size,
+        "end_tag_openers": "</" * (size // 2),
+        "deep_nesting": "<div>" * (size // 5),
+        "many_attributes": "<p " + 'a="b" ' * (size // 6) + ">",
+        "nested_tables": "<table><tr><td>" * (size // 15),
+        "entities": "&amp" * (size // 4),
+        "anchors": '<a href="http://x.y/">t</a>' * (size // 26),
+        "unclosed_script": "<script>" + "<" * size,
+    }
+
+
+def _seconds(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--corpus", type=Path, default=None)
+    args = parser.parse_args()
+    result: dict[str, object] = {}
+    for size in (80_000, MAX_HTML_CHARS):
+        times = {
+            name: _seconds(lambda h=html: extract_html(h)) for name, html in _patterns(size).items()
+        }
+        result[f"html_{size}_seconds"] = times
+        result[f"html_{size}_worst_seconds"] = max(times.values())
+    part = _patterns(MAX_HTML_CHARS)["deep_nesting"]
+    raw = (
+        b'From: a@b.c\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary="q"\r\n\r\n'
+        + b"".join(
+            b"--q\r\nContent-Type: text/html\r\n\r\n" + part.encode() + b"\r\n" for _ in range(30)
+        )
+        + b"--q--\r\n"
+    )
+    result["message_30_hostile_parts_seconds"] = _seconds(lambda: parse_message(raw, tenant_id="t"))
+    if args.corpus:
+        from tests.detection.mail import stdlib_html
+        from tests.detection.mail.test_html_text import _html_parts
+
+        parts = _html_parts(args.corpus)
+        result["corpus_html_parts"] = len(parts)
+        result["corpus_lxml_seconds"] = _seconds(lambda: [extract_html(h) for h in parts])
+        result["corpus_stdlib_seconds"] = _seconds(
+            lambda: [stdlib_html.extract_html(h) for h in parts]
+        )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
