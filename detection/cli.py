@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -58,15 +59,19 @@ class _Rows:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from detection.mail.ingest import iter_files, iter_raw_messages
+    from detection.mail.ingest import iter_raw_messages, walk_inputs
     from detection.mail.parsing import ParseError
     from detection.serving.scorer import Scorer
 
     endpoint = os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL") or None
     scorer = Scorer.load(args.artifact, endpoint_url=endpoint, attribution=args.attribution)
     out = _Rows(args.format, scorer.version)
+    skipped: Counter[str] = Counter()
     try:
-        for file, _ in iter_files(Path(p) for p in args.paths):
+        for file, _, skip in walk_inputs(Path(p) for p in args.paths):
+            if skip:
+                skipped[skip] += 1
+                continue
             for name, raw, why in iter_raw_messages(file):
                 row: dict[str, Any] = {"path": name}
                 if raw is None:
@@ -82,6 +87,8 @@ def _score(args: argparse.Namespace) -> int:
                 out.write(row)
     finally:
         out.close()
+        if skipped:
+            print(f"skipped {sum(skipped.values())} paths: {dict(skipped)}", file=sys.stderr)
     return 0
 
 
@@ -116,17 +123,33 @@ def _ingest(args: argparse.Namespace) -> int:
 
     from detection.mail.ingest import ingest
     from detection.mail.lake import write_day, write_quarantine
+    from detection.mail.parsing import sha256_hex
     from detection.mail.schema import messages_to_tables
 
-    result = ingest(args.paths, tenant_id=args.tenant)
+    undated = datetime.fromisoformat(args.undated_time) if args.undated_time else None
+    if undated is not None and undated.tzinfo is None:
+        undated = undated.replace(tzinfo=UTC)
+    result = ingest(args.paths, tenant_id=args.tenant, undated_time=undated)
     by_day = defaultdict(list)
     for message in result.messages:
         by_day[message.received_at.date()].append(message)
+    # each batch is its own part of a day, named by what it holds: a second batch adds to the
+    # day, and ingesting the same files again rewrites the same part with the same rows
     for day, messages in sorted(by_day.items()):
-        write_day(Path(args.out), day, messages_to_tables(messages))
-    write_quarantine(Path(args.out), datetime.now(UTC).date(), result.quarantine)
+        write_day(Path(args.out), day, messages_to_tables(messages), part=_part_name(messages))
+    if result.quarantine:
+        day = (undated or datetime.now(UTC)).date()
+        part = "quarantine-" + sha256_hex("\n".join(sorted(map(str, result.quarantine))).encode())
+        write_quarantine(Path(args.out), day, result.quarantine, part=part[:27])
     print(dumps_summary({**result.summary(), "out": str(Path(args.out).resolve())}))
     return 0
+
+
+def _part_name(messages: Sequence[Any]) -> str:
+    from detection.mail.parsing import sha256_hex
+
+    ids = "\n".join(sorted(m.message_id for m in messages))
+    return "batch-" + sha256_hex(ids.encode())[:16]
 
 
 def _rollback(args: argparse.Namespace) -> int:
@@ -178,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="parse .eml/mbox mail into daily parquet partitions")
     ingest.add_argument("--out", required=True)
     ingest.add_argument("--tenant", default="default")
+    ingest.add_argument(
+        "--undated-time",
+        default="",
+        help="ISO time for mail without a usable Date header (default: its file's modification "
+        "time; never the clock, so ingesting the same files again gives the same rows)",
+    )
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(run=_ingest)
     back = sub.add_parser("rollback", help="point production at an earlier model version")
