@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,18 +28,34 @@ FEATURES_FILE = "features.json"
 RULES_FILE = "rules.yaml"
 THRESHOLD_FILE = "threshold.json"
 TEXT_MODEL_FILE = "text_model.parquet"
+# The snapshot tables formats 1 and 2 hold, frozen: a release that adds a table to
+# SNAPSHOT_TABLES must add a format, never change these lists (they are what older bundles have).
+_SNAPSHOT_1 = (
+    "sender_baselines",
+    "pair_baselines",
+    "domain_baselines",
+    "display_name_baselines",
+    "url_domain_baselines",
+    "recipient_baselines",
+    "employee_baselines",
+    "org_domain_baselines",
+)
 _BASE_FILES = (
     MODEL_FILE,
     FEATURES_FILE,
     RULES_FILE,
     THRESHOLD_FILE,
-    *(f"snapshot/{name}.parquet" for name in SNAPSHOT_TABLES),
+    *(f"snapshot/{name}.parquet" for name in _SNAPSHOT_1),
 )
-# Every released format and the files it holds; each stays loadable (rollback must always work).
+# Every released format and the files it holds; each stays loadable (rollback must always work),
+# and tests/fixtures/bundles/format-<N>/ holds a bundle of each, loaded by the tests forever.
 # 1: LightGBM model, features, rules, threshold, snapshot. 2: plus the text model.
 FORMATS: dict[int, tuple[str, ...]] = {1: _BASE_FILES, 2: (*_BASE_FILES, TEXT_MODEL_FILE)}
 FORMAT_VERSION = 2
 REQUIRED_FILES = FORMATS[FORMAT_VERSION]
+# a bundle file larger than this is refused before it is read (the largest snapshot of the 1M
+# message benchmark world is a few MB)
+MAX_BUNDLE_FILE_BYTES = 512 * 1024 * 1024
 
 
 def files_of(manifest: dict[str, object], where: str) -> tuple[str, ...]:
@@ -104,9 +121,13 @@ class Bundle:
         return self.files.get(TEXT_MODEL_FILE)
 
     def snapshot(self) -> dict[str, pa.Table]:
+        """Every snapshot table this code knows; a table the bundle's format predates is empty
+        (its model was trained before the table existed, so it reads none of its features)."""
         return {
-            name: pq.read_table(io.BytesIO(self.files[f"snapshot/{name}.parquet"]))
-            for name in SNAPSHOT_TABLES
+            name: pq.read_table(io.BytesIO(self.files[key]))
+            if (key := f"snapshot/{name}.parquet") in self.files
+            else schema.empty_table()
+            for name, schema in SNAPSHOT_TABLES.items()
         }
 
     @classmethod
@@ -196,13 +217,30 @@ class Bundle:
         manifest_path = directory / MANIFEST
         if not manifest_path.is_file():
             raise BundleError(f"{directory}: no {MANIFEST}; point at a bundle directory or a store")
-        files = {MANIFEST: manifest_path.read_bytes()}
+        files = {MANIFEST: read_bundle_file(manifest_path)}
         try:
             manifest = json.loads(files[MANIFEST])
         except ValueError as exc:
             raise BundleError(f"{directory}: {MANIFEST} is unreadable ({exc})") from exc
         for name in files_of(manifest, str(directory)):
             path = directory / name
-            if path.is_file():
-                files[name] = path.read_bytes()
+            if path.exists() or path.is_symlink():
+                files[name] = read_bundle_file(path)
         return cls.from_files(files, str(directory))
+
+
+def read_bundle_file(path: Path) -> bytes:
+    """A bundle file's bytes, read only if it is a regular file within the size cap (a FIFO would
+    hang the loader, a device or a huge file exhaust it)."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot be read ({exc.strerror or exc}); redeploy") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise BundleError(f"{path}: not a regular file; a bundle holds only regular files")
+    if info.st_size > MAX_BUNDLE_FILE_BYTES:
+        raise BundleError(
+            f"{path}: {info.st_size} bytes is over the {MAX_BUNDLE_FILE_BYTES} byte cap for a "
+            "bundle file; refusing it"
+        )
+    return path.read_bytes()

@@ -50,8 +50,17 @@ def read_production(store: ArtifactStore) -> Pointer | None:
 
 
 def upload_bundle(store: ArtifactStore, bundle: Bundle) -> str:
-    """Write the bundle under its immutable version prefix and verify it by reading it back."""
+    """Write the bundle under its immutable version prefix and verify it by reading it back.
+    A version already in the store, whole and verified, is never rewritten: promoting it again
+    keeps the manifest (run, time, lineage) of its first upload. A partial or corrupt copy (an
+    upload that failed half-way) is written over with this verified content."""
     prefix = model_prefix(bundle.version)
+    try:
+        load_version(store, bundle.version)
+    except (BundleError, KeyError):
+        pass  # absent, partial or corrupt: upload it
+    else:
+        return prefix
     for name, data in bundle.files.items():
         store.put(f"{prefix}/{name}", data)
     for name, data in bundle.files.items():

@@ -13,10 +13,14 @@ import abc
 import fcntl
 import hashlib
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+# an object larger than this is refused before it is read (bundle files are a few MB)
+MAX_OBJECT_BYTES = 512 * 1024 * 1024
 
 
 class ArtifactStoreError(RuntimeError):
@@ -90,6 +94,13 @@ class LocalArtifactStore(ArtifactStore):
     def get(self, key: str) -> bytes:
         path = self._path(key)
         try:
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                raise ArtifactStoreError(f"{path}: not a regular file; refusing to read it")
+            if info.st_size > MAX_OBJECT_BYTES:
+                raise ArtifactStoreError(
+                    f"{path}: {info.st_size} bytes is over the {MAX_OBJECT_BYTES} byte cap"
+                )
             return path.read_bytes()
         except FileNotFoundError:
             raise KeyError(key) from None
@@ -236,7 +247,16 @@ class S3ArtifactStore(ArtifactStore):
         from botocore.exceptions import ClientError
 
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            if int(response.get("ContentLength") or 0) > MAX_OBJECT_BYTES:
+                response["Body"].close()
+                raise ArtifactStoreError(
+                    f"s3://{self.bucket}/{self._key(key)}: {response['ContentLength']} bytes is "
+                    f"over the {MAX_OBJECT_BYTES} byte cap; refusing it"
+                )
+            return response["Body"].read(MAX_OBJECT_BYTES + 1)
+        except ArtifactStoreError:
+            raise
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise KeyError(key) from None
