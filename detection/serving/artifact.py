@@ -16,11 +16,22 @@ import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from detection.features.behaviour import SNAPSHOT_TABLES
+from detection.serving.signing import (
+    SIGNATURE_FILE,
+    SignatureError,
+    sign,
+    trusted_keys_from_env,
+    verify,
+)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.txt"
@@ -204,7 +215,18 @@ class Bundle:
         version = sha256(json.dumps(dict(sorted(hashes.items())), sort_keys=True).encode())[:16]
         if manifest.get("version") != version:
             raise BundleError(f"{where}: manifest version does not match its file hashes")
-        return cls({k: v for k, v in files.items() if k in hashes or k == MANIFEST}, manifest)
+        try:
+            verify(files[MANIFEST], files.get(SIGNATURE_FILE), trusted_keys_from_env(), where)
+        except SignatureError as exc:
+            raise BundleError(str(exc)) from exc
+        kept = {k: v for k, v in files.items() if k in hashes or k in (MANIFEST, SIGNATURE_FILE)}
+        return cls(kept, manifest)
+
+    def signed(self, key: Ed25519PrivateKey) -> Bundle:
+        """This bundle with an Ed25519 signature over its manifest (detection.serving.signing)."""
+        return Bundle(
+            {**self.files, SIGNATURE_FILE: sign(self.files[MANIFEST], key)}, self.manifest
+        )
 
     def write_dir(self, directory: Path) -> None:
         for name, data in self.files.items():
@@ -222,7 +244,7 @@ class Bundle:
             manifest = json.loads(files[MANIFEST])
         except ValueError as exc:
             raise BundleError(f"{directory}: {MANIFEST} is unreadable ({exc})") from exc
-        for name in files_of(manifest, str(directory)):
+        for name in (*files_of(manifest, str(directory)), SIGNATURE_FILE):
             path = directory / name
             if path.exists() or path.is_symlink():
                 files[name] = read_bundle_file(path)

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from detection.serving.artifact import MANIFEST, Bundle, BundleError, files_of, sha256
+from detection.serving.signing import SIGNATURE_FILE, signing_key_from_env
 from detection.serving.stores import ArtifactStore, ArtifactStoreError
 
 PRODUCTION = "production.json"
@@ -83,11 +84,11 @@ def load_version(store: ArtifactStore, version: str) -> Bundle:
         manifest = json.loads(files[MANIFEST])
     except ValueError as exc:
         raise BundleError(f"{where}: {MANIFEST} is unreadable ({exc}); roll back") from exc
-    for name in files_of(manifest, where):
+    for name in (*files_of(manifest, where), SIGNATURE_FILE):
         try:
             files[name] = store.get(f"{prefix}/{name}")
         except KeyError:
-            pass  # Bundle.from_files names what is missing
+            pass  # Bundle.from_files names what is missing (the signature is optional)
     return Bundle.from_files(files, where)
 
 
@@ -151,6 +152,9 @@ def promote(store: ArtifactStore, bundle: Bundle, record: dict[str, Any]) -> dic
     whose response was lost but which landed is finished (audit included), not reported as a
     lost race."""
     before = read_production(store)
+    key = signing_key_from_env()
+    if key is not None and SIGNATURE_FILE not in bundle.files:
+        bundle = bundle.signed(key)
     prefix = upload_bundle(store, bundle)
     pointer = _move(store, bundle.version, before, "promote", record)
     audit_key = _audit(
