@@ -5,9 +5,11 @@ For each hostile pattern (unclosed tags, comments, deep nesting, many attributes
 and at the 1 MB part cap, the time of ``extract_html``; and one whole message of 30 parts of
 hostile HTML through ``parse_message`` (the per-message budget stops it reading past 2 MB). With
 ``--corpus``, both extractors over every HTML part of the real corpus (the earlier one is kept in
-tests/ for the parity test). Prints one JSON object.
+tests/ for the parity test). With ``--artifact`` too, the evasion edits
+(:data:`detection.mail.mutations.EVASIONS`) on every corpus attack the deployed model flags: the
+share still flagged (or held as unreadable) after each edit. Prints one JSON object.
 
-Usage: python -m bench.hostile [--corpus ../shared/data/real-mail]
+Usage: python -m bench.hostile [--corpus ../shared/data/real-mail [--artifact var/artifacts]]
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def _seconds(work: Callable[[], object]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=None)
+    parser.add_argument("--artifact", default="", help="a store: measure the evasion edits")
     args = parser.parse_args()
     result: dict[str, object] = {}
     for size in (80_000, MAX_HTML_CHARS):
@@ -72,7 +75,37 @@ def main() -> None:
         result["corpus_stdlib_seconds"] = _seconds(
             lambda: [stdlib_html.extract_html(h) for h in parts]
         )
+        if args.artifact:
+            result["evasion"] = _evasion(args.corpus, args.artifact)
     print(json.dumps(result))
+
+
+def _evasion(corpus: Path, artifact: str) -> dict[str, object]:
+    """Every corpus attack the deployed model flags, edited each way: the share still flagged."""
+    import csv
+    import random
+
+    from detection.mail.mutations import EVASIONS
+    from detection.mail.parsing import ParseError
+    from detection.serving.scorer import Scorer
+
+    scorer = Scorer.load(artifact)
+
+    def held(raw: bytes) -> bool:
+        try:
+            return scorer.score_bytes(raw, explain=False).verdict == "attack"
+        except ParseError:
+            return True  # unreadable: the CLI holds it as suspicious (fail closed)
+
+    with (corpus / "manifest.csv").open() as f:
+        attacks = [corpus / r["path"] for r in csv.DictReader(f) if r["label"] == "attack"]
+    flagged = [raw for p in attacks if held(raw := p.read_bytes())]
+    rng = random.Random(16)
+    shares = {
+        name: sum(held(edit(raw, rng)) for raw in flagged) / len(flagged)
+        for name, edit in EVASIONS.items()
+    }
+    return {"flagged_attacks": len(flagged), "of": len(attacks), "still_flagged": shares}
 
 
 if __name__ == "__main__":

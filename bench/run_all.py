@@ -150,7 +150,9 @@ def main() -> None:
             results["real_mail"] = run_json("bench.real_mail")
         elif section == "hostile":  # hostile HTML at the caps, and both extractors on the corpus
             results["hostile"] = repeat(
-                "bench.hostile", ["--corpus", "../shared/data/real-mail"], runs=3
+                "bench.hostile",
+                ["--corpus", "../shared/data/real-mail", "--artifact", "var/artifacts"],
+                runs=3,
             )
         elif section == "efficacy":  # deterministic per seed: one run for each of three seeds
             results["efficacy_base_rate"] = {

@@ -214,12 +214,13 @@ def _has_image(message: Message) -> bool:
 
 
 def _term_counts(text: str) -> dict[str, float]:
-    """How often each term family occurs (capped at 5)."""
-    if text.isascii():
-        text, patterns = text.lower(), _TERM_LOWER_RE
-    else:  # Unicode case folding ("K" for the Kelvin sign, ...) needs the case-insensitive form
-        patterns = _TERM_RE
-    return {f"terms_{name}": float(min(5, len(p.findall(text)))) for name, p in patterns.items()}
+    """How often each term family occurs (capped at 5). The text is lower-cased (ASCII) or
+    case-folded (the Kelvin sign to "k", ...) once and matched case-sensitively: the same counts
+    as the case-insensitive patterns on every message of the real corpus, at half the cost."""
+    text = text.lower() if text.isascii() else text.casefold()
+    return {
+        f"terms_{name}": float(min(5, len(p.findall(text)))) for name, p in _TERM_LOWER_RE.items()
+    }
 
 
 def content_signals(message: Message) -> dict[str, float]:

@@ -148,3 +148,28 @@ def test_term_counts_on_ascii_text_equal_the_case_insensitive_patterns(text):
 def test_term_counts_fold_unicode_case_outside_ascii():
     # the long s matches "s" only under Unicode case folding, which lower() does not do
     assert _term_counts("verify your pa\u017fsword")["terms_credential"] == 2.0
+
+
+def test_term_counts_equal_the_case_insensitive_patterns_on_real_mail(real_mail):
+    """The case-folded fast path counts what the IGNORECASE patterns count on every real message
+    that is not ASCII (the ones the earlier release scanned with the slow patterns)."""
+    import csv
+
+    from detection.mail.parsing import ParseError, parse_message
+
+    checked = 0
+    with (real_mail / "manifest.csv").open() as f:
+        for row in csv.DictReader(f):
+            try:
+                message = parse_message((real_mail / row["path"]).read_bytes(), tenant_id="t")
+            except ParseError:
+                continue
+            text = f"{message.subject}\n{message.body_text}"
+            if text.isascii():
+                continue
+            expected = {
+                f"terms_{n}": float(min(5, len(p.findall(text)))) for n, p in _TERM_RE.items()
+            }
+            assert _term_counts(text) == expected, row["path"]
+            checked += 1
+    assert checked > 1000

@@ -1,0 +1,93 @@
+"""Mutations of real mail for fuzzing and evasion measurements: the edits an attacker or a broken
+mail system makes (NUL padding, crafted charsets, truncation, corrupted MIME boundaries, repeated
+or oversized headers, byte flips). Deterministic for the rng it is given."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+
+_CHARSET = re.compile(rb"charset=\"?[A-Za-z0-9_.:-]+\"?", re.IGNORECASE)
+_CRAFTED_CHARSETS = (b"idna", b"x-unknown", b"utf-7", b"unicode_escape", b"punycode", b"utf-16")
+
+
+def _split(raw: bytes) -> tuple[bytes, bytes, bytes]:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        if sep in raw:
+            head, body = raw.split(sep, 1)
+            return head, sep, body
+    return raw, b"", b""
+
+
+def nul_padding(raw: bytes, rng: random.Random) -> bytes:
+    head, sep, body = _split(raw)
+    at = rng.randrange(len(body) + 1)
+    return head + sep + body[:at] + b"\x00" * rng.randint(1, 64) + body[at:]
+
+
+def crafted_charset(raw: bytes, rng: random.Random) -> bytes:
+    charset = rng.choice(_CRAFTED_CHARSETS)
+    if _CHARSET.search(raw):
+        return _CHARSET.sub(b"charset=" + charset, raw, count=1)
+    head, sep, body = _split(raw)
+    return head + b"\r\nContent-Type: text/plain; charset=" + charset + sep + body
+
+
+def hostile_headers(raw: bytes, rng: random.Random) -> bytes:
+    head, sep, body = _split(raw)
+    extra = rng.choice(
+        [
+            b"Date: Mon, 2147483648 Jan 2024 10:00:00 +0000",
+            b"Subject: =?utf-8?b?" + b"A" * rng.randint(1, 5000) + b"?=",
+            b"To: " + b", ".join(b"u%d@x.test" % n for n in range(rng.randint(100, 3000))),
+            b"X-Junk: " + bytes(rng.randrange(256) for _ in range(rng.randint(1, 300))),
+            b"Content-Type: multipart/mixed; boundary=" + b"-" * rng.randint(1, 500),
+        ]
+    )
+    return head + b"\r\n" + extra + sep + body
+
+
+def truncate(raw: bytes, rng: random.Random) -> bytes:
+    return raw[: rng.randrange(len(raw) + 1)]
+
+
+def flip_bytes(raw: bytes, rng: random.Random) -> bytes:
+    data = bytearray(raw)
+    for _ in range(rng.randint(1, 20)):
+        if data:
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    return bytes(data)
+
+
+def corrupt_boundaries(raw: bytes, rng: random.Random) -> bytes:
+    return raw.replace(b"--", rng.choice([b"-", b"---", b"--\x00", b""]), rng.randint(1, 10))
+
+
+def unclosed_html(raw: bytes, rng: random.Random) -> bytes:
+    head, sep, body = _split(raw)
+    junk = rng.choice([b"<a ", b"<div>", b"<!--", b"</"]) * rng.randint(1, 20_000)
+    return head + sep + body + junk
+
+
+# the edits an attacker would use to slip a message past the scorer (the body's words stay)
+EVASIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
+    "nul_padding": nul_padding,
+    "crafted_charset": crafted_charset,
+    "hostile_headers": hostile_headers,
+}
+# everything, for fuzzing the parser
+MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
+    **EVASIONS,
+    "truncate": truncate,
+    "flip_bytes": flip_bytes,
+    "corrupt_boundaries": corrupt_boundaries,
+    "unclosed_html": unclosed_html,
+}
+
+
+def mutate(raw: bytes, rng: random.Random, rounds: int = 2) -> bytes:
+    """``raw`` after ``rounds`` random mutations."""
+    for _ in range(rounds):
+        raw = MUTATIONS[rng.choice(sorted(MUTATIONS))](raw, rng)
+    return raw
