@@ -67,6 +67,7 @@ def _score(args: argparse.Namespace) -> int:
     scorer = Scorer.load(args.artifact, endpoint_url=endpoint, attribution=args.attribution)
     out = _Rows(args.format, scorer.version)
     skipped: Counter[str] = Counter()
+    verdicts: Counter[str] = Counter()
     try:
         for file, _, skip in walk_inputs(Path(p) for p in args.paths):
             if skip:
@@ -85,8 +86,11 @@ def _score(args: argparse.Namespace) -> int:
                     except Exception as exc:  # one message never costs the batch its output
                         row.update(_unreadable(f"scoring_failed: {type(exc).__name__}"))
                 out.write(row)
+                verdicts[row["verdict"]] += 1
     finally:
         out.close()
+        # the count of unreadable (suspicious) mail is part of every run's summary
+        print(f"scored {sum(verdicts.values())} messages: {dict(verdicts)}", file=sys.stderr)
         if skipped:
             print(f"skipped {sum(skipped.values())} paths: {dict(skipped)}", file=sys.stderr)
     return 0

@@ -236,6 +236,7 @@ def test_cli_scores_a_hostile_batch_whole_and_holds_what_it_cannot_read(bundle_d
         assert rows[name]["verdict"] in {"attack", "safe"} and rows[name]["score"] is not None
     assert rows["junk.eml"]["verdict"] == "suspicious" and rows["junk.eml"]["score"] is None
     assert rows["junk.eml"]["reasons"][0].startswith("not_rfc822")
+    assert "scored 4 messages" in output.stderr and "'suspicious': 1" in output.stderr
 
 
 def test_cli_reports_a_missing_artifact_clearly(tmp_path):
