@@ -60,8 +60,11 @@ class GatePolicy:
     champion_tolerance: float = 0.01
     """Recall at the FP budget the challenger may lose against the serving model on the golden
     set, overall or in any judged category."""
-    latency_budget_ms: float = 5.0
-    """p99 single-message scoring latency on the replay set."""
+    latency_budget_ms: float = 10.0
+    """p99 single-message scoring latency on the replay set (the latest landed mail: real words
+    in the demo world's last days, bodies up to 6 KB). Measured p99 there: 4.7 ms on the AMD
+    machine, about 1.4x that on the Intel one; the budget guards against a model or feature that
+    becomes several times slower. The product target (issue #17) is 2 ms on real mail."""
     replay_messages: int = 500
     """Messages replayed (the latest landed) to time the candidate bundle."""
     drift_share_threshold: float = 0.3

@@ -11,7 +11,7 @@ def test_defaults_are_the_project_policy():
     assert policy.real_mail_recall_floor == 0.75 and policy.source_fpr_cap == 0.035
     assert policy.floor_for("bec") == 0.75 and policy.min_category_attacks == 30
     assert policy.min_attacks == 300 and policy.min_safe == 1000 and policy.min_source_safe == 300
-    assert policy.champion_tolerance == 0.01 and policy.latency_budget_ms == 5.0
+    assert policy.champion_tolerance == 0.01 and policy.latency_budget_ms == 10.0
     assert policy.replay_messages == 500
 
 
