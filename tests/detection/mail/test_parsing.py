@@ -189,13 +189,15 @@ _PHISH = (
         (b"idna", b""),  # a codec that refuses errors="replace"
         (b"unicode_escape", b"\\N{bad}"),
         (b"x-no-such-charset", b""),
-        (b"utf-16", b"\xff"),
+        (b"utf-16", b"\xff"),  # UTF-8 bytes labelled UTF-16 (no NULs): read as UTF-8
+        (b"punycode", b""),
     ],
 )
 def test_crafted_bodies_are_still_read_and_their_links_found(charset, pad):
     raw = _PHISH.replace(b"CHARSET", charset).replace(b"BODYPAD", pad)
     message = parse_message(raw, tenant_id="t")
-    assert [u.host for u in message.urls] == ["evil.test"] or charset == b"utf-16"
+    assert [u.host for u in message.urls] == ["evil.test"]
+    assert "password expires today" in message.body_text
     assert "\x00" not in message.body_text
     assert message.subject == "Verify your mailbox"
 
@@ -223,9 +225,9 @@ def test_html_read_per_message_is_bounded_across_parts():
         + parts
         + b"--q--\r\n"
     )
-    assert MAX_HTML_PER_MESSAGE < 4 * len(filler)
+    assert len(filler) < MAX_HTML_PER_MESSAGE < 2 * len(filler)
     hosts = {u.host for u in parse_message(raw, tenant_id="t").urls}
-    assert {"part1.test", "part2.test", "part3.test"} <= hosts and "part4.test" not in hosts
+    assert {"part1.test", "part2.test"} <= hosts and not {"part3.test", "part4.test"} & hosts
 
 
 def test_every_real_message_parses_or_is_quarantined_with_a_reason(real_mail):
