@@ -21,7 +21,9 @@ from detection.mail.schema import messages_to_tables
 from detection.simulation.generator import SimulationConfig, simulate
 
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
-CONFIG = SimulationConfig(days=8, tenants=2, employees=15, attack_rate=0.05, seed=17)
+# a world in which every behavioural feature fires (seed 17 stopped covering
+# known_sender_new_link_domains when the simulator gained a safe hard case and drew differently)
+CONFIG = SimulationConfig(days=8, tenants=2, employees=15, attack_rate=0.05, seed=18)
 
 
 def _dbt_build(
