@@ -24,7 +24,7 @@ def _scores(seed: int, safe: int, attacks: int, window: str) -> pd.DataFrame:
 def test_report_counts_what_it_states():
     frame = pd.concat([_scores(1, 20_000, 100, "validation"), _scores(2, 20_000, 100, "test")])
     report = base_rate_report(frame, per_million=100.0, seed=3)
-    test = frame[frame["window"] == "test"]
+    test = frame.loc[frame["window"] == "test"]
     y, s = test["is_attack"].to_numpy(), test["score"].to_numpy()
     assert (report.attacks, report.safe) == (100, 20_000)
     assert report.recall.k == int((s[y == 1] >= 0.5).sum())
