@@ -21,21 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from detection.mail.html_text import MAX_HTML_CHARS, extract_html
+from detection.mail.mutations import hostile_html
 from detection.mail.parsing import parse_message
-
-
-def _patterns(size: int) -> dict[str, str]:
-    return {
-        "unclosed_anchors": "<a " * (size // 3),
-        "unclosed_comment": "<!--" + "x" * size,
-        "end_tag_openers": "</" * (size // 2),
-        "deep_nesting": "<div>" * (size // 5),
-        "many_attributes": "<p " + 'a="b" ' * (size // 6) + ">",
-        "nested_tables": "<table><tr><td>" * (size // 15),
-        "entities": "&amp" * (size // 4),
-        "anchors": '<a href="http://x.y/">t</a>' * (size // 26),
-        "unclosed_script": "<script>" + "<" * size,
-    }
 
 
 def _seconds(work: Callable[[], object]) -> float:
@@ -52,11 +39,12 @@ def main() -> None:
     result: dict[str, object] = {}
     for size in (80_000, MAX_HTML_CHARS):
         times = {
-            name: _seconds(lambda h=html: extract_html(h)) for name, html in _patterns(size).items()
+            name: _seconds(lambda h=html: extract_html(h))
+            for name, html in hostile_html(size).items()
         }
         result[f"html_{size}_seconds"] = times
         result[f"html_{size}_worst_seconds"] = max(times.values())
-    part = _patterns(MAX_HTML_CHARS)["deep_nesting"]
+    part = hostile_html(MAX_HTML_CHARS)["deep_nesting"]
     raw = (
         b'From: a@b.c\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary="q"\r\n\r\n'
         + b"".join(

@@ -127,7 +127,6 @@ def _ingest(args: argparse.Namespace) -> int:
 
     from detection.mail.ingest import ingest
     from detection.mail.lake import write_day, write_quarantine
-    from detection.mail.parsing import sha256_hex
     from detection.mail.schema import messages_to_tables
 
     undated = datetime.fromisoformat(args.undated_time) if args.undated_time else None
@@ -140,20 +139,23 @@ def _ingest(args: argparse.Namespace) -> int:
     # each batch is its own part of a day, named by what it holds: a second batch adds to the
     # day, and ingesting the same files again rewrites the same part with the same rows
     for day, messages in sorted(by_day.items()):
-        write_day(Path(args.out), day, messages_to_tables(messages), part=_part_name(messages))
+        ids = "\n".join(sorted(m.message_id for m in messages))
+        write_day(Path(args.out), day, messages_to_tables(messages), part=_part_name("batch", ids))
     if result.quarantine:
         day = (undated or datetime.now(UTC)).date()
-        part = "quarantine-" + sha256_hex("\n".join(sorted(map(str, result.quarantine))).encode())
-        write_quarantine(Path(args.out), day, result.quarantine, part=part[:27])
+        rows = "\n".join(sorted(map(str, result.quarantine)))
+        write_quarantine(
+            Path(args.out), day, result.quarantine, part=_part_name("quarantine", rows)
+        )
     print(dumps_summary({**result.summary(), "out": str(Path(args.out).resolve())}))
     return 0
 
 
-def _part_name(messages: Sequence[Any]) -> str:
+def _part_name(kind: str, content: str) -> str:
+    """A part of a day named by what it holds: the same content always lands in the same part."""
     from detection.mail.parsing import sha256_hex
 
-    ids = "\n".join(sorted(m.message_id for m in messages))
-    return "batch-" + sha256_hex(ids.encode())[:16]
+    return f"{kind}-{sha256_hex(content.encode())[:16]}"
 
 
 def _rollback(args: argparse.Namespace) -> int:

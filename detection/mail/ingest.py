@@ -142,13 +142,6 @@ def walk_inputs(paths: Iterable[Path]) -> Iterator[tuple[Path, Path, str]]:
             pending.extend(reversed(subdirectories))
 
 
-def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, Path]]:
-    """(file, root) for every input file to read (skipped paths left out: see walk_inputs)."""
-    for file, root, why in walk_inputs(paths):
-        if not why:
-            yield file, root
-
-
 class _Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 

@@ -70,6 +70,24 @@ def unclosed_html(raw: bytes, rng: random.Random) -> bytes:
     return head + sep + body + junk
 
 
+def hostile_html(size: int) -> dict[str, str]:
+    """HTML shapes that are slow for a naive parser, each about ``size`` characters: unclosed
+    tags (CVE-2025-6069's shape for the standard library), comments, deep nesting, many
+    attributes, entities, NULs and control characters."""
+    return {
+        "unclosed_anchors": "<a " * (size // 3),
+        "unclosed_comment": "<!--" + "x" * size,
+        "end_tag_openers": "</" * (size // 2),
+        "deep_nesting": "<div>" * (size // 5),
+        "many_attributes": "<p " + 'a="b" ' * (size // 6) + ">",
+        "nested_tables": "<table><tr><td>" * (size // 15),
+        "entities": "&amp" * (size // 4),
+        "anchors": '<a href="http://x.y/">t</a>' * (size // 26),
+        "unclosed_script": "<script>" + "<" * size,
+        "nuls_and_controls": "<p>\x00\x01\x0b" * (size // 6),
+    }
+
+
 # the edits an attacker would use to slip a message past the scorer (the body's words stay)
 EVASIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "nul_padding": nul_padding,

@@ -12,18 +12,10 @@ from pathlib import Path
 import pytest
 
 from detection.mail.html_text import MAX_HTML_CHARS, extract_html
+from detection.mail.mutations import hostile_html
 from tests.detection.mail import stdlib_html
 
-HOSTILE = {
-    "unclosed anchors (CVE-2025-6069)": "<a " * (MAX_HTML_CHARS // 3),
-    "unclosed comment": "<!--" + "x" * MAX_HTML_CHARS,
-    "end-tag openers": "</" * (MAX_HTML_CHARS // 2),
-    "deep nesting": "<div>" * (MAX_HTML_CHARS // 5),
-    "one tag, many attributes": "<p " + 'a="b" ' * (MAX_HTML_CHARS // 6) + ">",
-    "nested tables": "<table><tr><td>" * (MAX_HTML_CHARS // 15),
-    "unclosed script": "<script>" + "<" * MAX_HTML_CHARS,
-    "NULs and controls": "<p>\x00\x01\x0b" * (MAX_HTML_CHARS // 6),
-}
+HOSTILE = hostile_html(MAX_HTML_CHARS)
 
 
 @contextmanager
