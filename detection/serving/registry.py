@@ -52,9 +52,14 @@ def read_production(store: ArtifactStore) -> Pointer | None:
 
 def upload_bundle(store: ArtifactStore, bundle: Bundle) -> str:
     """Write the bundle under its immutable version prefix and verify it by reading it back.
+
     A version already in the store, whole and verified, is never rewritten: promoting it again
-    keeps the manifest (run, time, lineage) of its first upload. A partial or corrupt copy (an
-    upload that failed half-way) is written over with this verified content."""
+    keeps the manifest (run, time, lineage) of its first upload. The content files are fixed by
+    the version (it is their hash), so a partial copy (an upload that failed half-way) is
+    completed with them. The manifest, the one file that differs between two uploads of a
+    version, is written last and only by a conditional create: of two promotions racing with the
+    same version, one manifest wins and the other promotion verifies and uses it. The signature
+    is written after the manifest it signs, by the uploader whose manifest was created."""
     prefix = model_prefix(bundle.version)
     try:
         load_version(store, bundle.version)
@@ -62,14 +67,32 @@ def upload_bundle(store: ArtifactStore, bundle: Bundle) -> str:
         pass  # absent, partial or corrupt: upload it
     else:
         return prefix
-    for name, data in bundle.files.items():
+    content = {n: d for n, d in bundle.files.items() if n not in (MANIFEST, SIGNATURE_FILE)}
+    for name, data in content.items():
         store.put(f"{prefix}/{name}", data)
-    for name, data in bundle.files.items():
+    for name, data in content.items():
         if sha256(store.get(f"{prefix}/{name}")) != sha256(data):
             raise ArtifactStoreError(
                 f"read-back of {store.uri}/{prefix}/{name} does not match what was uploaded; "
                 "the store is not reliable, production was not changed"
             )
+    if store.put_if_absent(f"{prefix}/{MANIFEST}", bundle.files[MANIFEST]):
+        if SIGNATURE_FILE in bundle.files:
+            store.put(f"{prefix}/{SIGNATURE_FILE}", bundle.files[SIGNATURE_FILE])
+        if store.get(f"{prefix}/{MANIFEST}") != bundle.files[MANIFEST]:
+            raise ArtifactStoreError(
+                f"read-back of {store.uri}/{prefix}/{MANIFEST} does not match what was "
+                "uploaded; the store is not reliable, production was not changed"
+            )
+        return prefix
+    try:  # another upload of this version created its manifest first: keep it, if it verifies
+        load_version(store, bundle.version)
+    except BundleError as exc:
+        raise ArtifactStoreError(
+            f"{store.uri}/{prefix} already has a manifest that does not verify ({exc}); another "
+            "promotion of this version may still be uploading: production was not changed; "
+            f"retry, and if it persists delete {prefix}/ (nothing serves it) and promote again"
+        ) from exc
     return prefix
 
 

@@ -42,6 +42,11 @@ class ArtifactStore(abc.ABC):
     def put(self, key: str, data: bytes) -> None: ...
 
     @abc.abstractmethod
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create the object only if no object has the key (a conditional create, atomic against
+        concurrent writers); returns False, writing nothing, when one already exists."""
+
+    @abc.abstractmethod
     def get(self, key: str) -> bytes:
         """The object's bytes; raises ``KeyError`` when it does not exist."""
 
@@ -90,6 +95,26 @@ class LocalArtifactStore(ArtifactStore):
             raise ArtifactStoreError(
                 f"cannot write {path}: {exc.strerror}; check the directory"
             ) from exc
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-") as tmp:
+                tmp.write(data)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            try:
+                os.link(tmp.name, path)  # atomic, and fails if the name exists
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp.name)
+        except OSError as exc:
+            raise ArtifactStoreError(
+                f"cannot write {path}: {exc.strerror}; check the directory"
+            ) from exc
+        return True
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -242,6 +267,31 @@ class S3ArtifactStore(ArtifactStore):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
         except Exception as exc:
             raise self._fail("upload to", key, exc) from exc
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        extra = (
+            {"ServerSideEncryption": self.server_side_encryption}
+            if self.server_side_encryption
+            else {}
+        )
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*", **extra
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+                "412",
+                "409",
+            ):
+                return False
+            raise self._fail("upload to", key, exc) from exc
+        except Exception as exc:
+            raise self._fail("upload to", key, exc) from exc
+        return True
 
     def get(self, key: str) -> bytes:
         from botocore.exceptions import ClientError

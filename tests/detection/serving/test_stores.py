@@ -4,6 +4,7 @@ import threading
 
 import pytest
 
+from detection.serving.artifact import MANIFEST
 from detection.serving.registry import (
     PRODUCTION,
     load_production,
@@ -50,6 +51,31 @@ def test_pointer_conditional_writes(store):
     with pytest.raises(PointerConflict):
         store.write_pointer(PRODUCTION, b"v3", etag)  # stale etag
     assert store.read_pointer(PRODUCTION) == (b"v2", etag2)
+
+
+def test_conditional_create_never_overwrites(store):
+    assert store.put_if_absent("v/manifest.json", b"first") is True
+    assert store.put_if_absent("v/manifest.json", b"second") is False
+    assert store.get("v/manifest.json") == b"first"
+    assert store.list("v/") == ["v/manifest.json"]  # no temporary file left behind
+
+
+def test_two_uploads_of_one_version_racing_keep_the_first_manifest(store):
+    """Two promotions of the same content race: both find the version absent and upload; the
+    manifest (run, time) is created once, and the slower one keeps and serves it."""
+    first, second = make_bundle(0.5), make_bundle(0.5)
+    assert first.version == second.version and first.files[MANIFEST] != second.files[MANIFEST]
+    original = store.put_if_absent
+
+    def overtaken(key, data):  # the other promotion creates its manifest just before ours
+        if key.endswith(MANIFEST):
+            assert original(key, first.files[MANIFEST]) is True
+        return original(key, data)
+
+    store.put_if_absent = overtaken  # type: ignore[method-assign]
+    promote(store, second, {"run_id": "slower"})
+    assert store.get(f"models/{first.version}/{MANIFEST}") == first.files[MANIFEST]
+    assert load_production(store).version == first.version
 
 
 def test_promote_load_and_rollback(store):
