@@ -20,6 +20,7 @@ from detection.features.behaviour import POOLED_TENANT_PREFIX
 from detection.mail import lake
 from detection.mail.ingest import ingest
 from detection.mail.schema import messages_to_tables
+from detection.model.intervals import wilson
 from detection.simulation.corpus_text import HOLD_BACK_SHARE, held_back_ids, write_pool
 from detection.simulation.generator import SimulationConfig
 from detection.simulation.to_lake import write_simulation
@@ -142,6 +143,7 @@ def _simulated(
     return {
         "messages": sum(counts.values()),
         "quarantined": 0,
+        "quarantine_rate": 0.0,
         "categories": dict(counts),
         "words": f"real, from {pool}" if pool else "templates (no labelled corpus)",
     }
@@ -189,9 +191,11 @@ def _real(config: MailSourceConfig, days: list[date], lake_store: LakeResource) 
             )
             reasons.update(summary["by_reason"])
             categories.update(m.category for m in messages)
+    inputs = totals["parsed"] + totals["quarantined"]
     return {
         "messages": totals["parsed"],
         "quarantined": totals["quarantined"],
+        "quarantine_rate": round(totals["quarantined"] / inputs, 6) if inputs else 0.0,
         "duplicates": totals["duplicates"],
         "held_back": totals["held_back"],
         "quarantine_reasons": dict(reasons),
@@ -237,4 +241,63 @@ def raw_messages(
             "lake_dir": dg.MetadataValue.path(str(lake_store.lake)),
             "messages_by_category": dg.MetadataValue.json(categories),
         }
+    )
+
+
+QUARANTINE_CHECK = "quarantine_rate_within_bound"
+
+
+class QuarantineCheckConfig(dg.Config):
+    max_rate: float = Field(
+        default=0.02,
+        description="the share of a run's inputs that may be quarantined before on-call is warned",
+    )
+
+
+@dg.asset_check(asset=raw_messages, name=QUARANTINE_CHECK, blocking=False)
+def quarantine_rate_check(
+    context: dg.AssetCheckExecutionContext, config: QuarantineCheckConfig
+) -> dg.AssetCheckResult:
+    """WARN. The share of the last landing's inputs that could not be parsed and went to the
+    quarantine table instead of the lake (each with its reason). Quarantined mail is not scored
+    by the pipeline, so a rise is either a broken feed (an exporter writing empty or truncated
+    files) or somebody sending mail built to be unreadable. Read `quarantine_reasons` in the
+    materialisation, then the rows of `quarantine/` for the day (names and reasons, no bodies);
+    fix the feed, or score the files with `attack-detection score`, which gives unreadable mail
+    the `suspicious` verdict."""
+    event = context.instance.get_latest_materialization_event(raw_messages.key)
+    materialization = event.asset_materialization if event else None
+    if materialization is None:
+        return dg.AssetCheckResult(
+            passed=True, metadata={"judged": False, "not_judged": "no mail has landed yet"}
+        )
+    metadata = materialization.metadata
+
+    def count(name: str) -> int:
+        entry = metadata.get(name)
+        return int(entry.value) if entry is not None else 0  # type: ignore[arg-type]
+
+    quarantined, parsed = count("quarantined"), count("messages")
+    inputs = quarantined + parsed
+    rate = quarantined / inputs if inputs else 0.0
+    low, high = wilson(quarantined, inputs) if inputs else (0.0, 0.0)
+    entry = metadata.get("quarantine_reasons")
+    reasons = entry.value if entry is not None and isinstance(entry.value, dict) else {}
+    return dg.AssetCheckResult(
+        passed=rate <= config.max_rate,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{quarantined} of {inputs} inputs quarantined ({rate:.2%}); the bound is "
+            f"{config.max_rate:.2%}"
+        ),
+        metadata={
+            "quarantined": quarantined,
+            "inputs": inputs,
+            "quarantine_rate": round(rate, 6),
+            "interval_95": f"[{low:.4f}, {high:.4f}]",
+            "max_rate": config.max_rate,
+            "quarantine_reasons": dg.MetadataValue.json(reasons),
+            "judged_run": event.run_id if event else "",
+            "partition": materialization.partition or "",
+        },
     )

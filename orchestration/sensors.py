@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.mail import MAIL_START
+from assets.mail import MAIL_START, QUARANTINE_CHECK
 from assets.resources import LakeResource
 from assets.training import FEATURE_DRIFT_CHECK
 from detection.alerts import post_alert
@@ -129,6 +129,7 @@ ALERTED_CHECKS = (
     dg.AssetCheckKey(dg.AssetKey("candidate_bundle"), "challenger_not_worse_than_champion"),
     dg.AssetCheckKey(dg.AssetKey("candidate_bundle"), "scoring_latency_within_budget"),
     DRIFT_CHECK_KEY,
+    dg.AssetCheckKey(dg.AssetKey("raw_messages"), QUARANTINE_CHECK),
 )
 
 
