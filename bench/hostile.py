@@ -2,8 +2,10 @@
 extractor against the earlier standard-library one on the real corpus's HTML parts.
 
 For each hostile pattern (unclosed tags, comments, deep nesting, many attributes, ...) at 80 KB
-and at the 1 MB part cap, the time of ``extract_html``; and one whole message of 20 parts of
-hostile HTML through ``parse_message`` (the per-message budget stops it reading past 2 MB). With
+and at the 1 MB part cap, the time of ``extract_html``; and whole messages shaped to cost the
+MIME parser the most (:func:`detection.mail.mutations.hostile_messages`: millions of lines,
+parts or headers, headers times parts, 20 hostile HTML parts) and a legitimate 18 MB attachment,
+through ``parse_message``: seconds and outcome (parsed, or the reason it was refused). With
 ``--corpus``, both extractors over every HTML part of the real corpus (the earlier one is kept in
 tests/ for the parity test). With ``--artifact`` too, the evasion edits
 (:data:`detection.mail.mutations.EVASIONS`) on every corpus attack the deployed model flags: the
@@ -21,14 +23,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from detection.mail.html_text import MAX_HTML_CHARS, extract_html
-from detection.mail.mutations import hostile_html
-from detection.mail.parsing import parse_message
+from detection.mail.mutations import hostile_html, hostile_messages, large_attachment
+from detection.mail.parsing import ParseError, parse_message
 
 
 def _seconds(work: Callable[[], object]) -> float:
     started = time.perf_counter()
     work()
     return time.perf_counter() - started
+
+
+def _parse_or_refuse(raw: bytes) -> str:
+    try:
+        parse_message(raw, tenant_id="t")
+    except ParseError as exc:
+        return exc.reason
+    return "parsed"
 
 
 def main() -> None:
@@ -44,15 +54,14 @@ def main() -> None:
         }
         result[f"html_{size}_seconds"] = times
         result[f"html_{size}_worst_seconds"] = max(times.values())
-    part = hostile_html(MAX_HTML_CHARS)["deep_nesting"]
-    raw = (
-        b'From: a@b.c\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary="q"\r\n\r\n'
-        + b"".join(
-            b"--q\r\nContent-Type: text/html\r\n\r\n" + part.encode() + b"\r\n" for _ in range(20)
-        )
-        + b"--q--\r\n"
-    )
-    result["message_20_hostile_parts_seconds"] = _seconds(lambda: parse_message(raw, tenant_id="t"))
+    messages = {**hostile_messages(), "attachment_18mb": large_attachment(bytes(18_000_000))}
+    result["message_seconds"] = {
+        name: _seconds(lambda r=raw: _parse_or_refuse(r)) for name, raw in messages.items()
+    }
+    result["message_refused"] = {  # 1: refused as too_complex (held), 0: parsed and scored
+        name: int(_parse_or_refuse(raw) != "parsed") for name, raw in messages.items()
+    }
+    result["message_worst_seconds"] = max(result["message_seconds"].values())
     if args.corpus:
         from tests.detection.mail import stdlib_html
         from tests.detection.mail.test_html_text import _html_parts

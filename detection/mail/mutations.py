@@ -4,6 +4,7 @@ or oversized headers, byte flips). Deterministic for the rng it is given."""
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 from collections.abc import Callable
@@ -89,6 +90,45 @@ def hostile_html(size: int) -> dict[str, str]:
 
 
 # the edits an attacker would use to slip a message past the scorer (the body's words stay)
+_HEAD = (
+    b"From: a@example.org\r\nTo: b@example.com\r\nSubject: x\r\n"
+    b"Date: Mon, 5 Jan 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+)
+
+
+def _multipart(head: bytes, body: bytes) -> bytes:
+    return head + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + body + b"--b--\r\n"
+
+
+def hostile_messages() -> dict[str, bytes]:
+    """Whole messages under the 25 MB cap shaped to cost the MIME parser the most (the standard
+    library's took 7-24 s on the first four); each must be refused or read in well under 1 s."""
+    part = b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+    html = hostile_html(1_000_000)["deep_nesting"].encode()
+    return {
+        "one_character_lines": _HEAD + b"Content-Type: text/plain\r\n\r\n" + b"a\n" * 10_000_000,
+        "empty_lines": _HEAD + b"Content-Type: text/plain\r\n\r\n" + b"\n" * 20_000_000,
+        "tiny_parts": _multipart(_HEAD, part * 600_000),
+        "headers": _HEAD + b"X-A: b\r\n" * 2_500_000 + b"\r\nbody",
+        "headers_times_parts": _multipart(_HEAD + b"X-A: b\r\n" * 4_900, part * 4_900),
+        "twenty_hostile_html_parts": _multipart(
+            _HEAD,
+            b"".join(b"--b\r\nContent-Type: text/html\r\n\r\n" + html + b"\r\n" for _ in range(20)),
+        ),
+    }
+
+
+def large_attachment(data: bytes) -> bytes:
+    """A legitimate message at the size cap: a line of text and ``data`` as a base64 PDF."""
+    encoded = b"\r\n".join(base64.b64encode(data[i : i + 57]) for i in range(0, len(data), 57))
+    return _multipart(
+        _HEAD,
+        b"--b\r\nContent-Type: text/plain\r\n\r\nthe report\r\n--b\r\n"
+        b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="r.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded + b"\r\n",
+    )
+
+
 EVASIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "nul_padding": nul_padding,
     "crafted_charset": crafted_charset,
