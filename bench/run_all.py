@@ -1,7 +1,8 @@
 """``make bench``: run each benchmark several times and print median, min and max per figure.
 
 - simulator: messages per second on both cores and on one (3 runs);
-- scorer: p50/p99/throughput vs LightGBM's bare predict and SpamAssassin (5 runs);
+- scorer: p50/p99/throughput vs LightGBM's bare predict and SpamAssassin (5 runs), on simulated
+  mail and on a fixed sample of 1,000 messages of the real corpus when it is present;
 - baselines: dbt-duckdb vs pandas at 100k and 1M messages, then content signals, the training
   table and LightGBM training on the same lake (3 runs each; ``--scale`` adds 5M);
 - the whole graph at about 1M messages (3 runs of 2.5 to 4 minutes), the garbage collector's pauses
@@ -143,6 +144,14 @@ def main() -> None:
             results["scorer"] = repeat(
                 "bench.scorer", ["--artifact", "var/artifacts", "--spamc", "100"]
             )
+            if Path("../shared/data/real-mail/manifest.csv").is_file():  # the same, on real mail
+                results["scorer_real_mail"] = repeat(
+                    "bench.scorer",
+                    [
+                        *("--artifact", "var/artifacts", "--spamc", "200", "--messages", "1000"),
+                        *("--corpus", "../shared/data/real-mail"),
+                    ],
+                )
         elif section == "text":
             if not Path("var/artifacts/production.json").is_file():
                 subprocess.run([sys.executable, "-m", "orchestration.run"], check=True)

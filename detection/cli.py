@@ -59,6 +59,9 @@ class _Rows:
 
 
 def _score(args: argparse.Namespace) -> int:
+    from detection.serving.startup import import_lightgbm_for_scoring
+
+    import_lightgbm_for_scoring()  # first: this process only scores
     from detection.mail.ingest import iter_raw_messages, walk_inputs
     from detection.mail.parsing import ParseError
     from detection.serving.scorer import Scorer

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -146,6 +147,26 @@ def _count(value: int) -> float:
     return float(min(value, HISTORY_CAP))
 
 
+def _rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows as Python values, UTC time stamps converted without pyarrow's time-zone path (which
+    imports pandas: seconds of start-up for a process that only scores)."""
+    utc = [
+        f.name
+        for f in table.schema
+        if pa.types.is_timestamp(f.type) and f.type.tz in ("UTC", "+00:00")  # type: ignore[attr-defined]
+    ]
+    for name in utc:
+        index = table.schema.get_field_index(name)
+        unit = table.schema.field(name).type.unit  # type: ignore[attr-defined]
+        table = table.set_column(index, name, table.column(name).cast(pa.timestamp(unit)))
+    rows = table.to_pylist()
+    for row in rows:
+        for name in utc:
+            if row[name] is not None:
+                row[name] = row[name].replace(tzinfo=UTC)
+    return rows
+
+
 @dataclass
 class BehaviourState:
     senders: dict[tuple[str, str], list] = field(default_factory=dict)  # -> [count, first_seen_at]
@@ -255,13 +276,13 @@ class BehaviourState:
     @classmethod
     def from_tables(cls, tables: dict[str, pa.Table]) -> BehaviourState:
         state = cls()
-        for row in tables["sender_baselines"].to_pylist():
+        for row in _rows(tables["sender_baselines"]):
             state.tenants.add(row["tenant_id"])
             state.senders[(row["tenant_id"], row["sender_address"])] = [
                 row["prior_messages"],
                 row["first_seen_at"],
             ]
-        for row in tables["domain_baselines"].to_pylist():
+        for row in _rows(tables["domain_baselines"]):
             state.domains[(row["tenant_id"], row["sender_domain"])] = [
                 row["prior_messages"],
                 row["first_seen_at"],

@@ -147,7 +147,7 @@ class TextModel:
     @classmethod
     def from_bytes(cls, data: bytes) -> TextModel:
         try:
-            table = pq.read_table(io.BytesIO(data))
+            table = pq.ParquetFile(io.BytesIO(data)).read()  # read_table would load pandas
             meta = json.loads((table.schema.metadata or {})[b"text_model"])
         except (pa.ArrowException, KeyError, ValueError) as exc:
             raise TextModelError(f"unreadable text model ({exc})") from exc

@@ -7,8 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from detection.features.behaviour import BEHAVIOUR_DESCRIPTIONS, BEHAVIOUR_FEATURES
 from detection.features.signals import (
@@ -25,6 +24,9 @@ from detection.features.structure import (
 )
 from detection.features.text import TEXT_DESCRIPTION, TEXT_SCORE
 from detection.mail.schema import Message
+
+if TYPE_CHECKING:  # pandas is for the pipeline's frames; scoring one message never loads it
+    import pandas as pd
 
 # computed per message from the message alone (the message_features asset, the scorer)
 MESSAGE_FEATURES: tuple[str, ...] = (*CONTENT_FEATURES, *STRUCTURE_FEATURES)
@@ -49,6 +51,8 @@ def message_values(message: Message) -> dict[str, float]:
 def content_frame(messages: Iterable[Message]) -> pd.DataFrame:
     """Content signals and structure features for many messages, one row each, indexed by
     message id."""
+    import pandas as pd
+
     rows, index = [], []
     for message in messages:
         rows.append(message_values(message))
@@ -64,6 +68,7 @@ KEY_COLUMNS = ("tenant_id", "received_at", "label", "category", "source")
 
 def file_content_frame(path: str | Path) -> pd.DataFrame:
     """Content signals of every message in one lake parquet file, with its key columns."""
+    import pandas as pd
     import pyarrow.parquet as pq
 
     from detection.mail.schema import message_from_row
@@ -81,6 +86,8 @@ def file_content_frame(path: str | Path) -> pd.DataFrame:
 def files_content_frame(paths: Sequence[str | Path], workers: int = 1) -> pd.DataFrame:
     """Content signals of every message in many lake files, in file order; ``workers`` processes
     share the files (the same rows whatever the number of workers)."""
+    import pandas as pd
+
     if workers <= 1 or len(paths) <= 1:
         frames = [file_content_frame(p) for p in paths]
     else:
@@ -100,6 +107,7 @@ def feature_workers() -> int:
 def join_behaviour(content: pd.DataFrame, behaviour: pd.DataFrame) -> pd.DataFrame:
     """The training table: content signals joined one-to-one with the behavioural features on
     ``message_id`` (messages missing from either side drop out), plus the ``is_attack`` label."""
+
     table = content.merge(behaviour, on="message_id", how="inner", validate="one_to_one")
     table["is_attack"] = (table["label"] == "attack").astype(int)
     return table

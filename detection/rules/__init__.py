@@ -7,13 +7,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from detection.mail.schema import ATTACK_CATEGORIES
+
+if TYPE_CHECKING:  # frames are for the pipeline; scoring one message never loads pandas
+    import pandas as pd
 
 ACTIONS = ("flag", "force_attack")
 OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
@@ -62,6 +64,8 @@ class RuleSet:
 
     def hits(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One boolean column per rule: which rows it fires on."""
+        import pandas as pd
+
         columns = {}
         for rule in self.rules:
             mask = np.ones(len(frame), dtype=bool)

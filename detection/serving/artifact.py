@@ -133,9 +133,11 @@ class Bundle:
 
     def snapshot(self) -> dict[str, pa.Table]:
         """Every snapshot table this code knows; a table the bundle's format predates is empty
-        (its model was trained before the table existed, so it reads none of its features)."""
+        (its model was trained before the table existed, so it reads none of its features).
+        Read with ``ParquetFile``: ``read_table`` goes through pyarrow.dataset, which loads pandas
+        into a scoring process that never uses it."""
         return {
-            name: pq.read_table(io.BytesIO(self.files[key]))
+            name: pq.ParquetFile(io.BytesIO(self.files[key])).read()
             if (key := f"snapshot/{name}.parquet") in self.files
             else schema.empty_table()
             for name, schema in SNAPSHOT_TABLES.items()

@@ -1,0 +1,54 @@
+"""A process that only scores does not load what it does not use: the CLI's ``score`` imports
+LightGBM without scikit-learn and pandas (seconds of start-up), Dagster, DuckDB or Evidently, and
+still scores; other processes keep LightGBM whole."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.detection.serving.test_bundle_formats import PHISH, RELEASED
+
+HEAVY = ("sklearn", "pandas", "dagster", "duckdb", "evidently")
+PROBE = f"""
+import json, sys
+from detection.cli import main
+code = main(sys.argv[1:])
+loaded = [m for m in {HEAVY!r} if m in sys.modules]
+print(json.dumps({{"code": code, "loaded": loaded}}), file=sys.stderr)
+"""
+
+
+def test_score_loads_nothing_it_does_not_use(tmp_path: Path):
+    message = tmp_path / "one.eml"
+    message.write_bytes(PHISH)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "score", "--artifact", str(RELEASED[-1]), str(message)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    probe = json.loads(done.stderr.strip().splitlines()[-1])
+    assert probe == {"code": 0, "loaded": []}
+    (row,) = csv.DictReader(io.StringIO(done.stdout))
+    assert row["verdict"] == "attack" and float(row["score"]) > 0
+
+
+def test_other_processes_keep_lightgbm_whole():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sklearn, lightgbm.compat as c; "
+            "from detection.serving.startup import import_lightgbm_for_scoring as f; "
+            "f(); print(c.SKLEARN_INSTALLED, c.PANDAS_INSTALLED)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stdout.split() == ["True", "True"]
