@@ -6,7 +6,7 @@
 
 Writes ``var/bench/profile-<what>.txt`` and ``.html`` (open it in a browser) and prints the text.
 
-Usage: python -m bench.profile scorer [--artifact var/artifacts] [--repeats 20]
+Usage: python -m bench.profile scorer [--artifact var/artifacts] [--repeats 20] [--corpus DIR]
        python -m bench.profile features [--lake var/bench/lake-1000000]
 """
 
@@ -21,13 +21,22 @@ from pyinstrument import Profiler
 OUT = Path("var/bench")
 
 
-def profile_scorer(artifact: str, repeats: int) -> Profiler:
-    from bench.scorer import sample_mail
+def profile_scorer(artifact: str, repeats: int, corpus: Path | None) -> Profiler:
+    from bench.scorer import sample_corpus, sample_mail
+    from detection.mail.parsing import ParseError, parse_message
     from detection.serving.scorer import Scorer
 
     os.sched_setaffinity(0, {0})
     scorer = Scorer.load(artifact)
-    raws, tenant = sample_mail(2000)
+    raws, tenant = sample_corpus(corpus, 1000) if corpus else sample_mail(2000)
+    readable = []
+    for raw in raws:
+        try:
+            parse_message(raw, tenant_id=tenant)
+            readable.append(raw)
+        except ParseError:
+            pass
+    raws = readable
     for raw in raws[:50]:
         scorer.score_bytes(raw, tenant_id=tenant)
     profiler = Profiler(interval=0.0001)
@@ -54,9 +63,10 @@ def main() -> None:
     parser.add_argument("--artifact", default="var/artifacts")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--lake", type=Path, default=Path("var/bench/lake-1000000"))
+    parser.add_argument("--corpus", type=Path, help="scorer: a real-mail corpus's sample instead")
     args = parser.parse_args()
     if args.what == "scorer":
-        profiler = profile_scorer(args.artifact, args.repeats)
+        profiler = profile_scorer(args.artifact, args.repeats, args.corpus)
     else:
         profiler = profile_features(args.lake)
     OUT.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@
 - hostile: hostile HTML at the caps and whole messages shaped to cost the MIME parser the most
   (refused or read) beside a legitimate 18 MB attachment; the HTML extractor against
   the earlier standard-library one on the real corpus (3 runs);
+- startup: the CLI scoring one message end to end, and importing the Dagster definitions, each
+  a fresh process (5 runs);
 - a plot of the cost per message against volume (var/bench/cost_vs_volume.png) and a cost model:
   each step's time as fixed seconds plus a marginal cost per message, fitted over the sizes.
 
@@ -118,8 +120,8 @@ def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
 def main() -> None:
     """Sections run in order; each one's results are saved as soon as it finishes. Pass section
     names (simulator, scorer, baselines, pipeline, gc, evidently, text, real_mail, efficacy,
-    hostile) to run only those, or ``plot`` to redraw the plot from saved results; --scale adds
-    5M messages to the baselines."""
+    hostile, startup) to run only those, or ``plot`` to redraw the plot from saved results;
+    --scale adds 5M messages to the baselines."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     wanted = [a for a in sys.argv[1:] if not a.startswith("--")] or [
         "simulator",
@@ -132,6 +134,7 @@ def main() -> None:
         "real_mail",
         "efficacy",
         "hostile",
+        "startup",
     ]
     path = BENCH_DIR / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
@@ -164,6 +167,10 @@ def main() -> None:
                 ["--corpus", "../shared/data/real-mail", "--artifact", "var/artifacts"],
                 runs=3,
             )
+        elif section == "startup":  # fresh processes, timed from outside: 5 runs inside
+            if not Path("var/artifacts/production.json").is_file():
+                subprocess.run([sys.executable, "-m", "orchestration.run"], check=True)
+            results["startup"] = run_json("bench.startup", "--artifact", "var/artifacts")
         elif section == "efficacy":  # deterministic per seed: one run for each of three seeds
             results["efficacy_base_rate"] = {
                 seed: run_json("bench.efficacy", "--seed", seed) for seed in ("7", "8", "9")

@@ -1,0 +1,60 @@
+"""Start-up: the CLI scoring one message end to end, and importing the Dagster definitions.
+
+Each figure is a fresh process timed from the outside (wall clock), so it includes the
+interpreter, every import and, for the CLI, loading and verifying the bundle, scoring one real
+message and writing the row. Prints one JSON object with the median, min and max of ``--runs``.
+
+Usage: python -m bench.startup [--artifact var/artifacts] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MESSAGE = (
+    b"From: IT Desk <it@helpdesk-example.test>\r\nTo: a@example.com\r\n"
+    b"Subject: Your mailbox is almost full\r\nDate: Tue, 06 Jan 2026 09:00:00 +0000\r\n\r\n"
+    b"Verify your account today to keep receiving mail: https://helpdesk-example.test/login\r\n"
+)
+
+
+def _seconds(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def _figures(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--artifact", default="var/artifacts")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    cli = str(Path(sys.executable).with_name("attack-detection"))
+    with tempfile.TemporaryDirectory() as tmp:
+        message = Path(tmp) / "one.eml"
+        message.write_bytes(MESSAGE)
+        score = [cli, "score", "--artifact", args.artifact, str(message)]
+        definitions = [sys.executable, "-c", "import orchestration.definitions"]
+        _seconds(score)  # the first run warms the file cache; not counted
+        result = {
+            "cli_score_one_message_seconds": _figures([_seconds(score) for _ in range(args.runs)]),
+            "definitions_import_seconds": _figures(
+                [_seconds(definitions) for _ in range(args.runs)]
+            ),
+        }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
