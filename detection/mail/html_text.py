@@ -6,6 +6,7 @@ so hostile HTML could hold the scorer for as long as it liked. Input is capped b
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -34,6 +35,9 @@ class _Extractor:
     """lxml parser target: called per start tag, end tag and text run, in document order."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.chunks: list[str] = []
         self.facts = HtmlFacts()
         self._skip_depth = 0
@@ -82,18 +86,30 @@ class _Extractor:
         return self.facts
 
 
+_PARSERS = threading.local()  # one parser per thread: building one inspects its target (slow)
+
+
+def _parser() -> tuple[etree.HTMLParser, _Extractor]:
+    cached = getattr(_PARSERS, "pair", None)
+    if cached is None:
+        target = _Extractor()
+        parser = etree.HTMLParser(
+            target=target, encoding="utf-8", recover=True, no_network=True, remove_comments=True
+        )
+        cached = _PARSERS.pair = (parser, target)
+    return cached
+
+
 def extract_html(html: str) -> HtmlFacts:
     """Visible text, anchors, form and image counts of an HTML document (first 1 MB)."""
-    target = _Extractor()
-    parser = etree.HTMLParser(
-        target=target, encoding="utf-8", recover=True, no_network=True, remove_comments=True
-    )
+    parser, target = _parser()
+    target.reset()
     cleaned = _NOT_XML.sub("", html[:MAX_HTML_CHARS]).encode("utf-8", "replace")
     try:
         parser.feed(cleaned)
         parser.close()
-    except etree.LxmlError:  # libxml2 gave up on junk: keep what was read so far
-        pass
+    except etree.LxmlError:  # libxml2 gave up on junk: keep what was read so far, and start
+        _PARSERS.pair = None  # the next document with a fresh parser
     lines = ("".join(target.chunks)).splitlines()
     target.facts.text = "\n".join(" ".join(line.split()) for line in lines if line.strip())
     return target.facts
