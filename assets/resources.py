@@ -163,6 +163,9 @@ class GatePolicyResource(dg.ConfigurableResource):
     latency_budget_ms: float | None = Field(
         default=None, description="p99 scoring latency on the replay set"
     )
+    real_mail_latency_budget_ms: float | None = Field(
+        default=None, description="p99 scoring latency on the real-mail replay set"
+    )
     replay_messages: int | None = Field(
         default=None, description="latest landed messages replayed for the latency check"
     )

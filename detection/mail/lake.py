@@ -11,7 +11,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from detection.mail.schema import MESSAGES, QUARANTINE, RECIPIENTS, URLS
+from detection.mail.schema import (
+    MESSAGES,
+    QUARANTINE,
+    RECIPIENTS,
+    URLS,
+    Message,
+    message_from_row,
+)
 
 TABLES = {"messages": MESSAGES, "recipients": RECIPIENTS, "urls": URLS}
 
@@ -98,3 +105,27 @@ def read_texts(lake_dir: Path, message_ids: list[str]) -> dict[str, tuple[str, s
         for row in zip(*(columns[c] for c in TEXT_COLUMNS), strict=True):
             texts[row[0]] = (row[1] or "", row[2] or "", bool(row[3]))
     return texts
+
+
+def replay_sets(lake_dir: Path, count: int, pooled_prefix: str) -> dict[str, list[Message]]:
+    """Messages to time a bundle on: ``latest``, the last ``count`` landed (newest days first,
+    what the organisations send now), and ``real_mail``, a fixed sample of ``count`` messages of
+    a labelled real corpus landed as a pooled tenant (``pooled_prefix``: the first by message id;
+    empty when no corpus landed)."""
+    files = sorted((lake_dir / "messages").glob("*/*.parquet"))
+    latest: list[Message] = []
+    for file in reversed(files):
+        latest += [message_from_row(r) for r in pq.read_table(file).to_pylist()]
+        if len(latest) >= count:
+            break
+    pooled: list[dict[str, object]] = []
+    for file in files:
+        tenants = pq.read_table(file, columns=["tenant_id"]).column("tenant_id").to_pylist()
+        keep = [str(t).startswith(pooled_prefix) for t in tenants]
+        if any(keep):
+            pooled += pq.read_table(file).filter(pa.array(keep)).to_pylist()
+    pooled.sort(key=lambda row: str(row["message_id"]))
+    return {
+        "latest": latest[:count],
+        "real_mail": [message_from_row(r) for r in pooled[:count]],
+    }

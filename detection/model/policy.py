@@ -65,8 +65,14 @@ class GatePolicy:
     in the demo world's last days, bodies up to 6 KB). Measured p99 there: 4.7 ms on the AMD
     machine, about 1.4x that on the Intel one; the budget guards against a model or feature that
     becomes several times slower. The product target (issue #17) is 2 ms on real mail."""
+    real_mail_latency_budget_ms: float = 25.0
+    """p99 single-message scoring latency on real mail (a fixed sample of the labelled corpus,
+    when one was landed): 9.0 ms measured on the AMD machine (messages of 18 KiB on average,
+    HTML, long threads), so the budget guards against a regression of about three times; the
+    product target (issue #17) is 2 ms with parsing included, and is not met (BENCHMARKS.md)."""
     replay_messages: int = 500
-    """Messages replayed (the latest landed) to time the candidate bundle."""
+    """Messages replayed (the latest landed, and as many of the real corpus) to time the
+    candidate bundle."""
     drift_share_threshold: float = 0.3
     """Share of drifted features from which the feature_drift check warns and the drift sensor
     retrains (a WARN check: it never blocks)."""
@@ -89,8 +95,10 @@ class GatePolicy:
                 raise PolicyError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.replay_messages < 1:
             raise PolicyError(f"replay_messages must be at least 1, not {self.replay_messages}")
-        if not (self.latency_budget_ms > 0 and math.isfinite(self.latency_budget_ms)):
-            raise PolicyError(f"latency_budget_ms must be positive, not {self.latency_budget_ms}")
+        for name in ("latency_budget_ms", "real_mail_latency_budget_ms"):
+            value = getattr(self, name)
+            if not (value > 0 and math.isfinite(value)):
+                raise PolicyError(f"{name} must be positive, not {value}")
         object.__setattr__(self, "category_floors", dict(self.category_floors))
 
     def floor_for(self, category: str) -> float:

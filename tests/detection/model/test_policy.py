@@ -12,7 +12,7 @@ def test_defaults_are_the_project_policy():
     assert policy.floor_for("bec") == 0.75 and policy.min_category_attacks == 30
     assert policy.min_attacks == 300 and policy.min_safe == 1000 and policy.min_source_safe == 300
     assert policy.champion_tolerance == 0.01 and policy.latency_budget_ms == 10.0
-    assert policy.replay_messages == 500
+    assert policy.replay_messages == 500 and policy.real_mail_latency_budget_ms == 25.0
 
 
 def test_environment_overrides_each_field_by_its_name():
