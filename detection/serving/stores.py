@@ -82,7 +82,9 @@ class LocalArtifactStore(ArtifactStore):
     def _path(self, key: str) -> Path:
         return self.root / _check_key(key)
 
-    def put(self, key: str, data: bytes) -> None:
+    def _write(self, key: str, data: bytes, *, replace: bool) -> bool:
+        """Write a whole temporary file beside the target, then rename it over the target
+        (``replace``) or hard-link it to the target's name, which fails if the name exists."""
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,22 +92,11 @@ class LocalArtifactStore(ArtifactStore):
                 tmp.write(data)
                 tmp.flush()
                 os.fsync(tmp.fileno())
-            os.replace(tmp.name, path)
-        except OSError as exc:
-            raise ArtifactStoreError(
-                f"cannot write {path}: {exc.strerror}; check the directory"
-            ) from exc
-
-    def put_if_absent(self, key: str, data: bytes) -> bool:
-        path = self._path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-") as tmp:
-                tmp.write(data)
-                tmp.flush()
-                os.fsync(tmp.fileno())
+            if replace:
+                os.replace(tmp.name, path)
+                return True
             try:
-                os.link(tmp.name, path)  # atomic, and fails if the name exists
+                os.link(tmp.name, path)
             except FileExistsError:
                 return False
             finally:
@@ -115,6 +106,12 @@ class LocalArtifactStore(ArtifactStore):
                 f"cannot write {path}: {exc.strerror}; check the directory"
             ) from exc
         return True
+
+    def put(self, key: str, data: bytes) -> None:
+        self._write(key, data, replace=True)
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        return self._write(key, data, replace=False)
 
     def get(self, key: str) -> bytes:
         path = self._path(key)
@@ -257,29 +254,27 @@ class S3ArtifactStore(ArtifactStore):
             return ArtifactStoreError(f"{action} {where}: S3 error {code or 'unknown'}")
         return ArtifactStoreError(f"{action} {where}: {type(exc).__name__}: {exc}")
 
-    def put(self, key: str, data: bytes) -> None:
+    def _put_object(self, key: str, data: bytes, **condition: str) -> dict[str, Any]:
         extra = (
             {"ServerSideEncryption": self.server_side_encryption}
             if self.server_side_encryption
             else {}
         )
+        return self.client.put_object(
+            Bucket=self.bucket, Key=self._key(key), Body=data, **condition, **extra
+        )
+
+    def put(self, key: str, data: bytes) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
+            self._put_object(key, data)
         except Exception as exc:
             raise self._fail("upload to", key, exc) from exc
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
         from botocore.exceptions import ClientError
 
-        extra = (
-            {"ServerSideEncryption": self.server_side_encryption}
-            if self.server_side_encryption
-            else {}
-        )
         try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*", **extra
-            )
+            self._put_object(key, data, IfNoneMatch="*")
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in (
                 "PreconditionFailed",
@@ -342,15 +337,8 @@ class S3ArtifactStore(ArtifactStore):
 
     def write_pointer(self, key: str, data: bytes, expected_etag: str | None) -> str:
         condition = {"IfMatch": expected_etag} if expected_etag else {"IfNoneMatch": "*"}
-        extra = (
-            {"ServerSideEncryption": self.server_side_encryption}
-            if self.server_side_encryption
-            else {}
-        )
         try:
-            response = self.client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, **condition, **extra
-            )
+            response = self._put_object(key, data, **condition)
         except Exception as exc:
             raise self._fail("move pointer", key, exc) from exc
         return response["ETag"]
