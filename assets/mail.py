@@ -267,7 +267,7 @@ def quarantine_rate_check(
     the `suspicious` verdict."""
     event = context.instance.get_latest_materialization_event(raw_messages.key)
     materialization = event.asset_materialization if event else None
-    if materialization is None:
+    if event is None or materialization is None:
         return dg.AssetCheckResult(
             passed=True, metadata={"judged": False, "not_judged": "no mail has landed yet"}
         )
@@ -297,7 +297,7 @@ def quarantine_rate_check(
             "interval_95": f"[{low:.4f}, {high:.4f}]",
             "max_rate": config.max_rate,
             "quarantine_reasons": dg.MetadataValue.json(reasons),
-            "judged_run": event.run_id if event else "",
+            "judged_run": event.run_id,
             "partition": materialization.partition or "",
         },
     )

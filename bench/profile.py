@@ -22,21 +22,13 @@ OUT = Path("var/bench")
 
 
 def profile_scorer(artifact: str, repeats: int, corpus: Path | None) -> Profiler:
-    from bench.scorer import sample_corpus, sample_mail
-    from detection.mail.parsing import ParseError, parse_message
+    from bench.scorer import readable, sample_corpus, sample_mail
     from detection.serving.scorer import Scorer
 
     os.sched_setaffinity(0, {0})
     scorer = Scorer.load(artifact)
-    raws, tenant = sample_corpus(corpus, 1000) if corpus else sample_mail(2000)
-    readable = []
-    for raw in raws:
-        try:
-            parse_message(raw, tenant_id=tenant)
-            readable.append(raw)
-        except ParseError:
-            pass
-    raws = readable
+    sampled, tenant = sample_corpus(corpus, 1000) if corpus else sample_mail(2000)
+    raws = readable(sampled, tenant)
     for raw in raws[:50]:
         scorer.score_bytes(raw, tenant_id=tenant)
     profiler = Profiler(interval=0.0001)

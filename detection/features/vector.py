@@ -107,7 +107,6 @@ def feature_workers() -> int:
 def join_behaviour(content: pd.DataFrame, behaviour: pd.DataFrame) -> pd.DataFrame:
     """The training table: content signals joined one-to-one with the behavioural features on
     ``message_id`` (messages missing from either side drop out), plus the ``is_attack`` label."""
-
     table = content.merge(behaviour, on="message_id", how="inner", validate="one_to_one")
     table["is_attack"] = (table["label"] == "attack").astype(int)
     return table

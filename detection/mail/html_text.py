@@ -105,11 +105,16 @@ def extract_html(html: str) -> HtmlFacts:
     parser, target = _parser()
     target.reset()
     cleaned = _NOT_XML.sub("", html[:MAX_HTML_CHARS]).encode("utf-8", "replace")
+    finished = False
     try:
         parser.feed(cleaned)
         parser.close()
-    except etree.LxmlError:  # libxml2 gave up on junk: keep what was read so far, and start
-        _PARSERS.pair = None  # the next document with a fresh parser
+        finished = True
+    except etree.LxmlError:  # libxml2 gave up on junk: keep what was read so far
+        pass
+    finally:
+        if not finished:  # a parser stopped mid-document is not reused: the next gets a new one
+            _PARSERS.pair = None
     lines = ("".join(target.chunks)).splitlines()
     target.facts.text = "\n".join(" ".join(line.split()) for line in lines if line.strip())
     return target.facts

@@ -89,7 +89,6 @@ def hostile_html(size: int) -> dict[str, str]:
     }
 
 
-# the edits an attacker would use to slip a message past the scorer (the body's words stay)
 _HEAD = (
     b"From: a@example.org\r\nTo: b@example.com\r\nSubject: x\r\n"
     b"Date: Mon, 5 Jan 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
@@ -120,15 +119,16 @@ def hostile_messages() -> dict[str, bytes]:
 
 def large_attachment(data: bytes) -> bytes:
     """A legitimate message at the size cap: a line of text and ``data`` as a base64 PDF."""
-    encoded = b"\r\n".join(base64.b64encode(data[i : i + 57]) for i in range(0, len(data), 57))
+    encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")  # 76-character lines
     return _multipart(
         _HEAD,
         b"--b\r\nContent-Type: text/plain\r\n\r\nthe report\r\n--b\r\n"
         b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="r.pdf"\r\n'
-        b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded + b"\r\n",
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded,
     )
 
 
+# the edits an attacker would use to slip a message past the scorer (the body's words stay)
 EVASIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "nul_padding": nul_padding,
     "crafted_charset": crafted_charset,

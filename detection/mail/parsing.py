@@ -44,9 +44,9 @@ MAX_HTML_PER_MESSAGE = 500_000
 MAX_RECIPIENTS = 100
 # The MIME parse's work bound. The standard library's parser costs about 1-5 µs a line (more in
 # headers and multipart bodies) and 40 µs a part, so 25 MB of one-character lines took 11 s and
-# 600,000 tiny parts 24 s. Runs of base64 lines are first joined into one line each (decoding
-# ignores line breaks, so attachments and their hashes are unchanged; a legitimate 25 MB
-# attachment has 330,000 of them); a message still over these caps is refused as
+# 600,000 tiny parts 24 s. Base64 bodies are first moved out of the parser's way (decoded later
+# by the same standard-library code, so attachments and their hashes are unchanged; a legitimate
+# 25 MB attachment has 330,000 lines of them); a message still over these caps is refused as
 # ``too_complex`` (quarantined by ingest, ``suspicious`` in the scorer). The real corpus's
 # largest counts: 37,338 lines, 2,500 header lines, 1,379 lines starting with "--".
 MAX_LINES = 100_000
@@ -346,10 +346,11 @@ def _payload(part: EmailMessage, stash: dict[str, bytes]) -> object:
     """A part's decoded payload, through the standard library's decoding also for a stashed
     body (so its bytes, size and hash are what they were without the stash)."""
     body = part.get_payload()
-    if isinstance(body, str) and body.strip() in stash:
+    stashed = stash.get(body.strip()) if stash and isinstance(body, str) else None
+    if stashed is not None:
         whole = EmailMessage()
         whole["Content-Transfer-Encoding"] = "base64"
-        whole.set_payload(stash[body.strip()].decode("ascii"))
+        whole.set_payload(stashed.decode("ascii"))
         return whole.get_payload(decode=True)
     return part.get_payload(decode=True)
 

@@ -70,20 +70,12 @@ def upload_bundle(store: ArtifactStore, bundle: Bundle) -> str:
     content = {n: d for n, d in bundle.files.items() if n not in (MANIFEST, SIGNATURE_FILE)}
     for name, data in content.items():
         store.put(f"{prefix}/{name}", data)
-    for name, data in content.items():
-        if sha256(store.get(f"{prefix}/{name}")) != sha256(data):
-            raise ArtifactStoreError(
-                f"read-back of {store.uri}/{prefix}/{name} does not match what was uploaded; "
-                "the store is not reliable, production was not changed"
-            )
+    _read_back(store, prefix, content)
     if store.put_if_absent(f"{prefix}/{MANIFEST}", bundle.files[MANIFEST]):
-        if SIGNATURE_FILE in bundle.files:
-            store.put(f"{prefix}/{SIGNATURE_FILE}", bundle.files[SIGNATURE_FILE])
-        if store.get(f"{prefix}/{MANIFEST}") != bundle.files[MANIFEST]:
-            raise ArtifactStoreError(
-                f"read-back of {store.uri}/{prefix}/{MANIFEST} does not match what was "
-                "uploaded; the store is not reliable, production was not changed"
-            )
+        signed = {n: d for n, d in bundle.files.items() if n in (MANIFEST, SIGNATURE_FILE)}
+        if SIGNATURE_FILE in signed:
+            store.put(f"{prefix}/{SIGNATURE_FILE}", signed[SIGNATURE_FILE])
+        _read_back(store, prefix, signed)
         return prefix
     try:  # another upload of this version created its manifest first: keep it, if it verifies
         load_version(store, bundle.version)
@@ -94,6 +86,15 @@ def upload_bundle(store: ArtifactStore, bundle: Bundle) -> str:
             f"retry, and if it persists delete {prefix}/ (nothing serves it) and promote again"
         ) from exc
     return prefix
+
+
+def _read_back(store: ArtifactStore, prefix: str, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        if sha256(store.get(f"{prefix}/{name}")) != sha256(data):
+            raise ArtifactStoreError(
+                f"read-back of {store.uri}/{prefix}/{name} does not match what was uploaded; "
+                "the store is not reliable, production was not changed"
+            )
 
 
 def load_version(store: ArtifactStore, version: str) -> Bundle:

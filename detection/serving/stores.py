@@ -23,6 +23,10 @@ from typing import Any
 MAX_OBJECT_BYTES = 512 * 1024 * 1024
 
 
+# S3's answers to a conditional write whose condition does not hold (or that raced another)
+_CONDITION_FAILED = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+
 class ArtifactStoreError(RuntimeError):
     """The store could not complete an operation."""
 
@@ -236,7 +240,7 @@ class S3ArtifactStore(ArtifactStore):
             )
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+            if code in _CONDITION_FAILED:
                 return PointerConflict(
                     f"{action} {where}: the pointer changed since it was read (another "
                     "promotion or rollback won); read it again and retry if still wanted"
@@ -276,12 +280,7 @@ class S3ArtifactStore(ArtifactStore):
         try:
             self._put_object(key, data, IfNoneMatch="*")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in (
-                "PreconditionFailed",
-                "ConditionalRequestConflict",
-                "412",
-                "409",
-            ):
+            if exc.response.get("Error", {}).get("Code") in _CONDITION_FAILED:
                 return False
             raise self._fail("upload to", key, exc) from exc
         except Exception as exc:
