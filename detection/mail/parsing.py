@@ -308,6 +308,7 @@ def _body_start(data: bytes, at: int) -> int:
 
 
 _STASH = "x-attack-detection-stashed-body-"  # not base64: no real base64 body can equal it
+_STASHED = re.compile(re.escape(_STASH) + r"\d+")
 
 
 def _stash_base64_bodies(raw: bytes, stash: dict[str, bytes]) -> bytes:
@@ -343,16 +344,19 @@ def _stash_base64_bodies(raw: bytes, stash: dict[str, bytes]) -> bytes:
 
 
 def _payload(part: EmailMessage, stash: dict[str, bytes]) -> object:
-    """A part's decoded payload, through the standard library's decoding also for a stashed
-    body (so its bytes, size and hash are what they were without the stash)."""
+    """A part's decoded payload, exactly as without the stash: stashed bodies are put back in
+    the part's payload text where their placeholders stand (a part may hold a placeholder and
+    more, e.g. a "--" line that is not its boundary), then the standard library decodes it by
+    the part's own transfer encoding."""
     body = part.get_payload()
-    stashed = stash.get(body.strip()) if stash and isinstance(body, str) else None
-    if stashed is not None:
-        whole = EmailMessage()
-        whole["Content-Transfer-Encoding"] = "base64"
-        whole.set_payload(stashed.decode("ascii"))
-        return whole.get_payload(decode=True)
-    return part.get_payload(decode=True)
+    if not (stash and isinstance(body, str) and _STASH in body):
+        return part.get_payload(decode=True)
+    whole = EmailMessage()
+    whole["Content-Transfer-Encoding"] = str(part.get("Content-Transfer-Encoding", ""))
+    whole.set_payload(
+        _STASHED.sub(lambda m: stash.get(m.group(0), m.group(0).encode()).decode("ascii"), body)
+    )
+    return whole.get_payload(decode=True)
 
 
 def _bounded(raw: bytes, stash: dict[str, bytes]) -> bytes:

@@ -3,6 +3,7 @@ refused as ``too_complex`` in a fraction of a second, a legitimate attachment at
 still parses (its hash unchanged by the stash), and moving base64 bodies out of the parser's way
 changes nothing the parser reads on the real corpus."""
 
+import base64
 import csv
 import hashlib
 import random
@@ -52,6 +53,28 @@ def test_a_large_attachment_parses_with_its_true_size_and_hash():
     assert attachment.sha256 == hashlib.sha256(data).hexdigest()
     assert message.body_text == "the report"
     assert message.message_id == hashlib.sha256(raw).hexdigest()  # the bytes as received
+
+
+def test_a_dash_line_inside_a_base64_body_does_not_change_the_attachment(monkeypatch):
+    """The stash ends a base64 body at the first line starting with "--"; when that line is not
+    the boundary, the part holds the placeholder and more, and still decodes as without it."""
+    rng = random.Random(3)
+    body = (
+        base64.encodebytes(rng.randbytes(300_000))
+        + b"--not-the-boundary\r\n"
+        + base64.encodebytes(rng.randbytes(1_000))
+    )
+    raw = (
+        b"From: a@example.org\r\nSubject: x\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b'Content-Type: application/pdf\r\nContent-Disposition: attachment; filename="r.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + body + b"--b--\r\n"
+    )
+    assert len(raw) > parsing._STASH_FROM_BYTES
+    stashed = parse_message(raw, tenant_id="t", fallback_time=UNDATED)
+    monkeypatch.setattr(parsing, "_STASH_FROM_BYTES", 10**12)
+    assert stashed == parse_message(raw, tenant_id="t", fallback_time=UNDATED)
+    assert stashed.attachments[0].size > 300_000
 
 
 def test_stashing_base64_bodies_changes_nothing_on_the_real_corpus(real_mail, monkeypatch):
