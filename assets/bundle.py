@@ -8,7 +8,6 @@ import shutil
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 from pydantic import Field
 
 from assets.dbt_project import manifest_sha256
@@ -78,6 +77,8 @@ def golden_set(
     categories of the test window at the time it was first frozen. Every challenger and the
     serving champion are compared on exactly these rows, so a comparison never moves because
     the data did."""
+    import pandas as pd
+
     work = work_dir.open()
     path = work.golden_set
     if path.is_file() and not config.refresh:

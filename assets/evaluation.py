@@ -8,9 +8,7 @@ import base64
 from pathlib import Path
 
 import dagster as dg
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 from assets.features import training_table
 from assets.operating_point import operating_point
@@ -69,6 +67,8 @@ def model_evaluation(
     FPR and false positives per million safe messages, PR-AUC, recall per attack category and per
     tenant, rules alone vs model alone vs combined, Evidently's classification report, pictures
     (precision-recall, scores by class, recall per category) and the model card."""
+    import pandas as pd
+
     work, policy = work_dir.open(), gate_policy.policy()
     with handoff_failures():
         candidate, point = work.load_candidate(), work.load_operating_point()
@@ -213,6 +213,9 @@ def error_analysis(
     fired rule, and each rule's hit rate and precision there. No message content is shown. It
     scores the test window itself, so it runs (and explains) even when a blocking check on
     model_evaluation stops the deployment."""
+    import lightgbm as lgb
+    import pandas as pd
+
     work = work_dir.open()
     with handoff_failures():
         candidate, point = work.load_candidate(), work.load_operating_point()

@@ -3,11 +3,10 @@ the later years) of the landed labelled corpus held out, thresholds chosen witho
 part; the operating point that ships; the shortcut audit. Two blocking checks judge them."""
 
 import dataclasses
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import dagster as dg
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from assets.resources import (
@@ -42,6 +41,9 @@ from detection.model.training import TRAIN, TrainParams, combined_scores
 from detection.model.training import rows as select_rows
 from detection.rules import default_rules_text, parse_rules
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 GROUP = "evaluation"
 REAL_MAIL_CHECK = "real_mail_recall_at_fp_budget"
 SHORTCUT_CHECK = "shortcut_audit"
@@ -56,7 +58,11 @@ class RealMailEvaluationConfig(dg.Config):
     seed: int = Field(default=7, description="seed of the held-out shares")
 
 
-def _slice_columns(frame: pd.DataFrame, texts: dict[str, tuple[str, str, bool]]) -> pd.DataFrame:
+def _slice_columns(
+    frame: "pd.DataFrame", texts: dict[str, tuple[str, str, bool]]
+) -> "pd.DataFrame":
+    import pandas as pd
+
     subject_body = [texts.get(m, ("", "", False)) for m in frame["message_id"]]
     return pd.DataFrame(
         {
@@ -127,6 +133,12 @@ def _audit_table(audit: ShortcutAudit) -> str:
     return table(headers, rows)
 
 
+def _utc(day: str) -> "pd.Timestamp":
+    import pandas as pd
+
+    return cast(pd.Timestamp, pd.Timestamp(day, tz="UTC"))
+
+
 @dg.asset(group_name=GROUP, deps=[candidate_model], kinds={"lightgbm", "sklearn"})
 def real_mail_evaluation(
     context: dg.AssetExecutionContext,
@@ -167,7 +179,7 @@ def real_mail_evaluation(
         trainable,
         fit_score,
         budget=policy.fp_budget,
-        time_cutoff=cast(pd.Timestamp, pd.Timestamp(config.time_cutoff, tz="UTC")),
+        time_cutoff=_utc(config.time_cutoff),
         seed=config.seed,
     )
     audit = _audit(report, held, frame, text_scores, candidate, lake_store)
@@ -203,9 +215,9 @@ def real_mail_evaluation(
 
 def _audit(
     report: HoldoutReport,
-    held: pd.DataFrame,
-    frame: pd.DataFrame,
-    text_scores: pd.DataFrame,
+    held: "pd.DataFrame",
+    frame: "pd.DataFrame",
+    text_scores: "pd.DataFrame",
     candidate: Candidate,
     lake_store: LakeResource,
 ) -> ShortcutAudit:

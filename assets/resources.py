@@ -12,17 +12,18 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
-import pandas as pd
 from pydantic import Field
 
 from detection.handoff import HandoffError
 from detection.model.policy import GatePolicy, PolicyError
 from detection.serving.stores import ArtifactStore, open_store
 from detection.workdir import WorkDir
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = REPO_ROOT / "var"
@@ -49,8 +50,10 @@ class WarehouseResource(dg.ConfigurableResource):
     def path(self) -> Path:
         return _env_path("ATTACK_DETECTION_DUCKDB_PATH", VAR_DIR / "warehouse.duckdb")
 
-    def read(self, sql: str) -> pd.DataFrame:
+    def read(self, sql: str) -> "pd.DataFrame":
         """Run a query on a read-only connection and return a DataFrame."""
+        import duckdb
+
         with duckdb.connect(str(self.path), read_only=True) as connection:
             return connection.execute(sql).df()
 

@@ -7,7 +7,6 @@ import dataclasses
 
 import dagster as dg
 import numpy as np
-import pandas as pd
 from pydantic import Field
 
 from assets.features import training_table
@@ -106,6 +105,8 @@ def text_model(
     logistic regression, fitted on the training days, saved as a parquet table (never pickle).
     Writes every labelled message's text score: out-of-fold for the training rows (the booster
     learns from scores of messages the text model never saw), the fitted model's elsewhere."""
+    import pandas as pd
+
     work, params = work_dir.open(), config.params()
     with handoff_failures():
         frame = work.read_training_table()
@@ -232,6 +233,8 @@ def feature_drift(
     policy's drift_share_threshold (30%): mail has changed since the model learned it. Open the
     HTML report in the metadata, look at which features drifted, and let the drift sensor's
     retraining run finish; investigate if it keeps firing."""
+    import pandas as pd
+
     work = work_dir.open()
     with handoff_failures():
         candidate = work.load_candidate()

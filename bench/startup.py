@@ -1,4 +1,5 @@
-"""Start-up: the CLI scoring one message end to end, and importing the Dagster definitions.
+"""Start-up: the CLI scoring one message end to end, and loading the Dagster definitions (importing
+the code location and building it, as every Dagster process does).
 
 Each figure is a fresh process timed from the outside (wall clock), so it includes the
 interpreter, every import and, for the CLI, loading and verifying the bundle, scoring one real
@@ -45,11 +46,16 @@ def main() -> None:
         message = Path(tmp) / "one.eml"
         message.write_bytes(MESSAGE)
         score = [cli, "score", "--artifact", args.artifact, str(message)]
-        definitions = [sys.executable, "-c", "import orchestration.definitions"]
+        # what every Dagster process does with the code location: import it and build it
+        definitions = [
+            sys.executable,
+            "-c",
+            "from orchestration.definitions import defs; defs()",
+        ]
         _seconds(score)  # the first run warms the file cache; not counted
         result = {
             "cli_score_one_message_seconds": _figures([_seconds(score) for _ in range(args.runs)]),
-            "definitions_import_seconds": _figures(
+            "definitions_load_seconds": _figures(
                 [_seconds(definitions) for _ in range(args.runs)]
             ),
         }

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -34,11 +33,15 @@ from detection.features.behaviour import SNAPSHOT_TABLES
 from detection.features.text import TEXT_SCORE, TextModel, TextModelError
 from detection.handoff import HandoffError
 from detection.model.candidate import Candidate, TextModelInfo
-from detection.model.evaluation import Evaluation
-from detection.model.holdouts import HoldoutReport
-from detection.model.operating_point import OperatingPoint
-from detection.model.shortcuts import ShortcutAudit
 from detection.serving.artifact import Bundle, BundleError
+
+if TYPE_CHECKING:  # each loader imports its stage's module when called: nothing heavy at import
+    import pandas as pd
+
+    from detection.model.evaluation import Evaluation
+    from detection.model.holdouts import HoldoutReport
+    from detection.model.operating_point import OperatingPoint
+    from detection.model.shortcuts import ShortcutAudit
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ class WorkDir:
     def read_training_table(self) -> pd.DataFrame:
         """The labelled rows of the training table in arrival order."""
         frame = _parquet(self.training_table, "training_table")
-        labelled = cast(pd.DataFrame, frame.loc[frame["label"].notna().to_numpy()])
+        labelled = cast("pd.DataFrame", frame.loc[frame["label"].notna().to_numpy()])
         return labelled.sort_values(by=["received_at", "message_id"], ignore_index=True)
 
     def read_snapshot(self) -> dict[str, pa.Table]:
@@ -165,18 +168,26 @@ class WorkDir:
         return joined
 
     def load_holdouts(self) -> HoldoutReport:
+        from detection.model.holdouts import HoldoutReport
+
         return HoldoutReport.load(self.holdout_report)
 
     def read_holdout_scores(self) -> pd.DataFrame:
         return _parquet(self.holdout_scores, "real_mail_evaluation")
 
     def load_shortcut_audit(self) -> ShortcutAudit:
+        from detection.model.shortcuts import ShortcutAudit
+
         return ShortcutAudit.load(self.shortcut_audit)
 
     def load_operating_point(self) -> OperatingPoint:
+        from detection.model.operating_point import OperatingPoint
+
         return OperatingPoint.load(self.operating_point)
 
     def load_evaluation(self) -> Evaluation:
+        from detection.model.evaluation import Evaluation
+
         return Evaluation.load(self.evaluation)
 
     def read_evaluation_scores(self) -> pd.DataFrame:
@@ -195,4 +206,6 @@ class WorkDir:
 def _parquet(path: Path, producer: str) -> pd.DataFrame:
     if not path.is_file():
         raise HandoffError(f"no {path.name} at {path}; materialise {producer} first")
+    import pandas as pd
+
     return pd.read_parquet(path)

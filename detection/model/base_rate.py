@@ -10,13 +10,15 @@ threshold could do there) is reported beside it, marked as such.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.metrics import average_precision_score
 
 from detection.model.intervals import Rate
 from detection.model.thresholds import threshold_at_fpr
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ def pr_auc_interval(
 ) -> Interval:
     """PR-AUC (average precision) and its 95% percentile bootstrap interval, resampling attacks
     and safe messages separately (so every resample keeps the window's base rate)."""
+    from sklearn.metrics import average_precision_score
+
     rng = np.random.default_rng(seed)
     attacks, safe = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     if not len(attacks) or not len(safe):

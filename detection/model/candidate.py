@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, cast
 
 from detection import handoff
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT_VERSION = 3  # 1: the untyped candidate.json of earlier releases; 2: before the text model
 INFO_FILE = "candidate.json"
@@ -43,9 +44,11 @@ class Window:
 
     def select(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``frame`` that arrived inside this window."""
+        import pandas as pd
+
         at = frame["received_at"]
         inside = (at >= pd.Timestamp(self.start)) & (at <= pd.Timestamp(self.end))
-        return cast(pd.DataFrame, frame.loc[inside.to_numpy()])
+        return cast("pd.DataFrame", frame.loc[inside.to_numpy()])
 
     def as_dict(self) -> dict[str, object]:
         return {"start": self.start, "end": self.end, "rows": self.rows, "attacks": self.attacks}

@@ -8,10 +8,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 from detection.features.text import MAX_BODY_CHARS, TEXT_SCORE, TextModel, terms_of
 from detection.mail.lake import read_texts
@@ -22,6 +21,9 @@ from detection.model.training import combined_scores, predict
 from detection.rules import parse_rules
 from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle
 from detection.serving.scorer import Scorer
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class GoldenSetError(ValueError):
@@ -44,6 +46,8 @@ def with_texts(rows: pd.DataFrame, lake_dir: Path) -> pd.DataFrame:
 def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
     """The bundle's verdict scores (model, or 1.0 where a force_attack rule fires) on rows. A
     bundle with a text model scores the golden set's frozen text with its own text model."""
+    import lightgbm as lgb
+
     rows = golden
     if TEXT_SCORE in bundle.features:
         if not set(GOLDEN_TEXT_COLUMNS) <= set(golden.columns) or bundle.text_model is None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ def prediction_drift(
     reference_scores: np.ndarray, current_scores: np.ndarray, *, seed: int = 7
 ) -> DriftResult:
     """Drift of the model's score distribution (one column, Evidently's verdict decides)."""
+    import pandas as pd
+
     return data_drift(
         pd.DataFrame({"score": reference_scores}),
         pd.DataFrame({"score": current_scores}),
@@ -121,6 +126,7 @@ def classification_quality(
     y: np.ndarray, scores: np.ndarray, threshold: float, *, max_rows: int = 200_000, seed: int = 7
 ) -> QualityResult:
     """Evidently's classification report on a labelled window at the deployment threshold."""
+    import pandas as pd
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
-from sklearn.metrics import average_precision_score
 
 from detection import handoff
 from detection.model.candidate import Candidate, Window
@@ -24,6 +22,9 @@ from detection.model.operating_point import OperatingPoint
 from detection.model.policy import GatePolicy
 from detection.model.training import combined_scores, predict
 from detection.rules import RuleSet
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT_VERSION = 2  # 1: the untyped evaluation.json of earlier releases
 PRODUCER = "model_evaluation"
@@ -45,6 +46,8 @@ class Metrics:
 
     @classmethod
     def of(cls, y: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray) -> Metrics:
+        from sklearn.metrics import average_precision_score
+
         predicted = scores >= threshold
         positives, negatives = int(y.sum()), int(len(y) - y.sum())
         tp = int((predicted & (y == 1)).sum())
@@ -109,6 +112,8 @@ def candidate_scores(
     frame: pd.DataFrame, candidate: Candidate, rules: RuleSet
 ) -> tuple[np.ndarray, np.ndarray]:
     """The candidate's model scores and its force_attack rule hits on ``frame``."""
+    import lightgbm as lgb
+
     booster = lgb.Booster(model_str=candidate.model_text)
     return predict(booster, frame, list(candidate.features)), rules.forced(frame)
 

@@ -25,10 +25,9 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from detection import handoff
 from detection.features.behaviour import POOLED_TENANT_PREFIX
@@ -43,6 +42,9 @@ from detection.model.intervals import Rate
 from detection.model.policy import GatePolicy
 from detection.model.thresholds import source_threshold, threshold_at_fpr, verdict_threshold
 from detection.simulation.corpus_text import provenance
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT_VERSION = 1
 PRODUCER = "real_mail_evaluation"
@@ -113,6 +115,8 @@ def _partition(positions: np.ndarray, groups: np.ndarray, parts: int, seed: int)
 
 
 def _auc(y: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(y, scores)) if 0 < y.sum() < len(y) else float("nan")
 
 
@@ -127,6 +131,8 @@ def _result(
     sources: np.ndarray,
     own_safe: np.ndarray,
 ) -> SplitResult:
+    from sklearn.metrics import average_precision_score
+
     flagged = scores >= threshold
     attacks, safe = y == 1, (y == 0) & own_safe
     recall_at = {}
@@ -172,6 +178,8 @@ def evaluate_holdouts(
     """Every split over the pooled corpus rows of ``frame``; ``trainable`` marks the rows any
     split may train on (the candidate's training rows). Returns the report and the held-out
     scores (one row per split and message)."""
+    import pandas as pd
+
     corpus = corpus_rows(frame)
     y_all = frame["is_attack"].to_numpy(dtype=int)
     source_all = frame["source"].fillna("").astype(str).to_numpy()

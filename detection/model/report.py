@@ -4,8 +4,9 @@ positives. No message content appears in any of them."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from detection.markdown import keyed_table, table
 from detection.model.candidate import Candidate
@@ -14,6 +15,9 @@ from detection.model.holdouts import SAFE_SOURCE, HoldoutReport
 from detection.model.operating_point import OperatingPoint
 from detection.model.policy import GatePolicy
 from detection.rules import RuleSet
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METRIC_COLUMNS = ("recall", "fpr", "precision")
 

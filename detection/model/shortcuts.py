@@ -22,13 +22,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from detection import handoff
 from detection.model.intervals import Rate
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT_VERSION = 1
 PRODUCER = "real_mail_evaluation"
@@ -95,6 +97,8 @@ class ShortcutAudit:
 
 def _auc(y: np.ndarray, values: np.ndarray) -> float:
     """Direction-free ROC AUC (0.5 when either side is empty or the values are constant)."""
+    from sklearn.metrics import roc_auc_score
+
     finite = values[np.isfinite(values)]
     if y.min(initial=0) == y.max(initial=0) or not len(finite) or finite.min() == finite.max():
         return 0.5
@@ -111,6 +115,8 @@ def _source_auc(values: np.ndarray, sources: np.ndarray) -> float:
 
 def _label_auc(values: np.ndarray, y: np.ndarray, bins: int = 20) -> float:
     """AUC of the label against the label rate of the feature's bin (NaN is a bin of its own)."""
+    import pandas as pd
+
     finite = np.isfinite(values)
     codes = np.full(len(values), -1)
     if finite.any():

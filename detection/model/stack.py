@@ -5,10 +5,9 @@ real-mail evaluation), so every figure describes the same procedure that ships."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 from detection.features.text import TEXT_SCORE, TextModel
 from detection.model.text_training import (
@@ -21,6 +20,10 @@ from detection.model.text_training import (
 )
 from detection.model.training import TrainParams, predict, train_booster
 from detection.simulation.corpus_text import provenance
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+    import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,16 @@ its threshold happened to land."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from detection.markdown import table
 from detection.model.intervals import Rate
 from detection.model.thresholds import threshold_at_fpr
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
 
 from detection.features.text import TextModel, terms_of
 from detection.handoff import HandoffError
+
+if TYPE_CHECKING:
+    pass
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class TermMatrix:
 
     @classmethod
     def build(cls, documents: Sequence[list[str]]) -> TermMatrix:
+        from scipy import sparse
+
         index: dict[str, int] = {}
         rows, cols, values = [], [], []
         for row, document in enumerate(documents):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
 
 from detection.features.behaviour import POOLED_TENANT_PREFIX
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
+    import pandas as pd
 
 
 class TrainingError(RuntimeError):
@@ -60,7 +62,7 @@ class Split:
 
 def rows(frame: pd.DataFrame, mask: object) -> pd.DataFrame:
     """The rows of ``frame`` where ``mask`` holds, as a DataFrame."""
-    return cast(pd.DataFrame, frame.loc[mask])  # type: ignore[index]
+    return cast("pd.DataFrame", frame.loc[mask])  # type: ignore[index]
 
 
 def predict(booster: lgb.Booster, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
@@ -132,6 +134,8 @@ def require_both_classes(y: np.ndarray, part: str) -> None:
 
 
 def train_booster(train: pd.DataFrame, features: list[str], params: TrainParams) -> lgb.Booster:
+    import lightgbm as lgb
+
     y = train["is_attack"].to_numpy(dtype=float)
     require_both_classes(y, "training")
     scale = float((len(y) - y.sum()) / y.sum())  # class imbalance: weight attacks up

@@ -11,10 +11,12 @@ raw score (log-odds). Offline analysis (``error_analysis``) keeps TreeSHAP.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 
 class PathExplainer:

@@ -7,8 +7,8 @@ import gc
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 
 from detection.features.behaviour import BehaviourState, has_history
@@ -21,6 +21,9 @@ from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle, BundleErr
 from detection.serving.explain import PathExplainer
 from detection.serving.registry import load_production, read_production
 from detection.serving.stores import ArtifactStore, open_store
+
+if TYPE_CHECKING:
+    pass
 
 TOP_REASONS = 3
 ATTRIBUTIONS = ("path", "shap")
@@ -58,6 +61,8 @@ class Scorer:
         """``attribution``: how reasons rank features. ``path`` (default) sums attributions
         precomputed per leaf (a quarter of TreeSHAP's cost, see :mod:`detection.serving.explain`);
         ``shap`` runs LightGBM's exact TreeSHAP for each explained message."""
+        import lightgbm as lgb
+
         if attribution not in ATTRIBUTIONS:
             raise ValueError(f"attribution must be one of {ATTRIBUTIONS}, not {attribution!r}")
         self.bundle = bundle
