@@ -5,7 +5,7 @@ Each figure is a fresh process timed from the outside (wall clock), so it includ
 interpreter, every import and, for the CLI, loading and verifying the bundle, scoring one real
 message and writing the row. Prints one JSON object with the median, min and max of ``--runs``.
 
-Usage: python -m bench.startup [--artifact var/artifacts] [--runs 5]
+Usage: python -m bench.startup [--artifact var/artifacts] [--runs 5] [--compare ../other-checkout]
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ MESSAGE = (
 )
 
 
-def _seconds(command: list[str]) -> float:
+def _seconds(command: list[str], cwd: Path | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
+    )
     return time.perf_counter() - started
 
 
@@ -40,6 +42,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--artifact", default="var/artifacts")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="another checkout of the project (with dbt_project/target/manifest.json): its "
+        "definitions load is timed alternately with this one's, side by side",
+    )
     args = parser.parse_args()
     cli = str(Path(sys.executable).with_name("attack-detection"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -54,11 +62,21 @@ def main() -> None:
         ]
         _seconds(score)  # the first run warms the file cache; not counted
         result = {
-            "cli_score_one_message_seconds": _figures([_seconds(score) for _ in range(args.runs)]),
-            "definitions_load_seconds": _figures(
-                [_seconds(definitions) for _ in range(args.runs)]
-            ),
+            "cli_score_one_message_seconds": _figures([_seconds(score) for _ in range(args.runs)])
         }
+        if args.compare is None:
+            loads = [_seconds(definitions) for _ in range(args.runs)]
+        else:
+            _seconds(definitions, args.compare)  # warm
+            pairs = [
+                (_seconds(definitions), _seconds(definitions, args.compare))
+                for _ in range(args.runs)
+            ]
+            loads = [here for here, _ in pairs]
+            other = _figures([there for _, there in pairs])
+            result["definitions_load_seconds_compared"] = other
+            result["definitions_load_ratio"] = other["median"] / statistics.median(loads)
+        result["definitions_load_seconds"] = _figures(loads)
     print(json.dumps(result))
 
 
