@@ -9,6 +9,7 @@ Prints one JSON object: messages, wall seconds per job and in total, peak reside
 process and its children: dbt, simulator workers), and the Evidently checks' own durations.
 
 Usage: python -m bench.pipeline --days 33        (about one million messages)
+       python -m bench.pipeline --days 33 --text-corpus ../shared/data/real-mail   (real words)
 """
 
 from __future__ import annotations
@@ -89,17 +90,24 @@ def land_and_retrain(root: Path, days: int, mail: dict[str, object]) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=33)
+    parser.add_argument(
+        "--text-corpus",
+        default="none",
+        help="'none' (default): the templates' words, as measured before real words; a labelled "
+        "real corpus (e.g. ../shared/data/real-mail): the simulated mail takes its words",
+    )
     args = parser.parse_args()
-    # the templates' world at 1% attacks, as measured before real words (bench.efficacy measures
-    # the world with real words at a realistic base rate)
+    # the world at 1% attacks (bench.efficacy measures the world with real words at a realistic
+    # base rate)
     mail = {
         "tenants": TENANTS,
         "employees": EMPLOYEES,
         "attack_rate": 0.01,
         "attack_mix": dict(DEFAULT_ATTACK_MIX),
-        "text_corpus": "none",
+        "text_corpus": args.text_corpus,
     }
-    root = (BENCH_DIR / f"pipeline-{args.days}d").resolve()
+    words = "templates" if args.text_corpus == "none" else "real-text"
+    root = (BENCH_DIR / f"pipeline-{args.days}d-{words}").resolve()
     print(json.dumps(land_and_retrain(root, args.days, mail)))
 
 

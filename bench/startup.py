@@ -61,7 +61,7 @@ def main() -> None:
             "from orchestration.definitions import defs; defs()",
         ]
         _seconds(score)  # the first run warms the file cache; not counted
-        result = {
+        result: dict[str, object] = {
             "cli_score_one_message_seconds": _figures([_seconds(score) for _ in range(args.runs)])
         }
         if args.compare is None:

@@ -4,6 +4,7 @@ quarantine table. Files are written atomically (temp name, then rename)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -87,14 +88,14 @@ def sender_org_domains(lake_dir: Path, message_ids: list[str]) -> dict[str, str]
 TEXT_COLUMNS = ["message_id", "subject", "body_text", "body_is_html"]
 
 
-def read_texts(lake_dir: Path, message_ids: list[str]) -> dict[str, tuple[str, str, bool]]:
-    """Subject, visible body and whether it came from HTML, of these landed messages (read in
-    batches; a lake written before ``body_is_html`` existed reads it as False)."""
+def iter_texts(lake_dir: Path, message_ids: list[str]) -> Iterator[tuple[str, str, str, bool]]:
+    """(message id, subject, visible body, whether it came from HTML) of these landed messages,
+    in the lake's order, read in batches: a million bodies are never held at once (a lake
+    written before ``body_is_html`` existed reads it as False)."""
     import pyarrow.dataset as ds
 
     wanted = pa.array(sorted(set(message_ids)), pa.string())
     dataset = ds.dataset(str(lake_dir / "messages"), format="parquet", schema=MESSAGES)
-    texts: dict[str, tuple[str, str, bool]] = {}
     scanner = dataset.scanner(
         columns=TEXT_COLUMNS,
         filter=pc.field("message_id").isin(wanted),  # pyright: ignore[reportAttributeAccessIssue]
@@ -103,8 +104,14 @@ def read_texts(lake_dir: Path, message_ids: list[str]) -> dict[str, tuple[str, s
     for batch in scanner.to_batches():
         columns = batch.to_pydict()
         for row in zip(*(columns[c] for c in TEXT_COLUMNS), strict=True):
-            texts[row[0]] = (row[1] or "", row[2] or "", bool(row[3]))
-    return texts
+            yield row[0], row[1] or "", row[2] or "", bool(row[3])
+
+
+def read_texts(lake_dir: Path, message_ids: list[str]) -> dict[str, tuple[str, str, bool]]:
+    """Subject, visible body and whether it came from HTML, of these landed messages."""
+    return {
+        m: (subject, body, html) for m, subject, body, html in iter_texts(lake_dir, message_ids)
+    }
 
 
 def replay_sets(lake_dir: Path, count: int, pooled_prefix: str) -> dict[str, list[Message]]:

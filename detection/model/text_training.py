@@ -11,7 +11,8 @@ cross-validation folds never re-tokenise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,32 +36,68 @@ class TextParams:
 
 @dataclass(frozen=True)
 class TermMatrix:
-    """Term counts of many messages: ``counts[i, j]`` is how often term ``terms[j]`` occurs in
-    message ``i``."""
+    """Term counts of many messages: row ``i`` of :meth:`rows` counts how often each term of
+    ``terms`` occurs in message ``i``.
 
-    counts: Any  # scipy.sparse.csr_matrix (SciPy's stubs do not type its operations)
+    Messages with the same terms share one document: simulated mail takes its words from a few
+    thousand real messages (links masked), so a million messages hold a few thousand distinct
+    documents. ``counts`` has a row per distinct document and ``document_of[i]`` is message
+    ``i``'s row; fits see every message (a repeated text weighs as before), scores are computed
+    once per document."""
+
+    counts: Any  # scipy.sparse.csr_matrix over distinct documents (SciPy's stubs lack types)
     terms: list[str]
+    document_of: np.ndarray  # message -> row of ``counts``
 
     @classmethod
-    def build(cls, documents: Sequence[list[str]]) -> TermMatrix:
-        from scipy import sparse
+    def build(cls, documents: Iterable[list[str]]) -> TermMatrix:
+        """One message's terms per item, in order; each distinct list is counted once."""
+        builder = _Builder()
+        for document in documents:
+            builder.add(document)
+        return builder.matrix()
 
-        index: dict[str, int] = {}
-        rows, cols, values = [], [], []
-        for row, document in enumerate(documents):
-            seen: dict[int, int] = {}
-            for term in document:
-                column = index.setdefault(term, len(index))
-                seen[column] = seen.get(column, 0) + 1
-            rows += [row] * len(seen)
-            cols += list(seen)
-            values += list(seen.values())
-        shape = (len(documents), len(index))
-        counts = sparse.csr_matrix((values, (rows, cols)), shape=shape, dtype=np.float64)
-        return cls(counts, list(index))
+    def __len__(self) -> int:
+        return len(self.document_of)
 
     def rows(self, positions: np.ndarray) -> Any:
-        return self.counts[positions]
+        return self.counts[self.document_of[positions]]
+
+
+class _Builder:
+    """Accumulates messages' terms into a :class:`TermMatrix` without keeping any text."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.seen: dict[bytes, int] = {}  # digest of a document's terms -> its row
+        self.document_of: list[int] = []
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.values: list[int] = []
+
+    def add(self, document: list[str]) -> None:
+        # a 16-byte digest, not the terms: a million distinct documents cost 16 MB of keys
+        key = hashlib.blake2b("\x1f".join(document).encode(), digest_size=16).digest()
+        row = self.seen.get(key)
+        if row is None:
+            row = self.seen[key] = len(self.seen)
+            counted: dict[int, int] = {}
+            for term in document:
+                column = self.index.setdefault(term, len(self.index))
+                counted[column] = counted.get(column, 0) + 1
+            self.rows += [row] * len(counted)
+            self.cols += list(counted)
+            self.values += list(counted.values())
+        self.document_of.append(row)
+
+    def matrix(self) -> TermMatrix:
+        from scipy import sparse
+
+        shape = (len(self.seen), len(self.index))
+        counts = sparse.csr_matrix(
+            (self.values, (self.rows, self.cols)), shape=shape, dtype=np.float64
+        )
+        return TermMatrix(counts, list(self.index), np.array(self.document_of, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -115,7 +152,8 @@ def score_rows(model: TextModel, matrix: TermMatrix, positions: np.ndarray) -> n
     """The model's text scores of the rows ``positions`` (the same as ``model.score``)."""
     if not model.terms:
         return np.full(len(positions), model.intercept)
-    counts = matrix.rows(positions)
+    documents, of_position = np.unique(matrix.document_of[positions], return_inverse=True)
+    counts = matrix.counts[documents]
     known, idf, weight = [], [], []
     for column, term in enumerate(matrix.terms):
         entry = model.terms.get(term)
@@ -128,7 +166,8 @@ def score_rows(model: TextModel, matrix: TermMatrix, positions: np.ndarray) -> n
     kept = counts[:, np.array(known, dtype=int)].tocsr()
     kept.data = 1.0 + np.log(kept.data)
     values = normalize(kept.multiply(np.array(idf)).tocsr())
-    return np.asarray(values @ np.array(weight)).ravel() + model.intercept
+    scores = np.asarray(values @ np.array(weight)).ravel() + model.intercept
+    return scores[of_position.ravel()]
 
 
 def out_of_fold_scores(
@@ -179,14 +218,21 @@ def first_of_each(rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def lake_term_matrix(message_ids: list[str], lake_dir: Path) -> TermMatrix:
-    """The text model's terms of these messages, read from the lake, in this order."""
-    from detection.mail.lake import read_texts
+    """The text model's terms of these messages, read from the lake in batches, in this
+    order."""
+    from detection.mail.lake import iter_texts
 
-    texts = read_texts(lake_dir, message_ids)
-    missing = [m for m in message_ids if m not in texts]
+    builder = _Builder()
+    landed: dict[str, int] = {}
+    for message_id, subject, body, _ in iter_texts(lake_dir, message_ids):
+        landed[message_id] = len(builder.document_of)
+        builder.add(terms_of(subject, body))
+    missing = [m for m in message_ids if m not in landed]
     if missing:
         raise HandoffError(
             f"{len(missing)} messages of the training table are not in the lake (e.g. "
             f"{missing[0]}); the lake changed since training_table: materialise it again"
         )
-    return TermMatrix.build([terms_of(*texts[m][:2]) for m in message_ids])
+    read = builder.matrix()
+    order = np.array([landed[m] for m in message_ids], dtype=np.int64)
+    return TermMatrix(read.counts, read.terms, read.document_of[order])

@@ -112,3 +112,30 @@ def test_out_of_fold_scores_come_from_models_that_never_saw_the_row():
     assert scores.shape == (len(documents),) and np.isfinite(scores).all()
     fitted = score_rows(fit_text_model(matrix, positions, y, TextParams()), matrix, positions)
     assert not np.allclose(scores, fitted)
+
+
+def test_repeated_texts_share_one_document_and_fit_as_repeated():
+    """A million simulated messages carry a few thousand real texts: the matrix keeps one row
+    per distinct text, while fits and scores are those of the repeated rows (scikit-learn on the
+    repeated rows, as in the first test)."""
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+    from sklearn.linear_model import LogisticRegression
+
+    documents = [terms_of(s, b) for s, b in DOCS]
+    order = np.array([0, 1, 2, 3, 4, 5, 6, 7, 0, 0, 4, 2, 6, 7, 1, 3])
+    repeated = [documents[i] for i in order]
+    matrix = TermMatrix.build(repeated)
+    assert matrix.counts.shape[0] == len(DOCS) and len(matrix) == len(order)
+    y = Y[order]
+    model = fit_text_model(matrix, np.arange(len(order)), y, TextParams(seed=3))
+    counts = CountVectorizer(analyzer=lambda d: d, min_df=2)  # pyright: ignore[reportArgumentType]
+    reference_matrix = TfidfTransformer(sublinear_tf=True).fit_transform(
+        counts.fit_transform(repeated)
+    )
+    reference = LogisticRegression(
+        C=10.0, class_weight="balanced", solver="liblinear", max_iter=1000, random_state=3
+    ).fit(reference_matrix, y)
+    expected = reference.decision_function(reference_matrix)
+    assert score_rows(model, matrix, np.arange(len(order))) == pytest.approx(expected, abs=1e-9)
+    backwards = np.arange(len(order))[::-1]
+    assert score_rows(model, matrix, backwards) == pytest.approx(expected[::-1], abs=1e-9)
