@@ -120,7 +120,7 @@ def text_model(
         raise dg.Failure(str(exc)) from exc
     scores = np.zeros(len(frame))
     rows = frame.iloc[train]
-    groups = text_groups(rows)
+    groups = text_groups(rows, matrix.document_of[train])
     scores[train] = out_of_fold_scores(matrix, train, y[train], strata(rows), params, groups)
     once = train[first_of_each(np.arange(len(train)), groups)]
     model = fit_text_model(matrix, once, y[once], params)

@@ -40,12 +40,16 @@ def strata(frame: pd.DataFrame) -> np.ndarray:
     return (frame["is_attack"].astype(str) + "|" + kind).to_numpy()
 
 
-def text_groups(frame: pd.DataFrame) -> np.ndarray:
+def text_groups(frame: pd.DataFrame, documents: np.ndarray) -> np.ndarray:
     """The words each row carries: a real message's id, which simulated mail that took its
-    words shares; otherwise the row's own id."""
+    words shares; otherwise the row's own id. ``documents`` (each row's document in the term
+    matrix) joins rows with the same terms: each takes the group of the first row with its
+    document, so identical texts never sit on both sides of a fold."""
     own = frame["message_id"].astype(str)
     origin = frame["source"].fillna("").astype(str).map(provenance)
-    return np.array([o[1] if o else m for o, m in zip(origin, own, strict=True)], dtype=object)
+    groups = np.array([o[1] if o else m for o, m in zip(origin, own, strict=True)], dtype=object)
+    _, first, of_row = np.unique(documents, return_index=True, return_inverse=True)
+    return groups[first][of_row.ravel()]
 
 
 def _with_text(frame: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
@@ -65,7 +69,7 @@ def fit_stack(
     rows. Returns the stack and the out-of-fold text scores."""
     rows = frame.iloc[positions]
     y = rows["is_attack"].to_numpy(dtype=int)
-    groups = text_groups(rows)
+    groups = text_groups(rows, matrix.document_of[positions])
     oof = out_of_fold_scores(matrix, positions, y, strata(rows), text, groups)
     booster = train_booster(_with_text(rows, oof), features, train)
     once = first_of_each(np.arange(len(positions)), groups)

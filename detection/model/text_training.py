@@ -114,10 +114,14 @@ class _Weights:
         return normalize(kept.multiply(self.idf).tocsr())
 
 
-def _weights(counts: Any, min_df: int) -> _Weights:
-    document_frequency = np.asarray(counts.getnnz(axis=0)).ravel()
+def _weights(counts: Any, min_df: int, multiplicity: np.ndarray) -> _Weights:
+    """Document frequencies over messages: row ``i`` of ``counts`` stands for
+    ``multiplicity[i]`` messages."""
+    presence = counts.copy()
+    presence.data[:] = 1.0
+    document_frequency = np.asarray(presence.T @ multiplicity).ravel()
     columns = np.flatnonzero(document_frequency >= min_df)
-    n = int(counts.shape[0])
+    n = int(multiplicity.sum())
     idf = np.log((1.0 + n) / (1.0 + document_frequency[columns])) + 1.0
     return _Weights(columns, idf)
 
@@ -125,21 +129,29 @@ def _weights(counts: Any, min_df: int) -> _Weights:
 def fit_text_model(
     matrix: TermMatrix, positions: np.ndarray, y: np.ndarray, params: TextParams
 ) -> TextModel:
-    """TF-IDF + class-balanced logistic regression on the rows ``positions`` (labels ``y``)."""
+    """TF-IDF + class-balanced logistic regression on the rows ``positions`` (labels ``y``).
+
+    Messages with the same document and label are fitted as one row weighted by their count:
+    the same objective as one row each (sample weights scale each row's loss, and the classes
+    are balanced over messages as ``class_weight="balanced"`` does), at the cost of the
+    distinct documents, not of the messages."""
     from sklearn.linear_model import LogisticRegression
 
-    counts = matrix.rows(positions)
-    weights = _weights(counts, params.min_df)
-    if len(np.unique(y)) < 2 or not len(weights.columns):  # language cannot separate anything
+    labels = np.asarray(y, dtype=np.int64)
+    if len(np.unique(labels)) < 2:  # language cannot separate anything
         return TextModel({}, 0.0)
+    keys, multiplicity = np.unique(matrix.document_of[positions] * 2 + labels, return_counts=True)
+    documents, labels = keys // 2, keys % 2
+    counts = matrix.counts[documents]
+    weights = _weights(counts, params.min_df, multiplicity)
+    if not len(weights.columns):
+        return TextModel({}, 0.0)
+    messages = np.bincount(labels, weights=multiplicity, minlength=2)
+    balanced = multiplicity.sum() / (2.0 * messages)
     regression = LogisticRegression(
-        C=params.c,
-        class_weight="balanced",
-        solver="liblinear",
-        max_iter=1000,
-        random_state=params.seed,
+        C=params.c, solver="liblinear", max_iter=1000, random_state=params.seed
     )
-    regression.fit(weights.transform(counts), y)
+    regression.fit(weights.transform(counts), labels, sample_weight=multiplicity * balanced[labels])
     coefficients = regression.coef_[0]
     table = {
         matrix.terms[column]: (float(weights.idf[k]), float(coefficients[k]))
@@ -184,27 +196,35 @@ def out_of_fold_scores(
     simulated mail that took a real message's text, and that message) share a fold, so a text
     is never scored by a model fitted on its copy. ``learn`` (a mask) limits what the models fit
     on (every row is scored)."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
     scores = np.zeros(len(positions))
-    _, counts = np.unique(strata, return_counts=True)
-    labels = strata if counts.min() >= params.folds else y
-    least = int(np.unique(labels, return_counts=True)[1].min())
-    if len(positions) < params.folds * 2 or least < 2:
+    if len(positions) < params.folds * 2:
         return scores
-    folds = min(params.folds, least)
     if groups is None:
-        split = StratifiedKFold(folds, shuffle=True, random_state=params.seed).split(
-            np.zeros(len(positions)), labels
-        )
-    else:
-        split = StratifiedGroupKFold(folds, shuffle=True, random_state=params.seed).split(
-            np.zeros(len(positions)), labels, groups
-        )
+        groups = np.arange(len(positions))
+    # folds of groups: each group's stratum is its first row's, and the groups are split by
+    # StratifiedKFold (StratifiedGroupKFold costs minutes at a million groups)
+    _, first, group_of = np.unique(groups, return_index=True, return_inverse=True)
+    group_of = group_of.ravel()
+    _, counts = np.unique(strata[first], return_counts=True)
+    labels = strata[first] if counts.min() >= params.folds else y[first]
+    least = int(np.unique(labels, return_counts=True)[1].min())
+    if least < 2:
+        return scores
+    from sklearn.model_selection import StratifiedKFold
+
+    fold_of_group = np.empty(len(first), dtype=np.int64)
+    folds = StratifiedKFold(min(params.folds, least), shuffle=True, random_state=params.seed)
+    for fold, (_, held_groups) in enumerate(folds.split(np.zeros(len(first)), labels)):
+        fold_of_group[held_groups] = fold
+    fold_of_row = fold_of_group[group_of]
+    split = (
+        (np.flatnonzero(fold_of_row != fold), np.flatnonzero(fold_of_row == fold))
+        for fold in range(int(fold_of_group.max()) + 1)
+    )
     for fit, held in split:
         if learn is not None:
             fit = fit[learn[fit]]
-        once = fit if groups is None else first_of_each(fit, groups)
+        once = first_of_each(fit, groups)
         model = fit_text_model(matrix, positions[once], y[once], params)
         scores[held] = score_rows(model, matrix, positions[held])
     return scores
@@ -224,9 +244,16 @@ def lake_term_matrix(message_ids: list[str], lake_dir: Path) -> TermMatrix:
 
     builder = _Builder()
     landed: dict[str, int] = {}
+    texts: dict[bytes, int] = {}  # digest of a subject and body -> its row: tokenised once
     for message_id, subject, body, _ in iter_texts(lake_dir, message_ids):
         landed[message_id] = len(builder.document_of)
-        builder.add(terms_of(subject, body))
+        text = hashlib.blake2b(f"{subject}\x00{body}".encode(), digest_size=16).digest()
+        row = texts.get(text)
+        if row is None:
+            builder.add(terms_of(subject, body))
+            texts[text] = builder.document_of[-1]
+        else:
+            builder.document_of.append(row)
     missing = [m for m in message_ids if m not in landed]
     if missing:
         raise HandoffError(
