@@ -1,4 +1,10 @@
-"""``attack-detection``: score mail with a deployed model, simulate mail, ingest real mail."""
+"""attack-detection: score mail with a deployed model, simulate mail, ingest real mail.
+
+Exit status: 0 every input was read and handled (and, with -E, no attack was found); 1 with -E,
+at least one message is an attack and every input was scored; 2 usage: a bad option, a missing
+input path or artifact (checked before any model is loaded); 3 runtime or partial: the model
+could not be loaded, or some input could not be read (its rows say why; the rest are printed).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,41 @@ from typing import Any
 
 from detection.mail.schema import dumps_summary
 
+EXIT_CLEAN, EXIT_ATTACK, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 UNREADABLE = "suspicious"  # the verdict for mail the scorer cannot read: held, never passed
+
+
+# what a directory walk passes over on purpose; any other skip (a dangling link, an unreadable
+# file, a FIFO) means an input was not read
+DELIBERATE_SKIPS = frozenset({"dotfile", "corpus documentation"})
+
+
+class UsageError(Exception):
+    """A bad option or input path: exit 2, said before any model is loaded."""
+
+
+def _check_inputs(paths: Sequence[str]) -> None:
+    for path in paths:
+        if not Path(path).exists():
+            raise UsageError(
+                f"input path {path!r} does not exist: give .eml files, mbox files or "
+                "directories of them"
+            )
+
+
+def _check_artifact(artifact: str) -> None:
+    if not artifact.startswith("s3://") and not Path(artifact).is_dir():
+        raise UsageError(
+            f"--artifact {artifact!r} is not a directory: give the store `make run` printed "
+            "(e.g. var/artifacts), a bundle directory, or s3://bucket/prefix"
+        )
+
+
+def _progress(unit: str, total: int | None = None) -> Any:
+    """A progress bar on stderr, shown only when stderr is a terminal (never in pipes or logs)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, file=sys.stderr, disable=None, dynamic_ncols=True)
 
 
 def _unreadable(why: str) -> dict[str, Any]:
@@ -30,19 +70,23 @@ def _unreadable(why: str) -> dict[str, Any]:
 
 
 class _Rows:
-    """Writes each result as soon as it is scored (CSV rows, or the JSON document's results one
-    by one), so a long batch shows progress and nothing already scored is lost."""
+    """Writes each result as soon as it is scored (CSV rows, JSON Lines, or the JSON document's
+    results one by one), so nothing already scored is lost if a batch is interrupted."""
 
     def __init__(self, fmt: str, version: str) -> None:
-        self.fmt, self.count = fmt, 0
-        if fmt == "json":
+        self.fmt, self.count, self.version = fmt, 0, version
+        if fmt == "jsonl":
+            pass
+        elif fmt == "json":
             sys.stdout.write(f'{{"model_version": {json.dumps(version)}, "results": [')
         else:
             self.writer = csv.writer(sys.stdout)
             self.writer.writerow(["path", "message_id", "score", "verdict", "reasons"])
 
     def write(self, row: dict[str, Any]) -> None:
-        if self.fmt == "json":
+        if self.fmt == "jsonl":
+            sys.stdout.write(json.dumps({**row, "model_version": self.version}) + "\n")
+        elif self.fmt == "json":
             sys.stdout.write(("," if self.count else "") + "\n  " + json.dumps(row))
         else:
             reasons = " | ".join(row["reasons"])
@@ -59,6 +103,8 @@ class _Rows:
 
 
 def _score(args: argparse.Namespace) -> int:
+    _check_artifact(args.artifact)
+    _check_inputs(args.paths)
     from detection.serving.startup import import_lightgbm_for_scoring
 
     import_lightgbm_for_scoring()  # first: this process only scores
@@ -71,6 +117,8 @@ def _score(args: argparse.Namespace) -> int:
     out = _Rows(args.format, scorer.version)
     skipped: Counter[str] = Counter()
     verdicts: Counter[str] = Counter()
+    unread = 0
+    bar = _progress("msg")
     try:
         for file, _, skip in walk_inputs(Path(p) for p in args.paths):
             if skip:
@@ -88,15 +136,26 @@ def _score(args: argparse.Namespace) -> int:
                         row.update(_unreadable(f"{exc.reason}: {exc.detail}"))
                     except Exception as exc:  # one message never costs the batch its output
                         row.update(_unreadable(f"scoring_failed: {type(exc).__name__}"))
+                unread += row["score"] is None
                 out.write(row)
                 verdicts[row["verdict"]] += 1
+                bar.update()
     finally:
+        bar.close()
         out.close()
         # the count of unreadable (suspicious) mail is part of every run's summary
         print(f"scored {sum(verdicts.values())} messages: {dict(verdicts)}", file=sys.stderr)
         if skipped:
             print(f"skipped {sum(skipped.values())} paths: {dict(skipped)}", file=sys.stderr)
-    return 0
+    missed = unread + sum(n for why, n in skipped.items() if why not in DELIBERATE_SKIPS)
+    if missed:
+        print(
+            f"{missed} inputs could not be read (held as {UNREADABLE} or skipped, see above): "
+            f"exit {EXIT_PARTIAL}",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    return EXIT_ATTACK if args.exit_on_attack and verdicts["attack"] else EXIT_CLEAN
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -112,7 +171,10 @@ def _simulate(args: argparse.Namespace) -> int:
         start=date.fromisoformat(args.start),
         drift_day=args.drift_day,
     )
-    counts = write_simulation(config, Path(args.out), workers=args.workers)
+    with _progress("day", total=args.days) as bar:
+        counts = write_simulation(
+            config, Path(args.out), workers=args.workers, on_day=lambda n: bar.update()
+        )
     attacks = {k: v for k, v in counts.items() if k != "safe"}
     summary = {
         "messages": sum(counts.values()),
@@ -126,6 +188,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    _check_inputs(args.paths)
     from collections import defaultdict
 
     from detection.mail.ingest import ingest
@@ -135,7 +198,10 @@ def _ingest(args: argparse.Namespace) -> int:
     undated = datetime.fromisoformat(args.undated_time) if args.undated_time else None
     if undated is not None and undated.tzinfo is None:
         undated = undated.replace(tzinfo=UTC)
-    result = ingest(args.paths, tenant_id=args.tenant, undated_time=undated)
+    with _progress("msg") as bar:
+        result = ingest(
+            args.paths, tenant_id=args.tenant, undated_time=undated, on_message=bar.update
+        )
     by_day = defaultdict(list)
     for message in result.messages:
         by_day[message.received_at.date()].append(message)
@@ -151,7 +217,10 @@ def _ingest(args: argparse.Namespace) -> int:
             Path(args.out), day, result.quarantine, part=_part_name("quarantine", rows)
         )
     print(dumps_summary({**result.summary(), "out": str(Path(args.out).resolve())}))
-    return 0
+    # quarantined mail is landed with its reason (nothing lost); a path that could not be read
+    # at all is not
+    unread = sum(n for why, n in result.skipped.items() if why not in DELIBERATE_SKIPS)
+    return EXIT_PARTIAL if unread else EXIT_CLEAN
 
 
 def _part_name(kind: str, content: str) -> str:
@@ -170,55 +239,124 @@ def _rollback(args: argparse.Namespace) -> int:
     )
     versions = list_versions(store)
     if args.to not in versions:
-        raise ValueError(f"no model version {args.to!r} in {store.uri}; available: {versions}")
+        raise UsageError(f"no model version {args.to!r} in {store.uri}; available: {versions}")
     result = rollback(store, args.to, {"run_id": "cli", "reason": args.reason}, force=args.force)
     print(dumps_summary(result))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="attack-detection", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    return argparse.ArgumentDefaultsHelpFormatter(prog, max_help_position=32)
 
-    score = sub.add_parser("score", help="score .eml files, directories or mbox files")
-    score.add_argument(
-        "--artifact", required=True, help="bundle dir, store dir, or s3://bucket/prefix"
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("attack-detection")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="attack-detection",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    score.add_argument("--format", choices=("csv", "json"), default="csv")
-    score.add_argument("--tenant", default="default", help="tenant whose history to use")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    score = sub.add_parser(
+        "score",
+        help="score .eml files, directories or mbox files with a deployed model",
+        description="Score mail with a deployed model: one row per message (path, message id, "
+        "score, verdict, reasons), written as each is scored. Mail that cannot be read is held "
+        f"as {UNREADABLE!r} with the reason. Exit 0 clean, 1 attack found (with -E), 2 usage, "
+        "3 some input not read or the model not loaded.",
+        formatter_class=_formatter,
+    )
+    score.add_argument(
+        "--artifact",
+        required=True,
+        help="the model store (its production.json names the bundle; `make run` prints it), "
+        "a bundle directory, or s3://bucket/prefix (endpoint from "
+        "ATTACK_DETECTION_S3_ENDPOINT_URL)",
+    )
+    score.add_argument(
+        "--format",
+        choices=("csv", "jsonl", "json"),
+        default="csv",
+        help="csv rows; JSON Lines (one object per message, with model_version); or one JSON "
+        "document {model_version, results}",
+    )
+    score.add_argument(
+        "--tenant",
+        default="default",
+        help="tenant whose behavioural history to use ('default' has none: content decides)",
+    )
     score.add_argument(
         "--attribution",
         choices=("path", "shap"),
         default="path",
         help="rank reasons by per-leaf path attributions (as the service does) or exact TreeSHAP",
     )
-    score.add_argument("paths", nargs="+")
+    score.add_argument(
+        "-E",
+        "--exit-on-attack",
+        action="store_true",
+        help="exit 1 when any message is an attack (as spamc -E does for spam)",
+    )
+    score.add_argument("paths", nargs="+", metavar="PATH", help=".eml file, mbox or directory")
     score.set_defaults(run=_score)
 
-    simulate = sub.add_parser("simulate", help="write simulated mail as daily parquet partitions")
-    simulate.add_argument("--days", type=int, default=28)
-    simulate.add_argument("--tenants", type=int, default=3)
-    simulate.add_argument("--employees", type=int, default=30)
-    simulate.add_argument("--seed", type=int, default=7)
-    simulate.add_argument("--attack-rate", type=float, default=0.01)
-    simulate.add_argument("--start", default="2026-01-05")
-    simulate.add_argument("--drift-day", type=int, default=None)
+    simulate = sub.add_parser(
+        "simulate",
+        help="write simulated mail as daily parquet partitions",
+        description="Simulate tenants' mail (safe traffic and attacks) into a lake directory, "
+        "one parquet partition per day; the same options give the same mail.",
+        formatter_class=_formatter,
+    )
+    simulate.add_argument("--days", type=int, default=28, help="days to simulate")
+    simulate.add_argument("--tenants", type=int, default=3, help="organisations")
+    simulate.add_argument("--employees", type=int, default=30, help="mailboxes per tenant")
+    simulate.add_argument("--seed", type=int, default=7, help="random seed")
+    simulate.add_argument(
+        "--attack-rate", type=float, default=0.01, help="share of messages that are attacks"
+    )
+    simulate.add_argument("--start", default="2026-01-05", help="first day (ISO date)")
+    simulate.add_argument(
+        "--drift-day", type=int, default=None, help="day index from which attacks change tactic"
+    )
     simulate.add_argument("--workers", type=int, default=2, help="processes (output is identical)")
-    simulate.add_argument("--out", required=True)
+    simulate.add_argument("--out", required=True, help="lake directory to write")
     simulate.set_defaults(run=_simulate)
 
-    ingest = sub.add_parser("ingest", help="parse .eml/mbox mail into daily parquet partitions")
-    ingest.add_argument("--out", required=True)
-    ingest.add_argument("--tenant", default="default")
+    ingest = sub.add_parser(
+        "ingest",
+        help="parse .eml/mbox mail into daily parquet partitions",
+        description="Parse real mail into the lake (one part per batch and day; the same files "
+        "again rewrite the same part). Unparseable mail lands in the quarantine table with its "
+        "reason. Exit 0 all read, 2 usage, 3 some path could not be read.",
+        formatter_class=_formatter,
+    )
+    ingest.add_argument("--out", required=True, help="lake directory to write")
+    ingest.add_argument("--tenant", default="default", help="tenant the mail belongs to")
     ingest.add_argument(
         "--undated-time",
         default="",
-        help="ISO time for mail without a usable Date header (default: its file's modification "
+        help="ISO time for mail without a usable Date header (empty: its file's modification "
         "time; never the clock, so ingesting the same files again gives the same rows)",
     )
-    ingest.add_argument("paths", nargs="+")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help=".eml file, mbox or directory")
     ingest.set_defaults(run=_ingest)
-    back = sub.add_parser("rollback", help="point production at an earlier model version")
+
+    back = sub.add_parser(
+        "rollback",
+        help="point production at an earlier model version",
+        description="Point the store's production pointer at an earlier model version (audited).",
+        formatter_class=_formatter,
+    )
     back.add_argument("--artifact", required=True, help="store directory or s3://bucket/prefix")
     back.add_argument("--to", required=True, help="model version (see models/ in the store)")
     back.add_argument("--reason", default="", help="why, for the audit record")
@@ -232,12 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)  # a bad option exits 2 with argparse's message
     try:
         return int(args.run(args))
+    except UsageError as exc:
+        parser.exit(EXIT_USAGE, f"attack-detection {args.command}: error: {exc}\n")
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"attack-detection {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_PARTIAL
 
 
 if __name__ == "__main__":

@@ -23,12 +23,17 @@ def _cursor(raw: str | None) -> dict[str, float]:
 
 
 @dg.sensor(
-    job=retrain_job, minimum_interval_seconds=120, default_status=dg.DefaultSensorStatus.RUNNING
+    job=retrain_job,
+    minimum_interval_seconds=120,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Requests one retraining run per drift episode: when the latest feature_drift check "
+        "evaluation failed, it is newer than the cursor, it did not come from a run this "
+        "sensor started (that run already retrained on the drifted mail), and the cooldown "
+        "has passed."
+    ),
 )
 def drift_retrain_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """Requests one retraining run per drift episode: when the latest feature_drift check
-    evaluation failed, it is newer than the cursor, it did not come from a run this sensor
-    started (that run already retrained on the drifted mail), and the cooldown has passed."""
     cursor = _cursor(context.cursor)
     record = context.instance.get_latest_asset_check_evaluation_record(DRIFT_CHECK_KEY)
     if record is None or record.id <= cursor["evaluation_id"]:
@@ -65,14 +70,18 @@ def _day_signature(folder: Path) -> str:
 
 
 @dg.sensor(
-    job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
+    job=ingest_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Lands a day's partition when files appear or change in the drop folder's YYYY-MM-DD/ "
+        "directory. The cursor remembers each day's file count and newest modification time, "
+        "so a day is landed again only when its files change."
+    ),
 )
 def mail_drop_sensor(
     context: dg.SensorEvaluationContext, lake_store: LakeResource
 ) -> dg.SensorResult:
-    """Lands a day's partition when files appear or change in the drop folder's YYYY-MM-DD/
-    directory. The cursor remembers each day's file count and newest modification time, so a day
-    is landed again only when its files change."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requests, skipped = [], []
     root = lake_store.drop
@@ -104,10 +113,14 @@ def mail_drop_sensor(
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen), skip_reason=reason)
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Every failed run (a failed step, or a blocking check that stopped deployment) goes "
+        "to the log and, when ATTACK_DETECTION_ALERT_WEBHOOK_URL is set, to that webhook."
+    ),
+)
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext) -> None:
-    """Every failed run (a failed step, or a blocking check that stopped deployment) goes to the
-    log and, when ATTACK_DETECTION_ALERT_WEBHOOK_URL is set, to that webhook."""
     run = context.dagster_run
     failed_steps = sorted({e.step_key for e in context.get_step_failure_events() if e.step_key})
     text = (
@@ -133,11 +146,16 @@ ALERTED_CHECKS = (
 )
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Every new failed evaluation of a gate or drift check (blocking or WARN) goes to the "
+        "log and, when ATTACK_DETECTION_ALERT_WEBHOOK_URL is set, to that webhook. The cursor "
+        "keeps the last evaluation seen per check, so each failure is announced once."
+    ),
+)
 def check_failure_alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    """Every new failed evaluation of a gate or drift check (blocking or WARN) goes to the log and,
-    when ATTACK_DETECTION_ALERT_WEBHOOK_URL is set, to that webhook. The cursor keeps the last
-    evaluation seen per check, so each failure is announced once."""
     seen: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
     alerts = []
     for key in ALERTED_CHECKS:

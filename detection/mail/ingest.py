@@ -16,7 +16,7 @@ import csv
 import mailbox
 import stat
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,10 +186,11 @@ def ingest(
     *,
     tenant_id: str = "default",
     undated_time: datetime | None = None,
+    on_message: Callable[[], None] | None = None,
 ) -> IngestResult:
     """Parse every message under ``paths``. Never raises on bad mail; raises on a bad manifest.
     Mail without a usable Date arrives at the manifest's date, else ``undated_time``, else its
-    file's modification time."""
+    file's modification time. ``on_message`` is called once per message read (progress)."""
     result = IngestResult()
     seen: set[str] = set()
     manifests: dict[Path, dict[str, Labelled]] = {}
@@ -202,6 +203,8 @@ def ingest(
         labelled = manifests[root].get(str(file.resolve())) or _folder_label(file, root)
         fallback = labelled.date or undated_time or _modified(file)
         for name, raw, why in iter_raw_messages(file):
+            if on_message is not None:
+                on_message()
             if raw is None:
                 reason = "unreadable" if why.startswith("unreadable") else "too_large"
                 result.quarantine.append(quarantine_row(name, "", reason, why))

@@ -158,8 +158,9 @@ def test_cli_scores_from_s3(first_run, s3_endpoint, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    assert output.returncode == 3, output.stderr  # the junk is held unread: a partial run
     results = {Path(r["path"]).name: r for r in json.loads(output.stdout)["results"]}
     assert results["phish.eml"]["verdict"] == "attack"
     assert (

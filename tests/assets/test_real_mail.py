@@ -171,9 +171,12 @@ def test_the_deployed_bundle_scores_unseen_real_mail_through_the_cli(world, real
         env=dict(os.environ),
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
     results = pd.DataFrame(json.loads(output.stdout)["results"])
+    # exit 3 exactly when some message could not be read (held as suspicious without a score)
+    unread = bool(results["score"].isna().to_numpy().any())
+    assert output.returncode == (3 if unread else 0), output.stderr
     attacks = results["path"].str.contains("/attack/")
     flagged = results["verdict"] == "attack"
     assert flagged[attacks].mean() > 0.5  # sources it trained on, messages it never saw

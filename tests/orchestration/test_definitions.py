@@ -87,3 +87,17 @@ def test_dagster_cli_validates_the_workspace(dbt_manifest):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_sensor_schedule_and_job_says_what_it_does(dbt_manifest):
+    """The UI shows the description beside each sensor, schedule and job (a function's docstring
+    is not used for it)."""
+    definitions = defs()
+    repository = definitions.get_repository_def()
+    described = [
+        *repository.sensor_defs,
+        *repository.schedule_defs,
+        *(j for j in repository.get_all_jobs() if not j.name.startswith("__")),
+    ]
+    missing = [d.name for d in described if not (d.description or "").strip()]
+    assert described and not missing, f"no description: {missing}"

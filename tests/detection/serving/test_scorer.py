@@ -191,10 +191,12 @@ def test_cli_scores_the_real_corpus_sample(bundle_dir, real_mail, tmp_path):
         [str(cli), "score", "--artifact", str(bundle_dir), "--format", "json", *map(str, files)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
     results = json.loads(output.stdout)["results"]
     assert len(results) == len(files)
+    # exit 3 exactly when some message could not be read (held as suspicious without a score)
+    assert output.returncode == (3 if any(r["score"] is None for r in results) else 0)
     for row in results:
         assert row["verdict"] in {"attack", "safe", "suspicious"}
         assert row["reasons"] or row["verdict"] == "safe"
@@ -228,8 +230,9 @@ def test_cli_scores_a_hostile_batch_whole_and_holds_what_it_cannot_read(bundle_d
         [str(cli), "score", "--artifact", str(bundle_dir), "--format", "json", str(tmp_path)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    assert output.returncode == 3  # partial: one input could not be read; the rest are printed
     rows = {Path(r["path"]).name: r for r in json.loads(output.stdout)["results"]}
     assert set(rows) == set(inputs)
     for name in ("overflow-date.eml", "nul-padded.eml", "idna.eml"):
@@ -237,15 +240,3 @@ def test_cli_scores_a_hostile_batch_whole_and_holds_what_it_cannot_read(bundle_d
     assert rows["junk.eml"]["verdict"] == "suspicious" and rows["junk.eml"]["score"] is None
     assert rows["junk.eml"]["reasons"][0].startswith("not_rfc822")
     assert "scored 4 messages" in output.stderr and "'suspicious': 1" in output.stderr
-
-
-def test_cli_reports_a_missing_artifact_clearly(tmp_path):
-    cli = Path(sys.executable).with_name("attack-detection")
-    result = subprocess.run(
-        [str(cli), "score", "--artifact", str(tmp_path / "nothing"), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "no production model yet" in result.stderr
