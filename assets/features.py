@@ -30,7 +30,15 @@ class TrainingTableConfig(dg.Config):
 # Declarative automation: when new mail lands and its baselines are built (ingest_job, the drop
 # sensor), the features follow by themselves (feature_automation_sensor); retraining stays
 # behind the schedule and the drift sensor, and deployment behind the gate.
-NEW_MAIL = dg.AutomationCondition.eager()
+# Dagster's eager condition without its "no dependency partition missing" clause: the mail's
+# daily partitions run to today while mail exists only for the days landed, so with the clause
+# the features would never refresh (every tick "not requested" for ~hundreds of missing days). A
+# refresh follows an update of any dependency; a day still missing simply has no mail yet.
+NEW_MAIL = (
+    dg.AutomationCondition.eager()
+    .without(~dg.AutomationCondition.any_deps_missing())
+    .with_label("after new mail (missing days allowed)")
+)
 
 
 @dg.asset(

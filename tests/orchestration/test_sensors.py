@@ -128,3 +128,30 @@ def test_check_failure_alert_announces_each_failed_evaluation_once(monkeypatch):
         third = dg.build_sensor_context(instance=instance, cursor=again.cursor)
         sensors.check_failure_alert_sensor(third)
         assert len(posted) == 1
+
+
+def test_a_landed_day_brings_the_feature_refresh_although_most_days_are_missing(dbt_manifest):
+    """The mail partitions run to today while mail exists for a few days: a missing day must not
+    hold the features back (Dagster's eager condition waits for every dependency partition)."""
+    from datetime import date
+
+    from assets.mail import MAIL_START
+    from orchestration.definitions import defs
+
+    definitions = defs()
+    features = dg.AssetSelection.groups("features")
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(
+            defs=definitions, instance=instance, asset_selection=features
+        )
+        assert first.total_requested == 0  # nothing landed, nothing to refresh
+        day = date.fromisoformat(MAIL_START).isoformat()
+        instance.report_runless_asset_event(dg.AssetMaterialization("raw_messages", partition=day))
+        landed = dg.evaluate_automation_conditions(
+            defs=definitions, instance=instance, asset_selection=features, cursor=first.cursor
+        )
+        assert landed.get_num_requested(dg.AssetKey("message_features")) == 1
+        again = dg.evaluate_automation_conditions(
+            defs=definitions, instance=instance, asset_selection=features, cursor=landed.cursor
+        )
+        assert again.total_requested == 0  # requested once per landing, not every tick
