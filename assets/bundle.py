@@ -129,7 +129,7 @@ def candidate_bundle(
         with_history=point.with_history,
         snapshot=snapshot,
         metrics=evaluation.as_dict(),
-        lineage=lineage_of(candidate, gate_policy.policy(), context.run_id),
+        lineage=lineage_of(candidate, gate_policy.policy(), context.run.run_id),
     )
     directory = work.candidate_bundle
     shutil.rmtree(directory, ignore_errors=True)
@@ -144,7 +144,7 @@ def require_same_run(context: dg.AssetExecutionContext, upstream: dg.AssetKey) -
     """The gate holds only within one run: refuse to act on an upstream result (and its checks)
     that another run produced."""
     event = context.instance.get_latest_materialization_event(upstream)
-    if event is None or event.run_id != context.run_id:
+    if event is None or event.run_id != context.run.run_id:
         raise dg.Failure(
             f"{context.asset_key.to_user_string()} must run in the same run as "
             f"{upstream.to_user_string()} (and its blocking checks); materialise them together, "

@@ -35,7 +35,7 @@ def deployed_model(
             store,
             bundle,
             {
-                "run_id": context.run_id,
+                "run_id": context.run.run_id,
                 "metrics": evaluation.combined.as_dict(),
                 "lineage": lineage,
                 "gate_policy": policy,
@@ -82,7 +82,7 @@ def rollback_production(
         result = rollback(
             store,
             config.version,
-            {"run_id": context.run_id, "reason": config.reason},
+            {"run_id": context.run.run_id, "reason": config.reason},
             force=config.force,
         )
     except (ArtifactStoreError, BundleError) as exc:

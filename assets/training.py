@@ -132,7 +132,7 @@ def text_model(
         attacks=int(y[train].sum()),
         terms=len(model.terms),
         out_of_fold_rows=len(train),
-        run_id=context.run_id,
+        run_id=context.run.run_id,
     )
     info.save(work.text_model, model.to_bytes())
     pd.DataFrame(
@@ -205,7 +205,7 @@ def candidate_model(
         seed=config.seed,
         params=params.lightgbm(0.0) | {"num_boost_round": params.num_boost_round},
         text_params=text_info.params,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
     )
     candidate.save(work.candidate)
     importance = dict(

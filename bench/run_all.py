@@ -189,6 +189,12 @@ def main() -> None:
             results["baselines_cost_model"] = cost_model(saved)
         elif section == "pipeline":
             results["pipeline_1m"] = repeat("bench.pipeline", ["--days", "33"], runs=3)
+            if Path("../shared/data/real-mail/manifest.csv").is_file():  # real words (#17)
+                results["pipeline_1m_real_text"] = repeat(
+                    "bench.pipeline",
+                    ["--days", "33", "--text-corpus", "../shared/data/real-mail"],
+                    runs=3,
+                )
         elif section == "gc":  # collector pauses, scoring with the model the pipeline deployed
             results["gc_pause"] = repeat("bench.gc_pause", [], runs=1)
         elif section == "evidently":

@@ -4,7 +4,6 @@ partitioned by day); ``retrain_job`` does everything after."""
 import dagster as dg
 
 from assets.deployment import rollback_production
-from assets.mail import MAIL_DAYS
 
 INGEST_JOB = "ingest_job"
 RETRAIN_JOB = "retrain_job"
@@ -14,8 +13,7 @@ RETRAIN = dg.AssetSelection.all() - DAILY
 
 ingest_job = dg.define_asset_job(
     name=INGEST_JOB,
-    selection=DAILY,
-    partitions_def=MAIL_DAYS,
+    selection=DAILY,  # partitioned by day: Dagster infers it from the selected assets
     description="Land one or more days of mail (simulated, drop folder or a path) in the lake and "
     "update the dbt baselines and feature mart for those days (incremental).",
 )

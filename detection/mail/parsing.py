@@ -11,6 +11,7 @@ import codecs
 import email
 import hashlib
 import re
+import warnings
 from datetime import UTC, datetime
 from email import policy
 from email.errors import HeaderParseError
@@ -30,6 +31,16 @@ from detection.mail.schema import (
     Attachment,
     Message,
     Url,
+)
+
+# A part that declares the charset "unicode-escape" makes the standard library decode its body
+# with that codec, which warns once per bad escape: text chosen by the sender, not a defect of
+# ours, and a stream of them would flood a scoring service's log. Silenced for that module only.
+warnings.filterwarnings(
+    "ignore",
+    message="invalid escape sequence",
+    category=DeprecationWarning,
+    module=r"email\.message",
 )
 
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
