@@ -75,11 +75,9 @@ class _Rows:
 
     def __init__(self, fmt: str, version: str) -> None:
         self.fmt, self.count, self.version = fmt, 0, version
-        if fmt == "jsonl":
-            pass
-        elif fmt == "json":
+        if fmt == "json":
             sys.stdout.write(f'{{"model_version": {json.dumps(version)}, "results": [')
-        else:
+        elif fmt == "csv":
             self.writer = csv.writer(sys.stdout)
             self.writer.writerow(["path", "message_id", "score", "verdict", "reasons"])
 

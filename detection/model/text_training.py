@@ -70,6 +70,7 @@ class _Builder:
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
         self.seen: dict[bytes, int] = {}  # digest of a document's terms -> its row
+        self.texts: dict[bytes, int] = {}  # digest of a subject and body -> its row
         self.document_of: list[int] = []
         self.rows: list[int] = []
         self.cols: list[int] = []
@@ -89,6 +90,16 @@ class _Builder:
             self.cols += list(counted)
             self.values += list(counted.values())
         self.document_of.append(row)
+
+    def add_text(self, subject: str, body: str) -> None:
+        """A message's text: tokenised only the first time this subject and body are seen."""
+        key = hashlib.blake2b(f"{subject}\x00{body}".encode(), digest_size=16).digest()
+        row = self.texts.get(key)
+        if row is None:
+            self.add(terms_of(subject, body))
+            self.texts[key] = self.document_of[-1]
+        else:
+            self.document_of.append(row)
 
     def matrix(self) -> TermMatrix:
         from scipy import sparse
@@ -219,7 +230,7 @@ def out_of_fold_scores(
     fold_of_row = fold_of_group[group_of]
     split = (
         (np.flatnonzero(fold_of_row != fold), np.flatnonzero(fold_of_row == fold))
-        for fold in range(int(fold_of_group.max()) + 1)
+        for fold in range(folds.get_n_splits())
     )
     for fit, held in split:
         if learn is not None:
@@ -244,16 +255,9 @@ def lake_term_matrix(message_ids: list[str], lake_dir: Path) -> TermMatrix:
 
     builder = _Builder()
     landed: dict[str, int] = {}
-    texts: dict[bytes, int] = {}  # digest of a subject and body -> its row: tokenised once
     for message_id, subject, body, _ in iter_texts(lake_dir, message_ids):
         landed[message_id] = len(builder.document_of)
-        text = hashlib.blake2b(f"{subject}\x00{body}".encode(), digest_size=16).digest()
-        row = texts.get(text)
-        if row is None:
-            builder.add(terms_of(subject, body))
-            texts[text] = builder.document_of[-1]
-        else:
-            builder.document_of.append(row)
+        builder.add_text(subject, body)
     missing = [m for m in message_ids if m not in landed]
     if missing:
         raise HandoffError(
