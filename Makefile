@@ -10,6 +10,9 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ATTACK_DETECTION_DUCKDB_PATH ?= $(CURDIR)/var/warehouse.duckdb
 export ATTACK_DETECTION_LAKE_DIR ?= $(CURDIR)/var/lake
 DBT_MANIFEST := dbt_project/target/manifest.json
+# extra dependency groups to install, e.g. SYNC_GROUPS="--group engines" (Spark, PostgreSQL: the
+# scale-out tests, which skip without them; .ci/run installs them)
+SYNC_GROUPS ?=
 
 .PHONY: env manifest run ui test fuzz lint format bench clean
 
@@ -18,7 +21,7 @@ DBT_MANIFEST := dbt_project/target/manifest.json
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
 
 env: $(UV)
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet $(SYNC_GROUPS)
 
 # dagster-dbt needs the dbt manifest before Dagster loads the definitions.
 manifest: env

@@ -2,11 +2,13 @@
     window, rank the key's rows of `source` (a CTE already limited to mail before the window's
     end) by (received_at, message_id) and keep `keys`, `carried` columns, received_at, message_id
     and key_rank. The model selects the rank it needs (first message, the N-th, ...). On a first
-    or full-refresh build the window is all of time, so every key is ranked. -#}
+    or full-refresh build the window is all of time, so every key is ranked. Where an engine
+    rewrites whole tenants (rewrite_keys), every key of a tenant with mail in the window is. -#}
 {% macro ranked_per_key(source, keys, carried=[]) -%}
+{%- set touched_keys = rewrite_keys(keys) -%}
 touched as (
 
-    select distinct {{ keys | join(', ') }}
+    select distinct {{ touched_keys | join(', ') }}
     from {{ source }}
     where received_at >= {{ window_start() }}
 
@@ -26,7 +28,7 @@ ranked as (
         ) as key_rank
     from {{ source }}
     inner join touched
-        on {% for key in keys %}{{ source }}.{{ key }} = touched.{{ key }}{{ " and " if not loop.last }}{% endfor %}
+        on {% for key in touched_keys %}{{ source }}.{{ key }} = touched.{{ key }}{{ " and " if not loop.last }}{% endfor %}
 
 )
 {%- endmacro %}

@@ -1,4 +1,5 @@
-"""The drift sensor against real asset-check evaluations stored in a Dagster instance."""
+"""The sensors against real runs and asset-check evaluations stored in a Dagster instance, on
+SQLite and on PostgreSQL (the ``instance`` fixture, tests/orchestration/conftest.py)."""
 
 import json
 
@@ -42,45 +43,41 @@ def _requests(result: dg.SensorResult) -> list[dg.RunRequest]:
     return list(result.run_requests or [])
 
 
-def test_one_drift_failure_requests_one_retraining_run():
-    with dg.instance_for_test() as instance:
-        result = _tick(instance, None)
-        assert _requests(result) == []
-        _evaluate_drift(instance, passed=False)
-        result = _tick(instance, None)
-        [request] = _requests(result)
-        assert (request.run_key or "").startswith("drift-") and request.tags[TRIGGER_TAG] == "drift"
-        cursor = _cursor(result)
-        result = _tick(instance, cursor)  # same evaluation again: nothing new
-        assert _requests(result) == []
+def test_one_drift_failure_requests_one_retraining_run(instance):
+    result = _tick(instance, None)
+    assert _requests(result) == []
+    _evaluate_drift(instance, passed=False)
+    result = _tick(instance, None)
+    [request] = _requests(result)
+    assert (request.run_key or "").startswith("drift-") and request.tags[TRIGGER_TAG] == "drift"
+    cursor = _cursor(result)
+    result = _tick(instance, cursor)  # same evaluation again: nothing new
+    assert _requests(result) == []
 
 
-def test_passing_drift_check_and_own_retraining_run_do_not_trigger():
-    with dg.instance_for_test() as instance:
-        _evaluate_drift(instance, passed=True)
-        result = _tick(instance, None)
-        assert _requests(result) == []
-        _evaluate_drift(instance, passed=False, tags={TRIGGER_TAG: "drift"})
-        result = _tick(instance, _cursor(result))
-        assert _requests(result) == []
+def test_passing_drift_check_and_own_retraining_run_do_not_trigger(instance):
+    _evaluate_drift(instance, passed=True)
+    result = _tick(instance, None)
+    assert _requests(result) == []
+    _evaluate_drift(instance, passed=False, tags={TRIGGER_TAG: "drift"})
+    result = _tick(instance, _cursor(result))
+    assert _requests(result) == []
 
 
-def test_cooldown_suppresses_a_second_episode(monkeypatch: pytest.MonkeyPatch):
-    with dg.instance_for_test() as instance:
-        _evaluate_drift(instance, passed=False)
-        result = _tick(instance, None)
-        assert len(_requests(result)) == 1
-        _evaluate_drift(instance, passed=False)
-        second = _tick(instance, _cursor(result))
-        assert _requests(second) == []
-        monkeypatch.setattr(sensors, "DRIFT_COOLDOWN_SECONDS", 0)
-        _evaluate_drift(instance, passed=False)
-        third = _tick(instance, _cursor(second))
-        assert len(_requests(third)) == 1
-        assert (
-            json.loads(_cursor(third))["evaluation_id"]
-            > json.loads(_cursor(second))["evaluation_id"]
-        )
+def test_cooldown_suppresses_a_second_episode(instance, monkeypatch: pytest.MonkeyPatch):
+    _evaluate_drift(instance, passed=False)
+    result = _tick(instance, None)
+    assert len(_requests(result)) == 1
+    _evaluate_drift(instance, passed=False)
+    second = _tick(instance, _cursor(result))
+    assert _requests(second) == []
+    monkeypatch.setattr(sensors, "DRIFT_COOLDOWN_SECONDS", 0)
+    _evaluate_drift(instance, passed=False)
+    third = _tick(instance, _cursor(second))
+    assert len(_requests(third)) == 1
+    assert (
+        json.loads(_cursor(third))["evaluation_id"] > json.loads(_cursor(second))["evaluation_id"]
+    )
 
 
 def _drop_tick(cursor: str | None) -> dg.SensorResult:
@@ -113,24 +110,25 @@ def test_drop_sensor_lands_new_and_changed_days_once(tmp_path, monkeypatch):
     assert len({r.run_key for r in again} | {request.run_key}) == 3
 
 
-def test_check_failure_alert_announces_each_failed_evaluation_once(monkeypatch):
+def test_check_failure_alert_announces_each_failed_evaluation_once(instance, monkeypatch):
     posted: list[str] = []
     monkeypatch.setattr(sensors, "post_alert", lambda text: posted.append(text))
-    with dg.instance_for_test() as instance:
-        _evaluate_drift(instance, passed=False)
-        context = dg.build_sensor_context(instance=instance)
-        sensors.check_failure_alert_sensor(context)
-        assert len(posted) == 1 and "candidate_model:feature_drift failed" in posted[0]
-        again = dg.build_sensor_context(instance=instance, cursor=context.cursor)
-        sensors.check_failure_alert_sensor(again)
-        assert len(posted) == 1  # the same evaluation is not announced twice
-        _evaluate_drift(instance, passed=True)
-        third = dg.build_sensor_context(instance=instance, cursor=again.cursor)
-        sensors.check_failure_alert_sensor(third)
-        assert len(posted) == 1
+    _evaluate_drift(instance, passed=False)
+    context = dg.build_sensor_context(instance=instance)
+    sensors.check_failure_alert_sensor(context)
+    assert len(posted) == 1 and "candidate_model:feature_drift failed" in posted[0]
+    again = dg.build_sensor_context(instance=instance, cursor=context.cursor)
+    sensors.check_failure_alert_sensor(again)
+    assert len(posted) == 1  # the same evaluation is not announced twice
+    _evaluate_drift(instance, passed=True)
+    third = dg.build_sensor_context(instance=instance, cursor=again.cursor)
+    sensors.check_failure_alert_sensor(third)
+    assert len(posted) == 1
 
 
-def test_a_landed_day_brings_the_feature_refresh_although_most_days_are_missing(dbt_manifest):
+def test_a_landed_day_brings_the_feature_refresh_although_most_days_are_missing(
+    instance, dbt_manifest
+):
     """The mail partitions run to today while mail exists for a few days: a missing day must not
     hold the features back (Dagster's eager condition waits for every dependency partition)."""
     from datetime import date
@@ -140,18 +138,17 @@ def test_a_landed_day_brings_the_feature_refresh_although_most_days_are_missing(
 
     definitions = defs()
     features = dg.AssetSelection.groups("features")
-    with dg.instance_for_test() as instance:
-        first = dg.evaluate_automation_conditions(
-            defs=definitions, instance=instance, asset_selection=features
-        )
-        assert first.total_requested == 0  # nothing landed, nothing to refresh
-        day = date.fromisoformat(MAIL_START).isoformat()
-        instance.report_runless_asset_event(dg.AssetMaterialization("raw_messages", partition=day))
-        landed = dg.evaluate_automation_conditions(
-            defs=definitions, instance=instance, asset_selection=features, cursor=first.cursor
-        )
-        assert landed.get_num_requested(dg.AssetKey("message_features")) == 1
-        again = dg.evaluate_automation_conditions(
-            defs=definitions, instance=instance, asset_selection=features, cursor=landed.cursor
-        )
-        assert again.total_requested == 0  # requested once per landing, not every tick
+    first = dg.evaluate_automation_conditions(
+        defs=definitions, instance=instance, asset_selection=features
+    )
+    assert first.total_requested == 0  # nothing landed, nothing to refresh
+    day = date.fromisoformat(MAIL_START).isoformat()
+    instance.report_runless_asset_event(dg.AssetMaterialization("raw_messages", partition=day))
+    landed = dg.evaluate_automation_conditions(
+        defs=definitions, instance=instance, asset_selection=features, cursor=first.cursor
+    )
+    assert landed.get_num_requested(dg.AssetKey("message_features")) == 1
+    again = dg.evaluate_automation_conditions(
+        defs=definitions, instance=instance, asset_selection=features, cursor=landed.cursor
+    )
+    assert again.total_requested == 0  # requested once per landing, not every tick

@@ -1,7 +1,8 @@
 {{ config(
     materialized='incremental',
     unique_key='message_id',
-    incremental_strategy='delete+insert',
+    partition_by=rewrite_partition(['received_day']),
+    incremental_strategy=rewrite_strategy(),
     on_schema_change='fail'
 ) }}
 
@@ -193,7 +194,9 @@ final as (
         + count(*) over recipient_history as recipient_prior_messages,
         coalesce(recipient_before.prior_from_first_time_senders, 0)
         + coalesce(sum(case when with_history.sender_prior_messages = 0 then 1 else 0 end)
-            over recipient_history, 0) as recipient_prior_from_first_time_senders
+            over recipient_history, 0) as recipient_prior_from_first_time_senders,
+        -- the day partition-overwrite engines rewrite whole (incremental_rewrite.sql)
+        {{ utc_date('with_history.received_at') }} as received_day
     from with_history
     left join recipient_before
         on

@@ -1,7 +1,8 @@
 {{ config(
     materialized='incremental',
     unique_key=['tenant_id', 'sender_address'],
-    incremental_strategy='delete+insert',
+    partition_by=rewrite_partition(['tenant_id']),
+    incremental_strategy=rewrite_strategy(),
     on_schema_change='fail'
 ) }}
 
@@ -14,7 +15,7 @@ with
 messages as (
 
     select * from {{ ref('stg_mail__messages') }}
-    where received_at < {{ window_end() }}
+    where received_at < {{ key_history_end() }}
 
 ),
 

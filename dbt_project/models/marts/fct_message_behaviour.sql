@@ -1,7 +1,8 @@
 {{ config(
     materialized='incremental',
     unique_key='message_id',
-    incremental_strategy='delete+insert',
+    partition_by=rewrite_partition(['received_day']),
+    incremental_strategy=rewrite_strategy(),
     on_schema_change='fail'
 ) }}
 
@@ -291,9 +292,11 @@ final as (
         tenant_id,
         received_at,
         {% for feature in var('behaviour_features', []) %}
-            case when has_history then {{ feature }} end as {{ feature }}
-            {%- if not loop.last %},{% endif %}
+            case when has_history then {{ feature }} end as {{ feature }},
         {% endfor %}
+        -- the day an incremental run rewrites whole on partition-overwrite engines (last: where
+        -- it is a partition column, the engine stores it last)
+        {{ utc_date('received_at') }} as received_day
     from computed
 
 )

@@ -1,0 +1,211 @@
+"""The dbt project on another engine beside DuckDB: the same lake, the same runs, every table
+compared and every run timed.
+
+    python -m bench.dbt_engines --engine spark --lake LAKE --out DIR --windows 0:4,4:6,6:8
+    python -m bench.dbt_engines compare --days 8 --repeats 3      # both engines, timed
+
+A run plan is a list of day windows over the lake's days, landed one window at a time into a lake
+of the plan's own (as ``raw_messages`` lands them): the first window's run builds every model and
+test from nothing (``dbt build``), each later one is an incremental ``dbt run`` of its window as
+Dagster passes it (``window_start``/``window_end`` vars, whole UTC days), then ``dbt test``.
+Every invocation runs in this process through dbt's Python API, so Spark's session (its JVM and
+metastore, about half a minute to start) is started once per plan. At the end each base table is
+written to ``OUT/tables/NAME.parquet`` and the seconds of each invocation to ``OUT/runs.json``.
+
+Spark runs in dbt-spark's session mode (``uv sync --group engines``; Java 17+ on PATH).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+SCHEMA = {"spark": "attack_detection", "duckdb": "main"}
+
+
+def landed_days(lake_dir: Path) -> list[date]:
+    return sorted(
+        date.fromisoformat(p.name.removeprefix("date="))
+        for p in (lake_dir / "messages").glob("date=*")
+    )
+
+
+def windows_of(spec: str) -> list[tuple[int, int]]:
+    """``0:4,4:6`` -> [(0, 4), (4, 6)]: half-open ranges of landed-day indices."""
+    return [(int(a), int(b)) for a, b in (part.split(":") for part in spec.split(","))]
+
+
+def _invoke(args: list[str]) -> float:
+    from dbt.cli.main import dbtRunner
+
+    started = time.perf_counter()
+    result = dbtRunner().invoke(args)
+    if not result.success:
+        raise SystemExit(f"dbt {' '.join(args[:1])} failed: {result.exception or 'see the log'}")
+    return time.perf_counter() - started
+
+
+def run_plan(
+    engine: str, lake_dir: Path, out: Path, windows: list[tuple[int, int]]
+) -> dict[str, object]:
+    """Run the plan on one engine; write its tables and timings under ``out``."""
+    from detection.features.behaviour import dbt_vars
+
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    lake_dir = lake_dir.resolve()
+    # Spark's driver binds to loopback (no network needed) and Derby writes its log in the
+    # working directory: the plan's own folder
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.chdir(out)
+    staged = out / "lake"
+    os.environ["ATTACK_DETECTION_LAKE_DIR"] = str(staged.resolve())
+    os.environ["ATTACK_DETECTION_DUCKDB_PATH"] = str((out / "warehouse.duckdb").resolve())
+    os.environ["ATTACK_DETECTION_SPARK_DIR"] = str((out / "spark").resolve())
+    days = landed_days(lake_dir)
+    common = [
+        "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
+        "--target", {"spark": "spark", "duckdb": "local"}[engine],
+        "--target-path", str((out / "target").resolve()),
+        "--log-path", str((out / "logs").resolve()), "--quiet",
+    ]  # fmt: skip
+    runs: list[dict[str, object]] = []
+    for position, (first, last) in enumerate(windows):
+        for day in days[first:last]:
+            for folder in lake_dir.glob(f"*/date={day}"):
+                shutil.copytree(folder, staged / folder.parent.name / folder.name)
+        window = {
+            "window_start": f"{days[first]} 00:00:00",
+            "window_end": f"{days[last - 1] + timedelta(days=1)} 00:00:00",
+        }
+        variables = ["--vars", json.dumps({**dbt_vars(), **window})]
+        if position == 0:
+            runs.append({"step": "build", "window": window,
+                         "seconds": _invoke(["build", *common, *variables])})  # fmt: skip
+        else:
+            runs.append({"step": "run", "window": window,
+                         "seconds": _invoke(["run", *common, *variables])})  # fmt: skip
+    if len(windows) > 1:
+        runs.append({"step": "test", "seconds": _invoke(["test", *common, "--vars",
+                                                         json.dumps(dbt_vars())])})  # fmt: skip
+    tables = _dump_tables(engine, out)
+    result = {"engine": engine, "runs": runs, "tables": tables}
+    (out / "runs.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _dump_tables(engine: str, out: Path) -> dict[str, int]:
+    """Every base table (not the staging views) to ``out/tables/NAME/`` as parquet; row counts
+    returned."""
+    target = out / "tables"
+    counts: dict[str, int] = {}
+    if engine == "spark":
+        from pyspark.sql import SparkSession  # pyright: ignore[reportMissingImports]
+
+        spark = SparkSession.builder.getOrCreate()
+        for table in spark.catalog.listTables(SCHEMA["spark"]):
+            if table.tableType == "VIEW" or table.isTemporary:
+                continue
+            frame = spark.table(f"{SCHEMA['spark']}.{table.name}")
+            frame.coalesce(1).write.mode("overwrite").parquet(str(target / table.name))
+            counts[table.name] = frame.count()
+        spark.stop()
+    else:
+        import duckdb
+
+        # the same settings as dbt's own connection in this process (DuckDB refuses a second
+        # connection to one file with others)
+        with duckdb.connect(os.environ["ATTACK_DETECTION_DUCKDB_PATH"]) as con:
+            names = [
+                r[0]
+                for r in con.execute(
+                    "select table_name from information_schema.tables"
+                    " where table_type = 'BASE TABLE'"
+                ).fetchall()
+            ]
+            for name in names:
+                (target / name).mkdir(parents=True)
+                con.execute(f"copy {name} to '{target / name}/part-0.parquet' (format parquet)")
+                counts[name] = con.execute(f"select count(*) from {name}").fetchone()[0]  # type: ignore[index]
+    return counts
+
+
+def simulated_lake(lake_dir: Path, days: int, seed: int) -> None:
+    from detection.mail import lake
+    from detection.mail.schema import messages_to_tables
+    from detection.simulation.generator import SimulationConfig, simulate
+
+    config = SimulationConfig(days=days, tenants=2, employees=15, attack_rate=0.05, seed=seed)
+    for day, messages in simulate(config):
+        lake.write_day(lake_dir, day, messages_to_tables(messages))
+
+
+def _compare(args: argparse.Namespace) -> None:
+    """Both engines on one simulated lake, each plan in its own process, ``repeats`` times."""
+    root = Path(tempfile.mkdtemp(prefix="dbt-engines-"))
+    try:
+        simulated_lake(root / "lake", args.days, args.seed)
+        half = args.days // 2
+        plans = {"full build": f"0:{args.days}", "build + 2 incremental days": f"0:{half},"
+                 f"{half}:{half + 1},{half + 1}:{half + 2}"}  # fmt: skip
+        rows = []
+        for label, spec in plans.items():
+            seconds: dict[str, list[float]] = {"duckdb": [], "spark": []}
+            for _ in range(args.repeats):
+                for engine in seconds:
+                    out = root / f"{engine}-run"
+                    shutil.rmtree(out, ignore_errors=True)
+                    started = time.perf_counter()
+                    subprocess.run(
+                        [sys.executable, "-m", "bench.dbt_engines", "--engine", engine,
+                         "--lake", str(root / "lake"), "--out", str(out), "--windows", spec],
+                        check=True, stdout=subprocess.DEVNULL,
+                    )  # fmt: skip
+                    seconds[engine].append(time.perf_counter() - started)
+            rows.append((label, seconds))
+        print(f"lake: {args.days} simulated days, seed {args.seed}; {args.repeats} runs each")
+        print("plan | DuckDB s (min-max) | Spark s (min-max) | Spark / DuckDB")
+        for label, seconds in rows:
+            d, s = statistics.median(seconds["duckdb"]), statistics.median(seconds["spark"])
+            print(
+                f"{label} | {d:.1f} ({min(seconds['duckdb']):.1f}-{max(seconds['duckdb']):.1f})"
+                f" | {s:.1f} ({min(seconds['spark']):.1f}-{max(seconds['spark']):.1f})"
+                f" | {s / d:.1f}x"
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    compare = sub.add_parser("compare", help="time both engines on one simulated lake")
+    compare.add_argument("--days", type=int, default=8, help="simulated days (default 8)")
+    compare.add_argument("--seed", type=int, default=18, help="simulation seed (default 18)")
+    compare.add_argument("--repeats", type=int, default=3, help="runs per engine (default 3)")
+    parser.add_argument("--engine", choices=sorted(SCHEMA), help="the engine of one plan")
+    parser.add_argument("--lake", type=Path, help="the lake to read (landed days)")
+    parser.add_argument("--out", type=Path, help="where tables, logs and timings go")
+    parser.add_argument("--windows", default="0:1", help="day windows, e.g. 0:4,4:6 (first builds)")
+    args = parser.parse_args(argv)
+    if args.command == "compare":
+        _compare(args)
+        return
+    if not (args.engine and args.lake and args.out):
+        parser.error("--engine, --lake and --out are required to run a plan")
+    result = run_plan(args.engine, args.lake, args.out, windows_of(args.windows))
+    print(json.dumps(result["runs"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""Dagster on PostgreSQL: a multiprocess ``ingest_job`` run (each step in its own process, as
+the UI and a run launcher start them) over three days lands mail and builds the baselines, with
+its run, events and materialisations stored in a real PostgreSQL server (pgserver). The sensor
+tests run on the same storage through the ``instance`` fixture."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import pytest
+
+from assets.mail import MAIL_START
+from orchestration.jobs import INGEST_JOB
+from orchestration.run import partition_range_tags
+from tests.orchestration.conftest import postgres_storage
+
+pytestmark = [pytest.mark.engines, pytest.mark.slow]
+
+
+def ingest_job() -> dg.JobDefinition:
+    """The code location's ingest_job (a module-level function: the step processes rebuild it)."""
+    from orchestration.definitions import defs
+
+    return defs().resolve_job_def(INGEST_JOB)
+
+
+def test_multiprocess_ingest_on_postgres(postgres_server, session_env, dbt_manifest):
+    with dg.instance_for_test(overrides=postgres_storage(postgres_server)) as instance:
+        assert "Postgres" in type(instance.run_storage).__name__
+        result = dg.execute_job(
+            dg.reconstructable(ingest_job), instance=instance, tags=partition_range_tags(3)
+        )
+        assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        # each step ran in its own process: the executor is the multiprocess one
+        starts = instance.get_records_for_run(
+            result.run_id, of_type=dg.DagsterEventType.STEP_START
+        ).records
+        pids = {record.event_log_entry.dagster_event.pid for record in starts}  # type: ignore[union-attr]
+        assert len(starts) >= 2 and len(pids) == len(starts)
+        raw = instance.fetch_materializations(dg.AssetKey("raw_messages"), limit=10).records
+        start = date.fromisoformat(MAIL_START)
+        days = [(start + timedelta(days=n)).isoformat() for n in range(3)]
+        assert sorted(r.partition_key or "" for r in raw) == days
+        mart = instance.fetch_materializations(dg.AssetKey("fct_message_behaviour"), limit=10)
+        assert len(mart.records) == 3
