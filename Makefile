@@ -10,8 +10,9 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 export ATTACK_DETECTION_DUCKDB_PATH ?= $(CURDIR)/var/warehouse.duckdb
 export ATTACK_DETECTION_LAKE_DIR ?= $(CURDIR)/var/lake
 DBT_MANIFEST := dbt_project/target/manifest.json
-# extra dependency groups to install, e.g. SYNC_GROUPS="--group engines" (Spark, PostgreSQL: the
-# scale-out tests, which skip without them; .ci/run installs them)
+# extra dependency groups to install, e.g. SYNC_GROUPS="--group engines --group browser" (Spark,
+# PostgreSQL, Playwright: the scale-out and UI tests, which skip without them; .ci/run installs
+# them and the system packages they need)
 SYNC_GROUPS ?=
 
 .PHONY: env manifest run ui test fuzz lint format bench clean

@@ -59,4 +59,10 @@ def defs() -> dg.Definitions:
             feature_automation_sensor,
         ],
         resources=resources(),
+        # Every run's steps in the run's own process: the definitions are imported and the dbt
+        # project loaded once per run, not once per step (a step process spent 30-120 s starting
+        # against seconds of work). The graph is a chain and the warehouse takes one writer at a
+        # time (the duckdb_warehouse pool), so separate step processes bought no parallelism;
+        # the content signals fan out to their own worker processes.
+        executor=dg.in_process_executor,
     )

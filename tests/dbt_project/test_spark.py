@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.dbt_engines import simulated_lake
-from tests.engines import require, spark_missing
+from tests.system_deps import require, spark_missing
 
 pytestmark = [pytest.mark.engines, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.engines import postgres_missing, require
+from tests.system_deps import postgres_missing, require
 
 
 @pytest.fixture(scope="session")

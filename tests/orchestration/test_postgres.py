@@ -4,23 +4,35 @@ its run, events and materialisations stored in a real PostgreSQL server (pgserve
 tests run on the same storage through the ``instance`` fixture."""
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from assets.mail import MAIL_START
 from orchestration.jobs import INGEST_JOB
 from orchestration.run import partition_range_tags
 from tests.orchestration.conftest import postgres_storage
 
+SHIPPED = Path(__file__).resolve().parents[2] / "orchestration" / "dagster.postgres.yaml"
+
 pytestmark = [pytest.mark.engines, pytest.mark.slow]
 
 
 def ingest_job() -> dg.JobDefinition:
-    """The code location's ingest_job (a module-level function: the step processes rebuild it)."""
-    from orchestration.definitions import defs
+    """The code location's ingest_job with a step per process (the code location runs steps in
+    the run's process; a large backfill or a step-per-pod executor runs them apart, which is what
+    stresses the instance's storage). Module-level: the step processes rebuild it."""
+    from orchestration.definitions import all_asset_checks, all_assets
+    from orchestration.jobs import DAILY
+    from orchestration.resources import resources
 
-    return defs().resolve_job_def(INGEST_JOB)
+    job = dg.define_asset_job(INGEST_JOB, selection=DAILY, executor_def=dg.multiprocess_executor)
+    definitions = dg.Definitions(
+        assets=all_assets(), asset_checks=all_asset_checks(), jobs=[job], resources=resources()
+    )
+    return definitions.resolve_job_def(INGEST_JOB)
 
 
 def test_multiprocess_ingest_on_postgres(postgres_server, session_env, dbt_manifest):
@@ -44,3 +56,17 @@ def test_multiprocess_ingest_on_postgres(postgres_server, session_env, dbt_manif
         assert sorted(r.partition_key or "" for r in raw) == days
         mart = instance.fetch_materializations(dg.AssetKey("fct_message_behaviour"), limit=10)
         assert len(mart.records) == 3
+
+
+def test_the_shipped_postgres_instance_file_loads(postgres_server, monkeypatch):
+    """orchestration/dagster.postgres.yaml (what docs/portability.md tells a deployment to copy)
+    gives a PostgreSQL-backed instance with the queued run coordinator and its limits."""
+    overrides = yaml.safe_load(SHIPPED.read_text())
+    url = postgres_storage(postgres_server)["storage"]["postgres"]["postgres_url"]  # type: ignore[index]
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", url)
+    with dg.instance_for_test(overrides=overrides) as instance:
+        assert "Postgres" in type(instance.run_storage).__name__
+        assert "Postgres" in type(instance.event_log_storage).__name__
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        limits = instance.get_concurrency_config().run_queue_config
+        assert limits is not None and limits.max_concurrent_runs == 4

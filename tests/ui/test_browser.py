@@ -1,0 +1,185 @@
+"""The Dagster UI as on-call opens it, in a real browser (headless Chromium driven by Playwright):
+``dagster-webserver`` serves the workspace the README's ``make ui`` serves, and the pages an
+engineer reads when something goes wrong show what the code declares: the code location loaded,
+the jobs with their descriptions, the sensors with what they do, the blocking gate checks on the
+model evaluation, the dbt baselines in the lineage."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.system_deps import browser_missing, chromium_path, require
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+LOCATION = "orchestration.definitions"  # workspace.yaml's python_module
+# Chromium as root in a container, on a machine with no way out: no sandbox (root), no GPU, and
+# none of the background connections that a closed network refuses
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"dagster-webserver exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"dagster-webserver did not answer in 180 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def webserver(session_env: Path, dbt_manifest: Path, tmp_path_factory) -> Iterator[str]:
+    require(browser_missing())
+    home = tmp_path_factory.mktemp("dagster-home")
+    shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    port = _free_port()
+    log = home / "webserver.log"
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(webserver: str) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})  # type: ignore[attr-defined]
+    page.set_default_timeout(60_000)
+    try:
+        yield page
+    finally:
+        # a picture of the page for whoever reads a failure (kept under pytest's tmp_path)
+        page.screenshot(path=str(tmp_path / f"{request.node.name}.png"), full_page=True)
+        page.close()
+
+
+def _text(page, webserver: str, path: str, *expected: str) -> None:
+    """Open ``path`` and wait until every ``expected`` text is visible."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{webserver}{path}")
+    # a first visit shows Dagster's "join the community" dialog over the page: skip it
+    skip = page.get_by_role("button", name="Skip")
+    page.wait_for_load_state("networkidle")
+    if skip.count():
+        skip.click()
+    for text in expected:
+        expect(page.get_by_text(text, exact=False).first).to_be_visible()
+
+
+def test_code_location_loads_without_errors(page, webserver):
+    _text(page, webserver, "/locations", LOCATION)
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("Loaded", exact=False).first).to_be_visible()
+    expect(page.get_by_text("Failed", exact=True)).to_have_count(0)
+
+
+def test_jobs_carry_their_descriptions(page, webserver):
+    _text(
+        page,
+        webserver,
+        f"/locations/{LOCATION}/jobs/ingest_job",
+        "Land one or more days of mail",
+    )
+    _text(
+        page,
+        webserver,
+        f"/locations/{LOCATION}/jobs/retrain_job",
+        "Compute features over all landed mail, retrain, evaluate",
+    )
+
+
+def test_sensors_say_what_they_do(page, webserver):
+    _text(
+        page,
+        webserver,
+        f"/locations/{LOCATION}/sensors/drift_retrain_sensor",
+        "Requests one retraining run per drift episode",
+    )
+    _text(
+        page,
+        webserver,
+        f"/locations/{LOCATION}/sensors/feature_automation_sensor",
+        "Declarative automation",
+    )
+
+
+def test_gate_checks_show_on_the_model_evaluation(page, webserver):
+    """The four gate checks are listed; a blocking check opens on what to do when it fails."""
+    _text(
+        page,
+        webserver,
+        "/assets/model_evaluation?view=checks",
+        "Checks (4)",
+        "recall_at_threshold",
+        "category_recall_at_floor",
+        "prediction_drift",
+    )
+    _text(
+        page,
+        webserver,
+        "/assets/model_evaluation?view=checks&checkDetail=false_positive_rate_within_budget",
+        "The false-positive rate on held-out safe mail must stay within the gate",
+        "look at by_tenant and the rules",
+    )
+
+
+def test_lineage_shows_the_dbt_baselines(page, webserver):
+    _text(page, webserver, "/assets/fct_message_behaviour", "fct_message_behaviour")
+    _text(page, webserver, "/asset-groups", "baselines", "features")
