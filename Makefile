@@ -4,8 +4,10 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
-# The venv's tools (dbt, dagster) first on PATH: dagster-dbt looks dbt up there under `dagster dev`.
+# The venv's tools (dbt, dagster, dg) first on PATH: dagster-dbt looks dbt up there under `dg dev`
+# (and dg checks that the project's .venv is the active one).
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
+export VIRTUAL_ENV := $(CURDIR)/.venv
 # Absolute defaults so dbt, sqlfluff and Dagster agree whatever directory they run from.
 export ATTACK_DETECTION_DUCKDB_PATH ?= $(CURDIR)/var/warehouse.duckdb
 export ATTACK_DETECTION_LAKE_DIR ?= $(CURDIR)/var/lake
@@ -35,7 +37,7 @@ run: manifest $(DAGSTER_HOME)/dagster.yaml
 	.venv/bin/python -m orchestration.run
 
 ui: manifest $(DAGSTER_HOME)/dagster.yaml
-	.venv/bin/dagster dev -w workspace.yaml -h 0.0.0.0 -p 3000
+	.venv/bin/dg dev --host 0.0.0.0 --port 3000
 
 test: manifest
 	.venv/bin/pytest -q
@@ -44,7 +46,8 @@ test: manifest
 fuzz: env
 	ATTACK_DETECTION_FUZZ_CASES=200000 .venv/bin/pytest -q tests/detection/mail/test_fuzz.py
 
-lint: manifest
+lint: manifest $(DAGSTER_HOME)/dagster.yaml
+	.venv/bin/dg check defs
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/pyright

@@ -5,7 +5,12 @@ import dagster as dg
 from pydantic import Field
 
 from assets.bundle import candidate_bundle, require_same_run
-from assets.resources import ArtifactStoreResource, WorkDirResource, handoff_failures
+from assets.resources import (
+    ArtifactStoreResource,
+    WorkDirResource,
+    for_people,
+    handoff_failures,
+)
 from detection.serving.artifact import BundleError
 from detection.serving.registry import promote, rollback
 from detection.serving.stores import ArtifactStoreError
@@ -54,8 +59,8 @@ def deployed_model(
             "audit_record": str(where["audit"]),
             "threshold": bundle.threshold,
             "with_history_threshold": bundle.with_history_threshold,
-            "recall": evaluation.combined.recall,
-            "fpr": evaluation.combined.fpr,
+            "recall": for_people(evaluation.combined.recall),
+            "fpr": for_people(evaluation.combined.fpr),
         }
     )
 

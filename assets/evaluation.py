@@ -16,6 +16,7 @@ from assets.resources import (
     GatePolicyResource,
     LakeResource,
     WorkDirResource,
+    for_people,
     handoff_failures,
     metadata_of,
 )
@@ -99,34 +100,35 @@ def model_evaluation(
         f"test recall {combined.recall:.4f}, FPR {combined.fpr:.5f} at threshold {threshold:.4f}"
     )
     floors = policy.floors(sorted(evaluation.recall_by_category))
-    pictures = "\n\n".join(
-        [
-            _image("precision_recall", plots.precision_recall_png(y, scores, threshold), directory),
-            _image(
-                "score_distribution", plots.score_distribution_png(y, scores, threshold), directory
-            ),
-            _image(
-                "category_recall",
-                plots.category_recall_png(evaluation.recall_by_category, floors),
-                directory,
-            ),
-        ]
-    )
+    # each picture its own metadata entry (one markdown image), not three behind one entry
+    pictures = {
+        "picture_precision_recall": _image(
+            "precision_recall", plots.precision_recall_png(y, scores, threshold), directory
+        ),
+        "picture_score_distribution": _image(
+            "score_distribution", plots.score_distribution_png(y, scores, threshold), directory
+        ),
+        "picture_category_recall": _image(
+            "category_recall",
+            plots.category_recall_png(evaluation.recall_by_category, floors),
+            directory,
+        ),
+    }
     return dg.MaterializeResult(
         metadata={
-            "recall": combined.recall,
-            "fpr": combined.fpr,
-            "false_positives_per_million": combined.false_positives_per_million,
-            "pr_auc": combined.pr_auc,
-            "threshold": threshold,
-            "recall_by_category": dg.MetadataValue.json(evaluation.recall_by_category),
+            "recall": for_people(combined.recall),
+            "fpr": for_people(combined.fpr),
+            "false_positives_per_million": for_people(combined.false_positives_per_million),
+            "pr_auc": for_people(combined.pr_auc),
+            "threshold": for_people(threshold, digits=6),
+            "recall_by_category": dg.MetadataValue.json(for_people(evaluation.recall_by_category)),
             "rules_vs_model_vs_combined": dg.MetadataValue.md(report.comparison_table(evaluation)),
             "by_tenant": dg.MetadataValue.md(report.tenant_table(evaluation)),
             "evidently_classification": dg.MetadataValue.json(quality.values),
             "classification_report": dg.MetadataValue.path(
                 str(directory / "classification_quality.html")
             ),
-            "pictures": dg.MetadataValue.md(pictures),
+            **{name: dg.MetadataValue.md(image) for name, image in pictures.items()},
             "model_card": dg.MetadataValue.md(
                 report.model_card(candidate, evaluation, policy, quality.values, point, holdouts)
             ),

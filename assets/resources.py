@@ -8,6 +8,7 @@ disagree. ``orchestration/resources.py`` wires these.
 """
 
 import dataclasses
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,10 +81,25 @@ class WorkDirResource(dg.ConfigurableResource):
         return WorkDir(_env_path("ATTACK_DETECTION_WORK_DIR", VAR_DIR / "work"))
 
 
+def for_people(value: Any, digits: int = 4) -> Any:
+    """A figure as people read it in the UI: floats to ``digits`` significant digits (0.00234,
+    not 0.0023378141437755697), inside dicts and lists too; the exact values stay in the
+    stage's files (evaluation.json, the bundle)."""
+    if isinstance(value, float):
+        return value if not math.isfinite(value) else float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {key: for_people(item, digits) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [for_people(item, digits) for item in value]
+    return value
+
+
 def metadata_of(values: dict[str, object]) -> dict[str, Any]:
-    """Plain values as Dagster metadata: objects and lists as JSON."""
+    """Plain values as Dagster metadata, rounded for people: objects and lists as JSON."""
     return {
-        key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
+        key: dg.MetadataValue.json(for_people(value))
+        if isinstance(value, dict | list)
+        else for_people(value)
         for key, value in values.items()
     }
 

@@ -86,8 +86,11 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     assert checks["scoring_latency_within_budget"]
     assert "feature_drift" in checks and "prediction_drift" in checks
     [evaluation] = first_run.asset_materializations_for_node("model_evaluation")
-    assert "data:image/png;base64," in str(evaluation.metadata["pictures"].value)
+    for picture in ("precision_recall", "score_distribution", "category_recall"):
+        assert "data:image/png;base64," in str(evaluation.metadata[f"picture_{picture}"].value)
     assert "Model card" in str(evaluation.metadata["model_card"].value)
+    figures = [v.value for v in evaluation.metadata.values() if isinstance(v.value, float)]
+    assert figures and all(len(repr(f)) <= 10 for f in figures), figures  # rounded for people
     [analysis] = first_run.asset_materializations_for_node("error_analysis")
     assert "| category | missed |" in str(analysis.metadata["missed_by_category"].value) or (
         analysis.metadata["missed_attacks"].value == 0
