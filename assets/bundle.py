@@ -19,6 +19,7 @@ from assets.resources import (
     GatePolicyResource,
     LakeResource,
     WorkDirResource,
+    for_people,
     handoff_failures,
 )
 from assets.training import candidate_model, text_model
@@ -196,7 +197,7 @@ def challenger_not_worse_than_champion(
             "fp_budget": policy.fp_budget,
             "tolerance": policy.champion_tolerance,
             "recall_at_fp_budget": dg.MetadataValue.md(result.table()),
-            "regressions": dg.MetadataValue.json(result.regressions),
+            "regressions": dg.MetadataValue.json(for_people(result.regressions)),
             "not_judged_too_few_attacks": dg.MetadataValue.json(result.not_judged),
             "golden_rows": len(golden),
         },

@@ -13,6 +13,7 @@ from assets.resources import (
     GatePolicyResource,
     LakeResource,
     WorkDirResource,
+    for_people,
     handoff_failures,
     metadata_of,
 )
@@ -293,7 +294,7 @@ def shortcut_audit(work_dir: WorkDirResource) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "criterion": audit.criterion,
-            "shortcuts": dg.MetadataValue.json(audit.shortcuts),
+            "shortcuts": dg.MetadataValue.json(for_people(audit.shortcuts)),
             "score_identifies_safe_source": dg.MetadataValue.json(
                 audit.score_identifies_safe_source
             ),

@@ -84,7 +84,7 @@ class WorkDirResource(dg.ConfigurableResource):
 def for_people(value: Any, digits: int = 4) -> Any:
     """A figure as people read it in the UI: floats to ``digits`` significant digits (0.00234,
     not 0.0023378141437755697), inside dicts and lists too; the exact values stay in the
-    stage's files (evaluation.json, the bundle)."""
+    stage's own hand-off files and the bundle."""
     if isinstance(value, float):
         return value if not math.isfinite(value) else float(f"{value:.{digits}g}")
     if isinstance(value, dict):

@@ -10,7 +10,13 @@ import numpy as np
 from pydantic import Field
 
 from assets.features import training_table
-from assets.resources import GatePolicyResource, LakeResource, WorkDirResource, handoff_failures
+from assets.resources import (
+    GatePolicyResource,
+    LakeResource,
+    WorkDirResource,
+    for_people,
+    handoff_failures,
+)
 from detection.features.text import TEXT_SCORE
 from detection.features.vector import MODEL_FEATURES
 from detection.model.candidate import Candidate, TextModelInfo, Window
@@ -149,7 +155,7 @@ def text_model(
             "terms": len(model.terms),
             "training_rows": len(train),
             "params": dg.MetadataValue.json(dataclasses.asdict(params)),
-            "out_of_fold_auc_on_training_rows": _auc(y[train], scores[train]),
+            "out_of_fold_auc_on_training_rows": for_people(_auc(y[train], scores[train])),
             "strongest_attack_terms": dg.MetadataValue.json([t for t, _ in heaviest[:20]]),
             "path": dg.MetadataValue.path(str(work.text_model)),
         }
@@ -271,10 +277,10 @@ def feature_drift(
         passed=result.passed,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "drift_share": result.drift_share,
+            "drift_share": for_people(result.drift_share),
             "threshold": result.threshold,
             "drifted_features": dg.MetadataValue.json(result.drifted_columns),
-            "top_drift_scores": dg.MetadataValue.json(dict(top[:10])),
+            "top_drift_scores": dg.MetadataValue.json(for_people(dict(top[:10]))),
             "reference_rows": result.reference_rows,
             "current_rows": result.current_rows,
             "report": dg.MetadataValue.path(str(report)),
