@@ -88,13 +88,10 @@ def run_plan(
             "window_start": f"{days[first]} 00:00:00",
             "window_end": f"{days[last - 1] + timedelta(days=1)} 00:00:00",
         }
+        step = "build" if position == 0 else "run"  # the first builds models and tests
         variables = ["--vars", json.dumps({**dbt_vars(), **window})]
-        if position == 0:
-            runs.append({"step": "build", "window": window,
-                         "seconds": _invoke(["build", *common, *variables])})  # fmt: skip
-        else:
-            runs.append({"step": "run", "window": window,
-                         "seconds": _invoke(["run", *common, *variables])})  # fmt: skip
+        runs.append({"step": step, "window": window,
+                     "seconds": _invoke([step, *common, *variables])})  # fmt: skip
     if len(windows) > 1:
         runs.append({"step": "test", "seconds": _invoke(["test", *common, "--vars",
                                                          json.dumps(dbt_vars())])})  # fmt: skip

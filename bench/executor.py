@@ -29,6 +29,8 @@ def in_process_job() -> dg.JobDefinition:
 
 
 def multiprocess_job() -> dg.JobDefinition:
+    """ingest_job with a process per step (module-level: the step processes rebuild it); also the
+    job tests/orchestration/test_postgres.py runs on PostgreSQL."""
     from orchestration.definitions import all_asset_checks, all_assets
     from orchestration.jobs import DAILY, INGEST_JOB
     from orchestration.resources import resources

@@ -1,7 +1,7 @@
-"""Dagster on PostgreSQL: a multiprocess ``ingest_job`` run (each step in its own process, as
-the UI and a run launcher start them) over three days lands mail and builds the baselines, with
-its run, events and materialisations stored in a real PostgreSQL server (pgserver). The sensor
-tests run on the same storage through the ``instance`` fixture."""
+"""Dagster on PostgreSQL: an ``ingest_job`` run with a process per step (as a backfill or a
+step-per-pod executor runs it; bench.executor's job) over three days lands mail and builds the
+baselines, with its run, events and materialisations stored in a real PostgreSQL server
+(pgserver). The sensor tests run on the same storage through the ``instance`` fixture."""
 
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from assets.mail import MAIL_START
-from orchestration.jobs import INGEST_JOB
+from bench.executor import multiprocess_job
 from orchestration.run import partition_range_tags
 from tests.orchestration.conftest import postgres_storage
 
@@ -20,31 +20,17 @@ SHIPPED = Path(__file__).resolve().parents[2] / "orchestration" / "dagster.postg
 pytestmark = [pytest.mark.engines, pytest.mark.slow]
 
 
-def ingest_job() -> dg.JobDefinition:
-    """The code location's ingest_job with a step per process (the code location runs steps in
-    the run's process; a large backfill or a step-per-pod executor runs them apart, which is what
-    stresses the instance's storage). Module-level: the step processes rebuild it."""
-    from orchestration.definitions import all_asset_checks, all_assets
-    from orchestration.jobs import DAILY
-    from orchestration.resources import resources
-
-    job = dg.define_asset_job(INGEST_JOB, selection=DAILY, executor_def=dg.multiprocess_executor)
-    definitions = dg.Definitions(
-        assets=all_assets(), asset_checks=all_asset_checks(), jobs=[job], resources=resources()
-    )
-    return definitions.resolve_job_def(INGEST_JOB)
-
-
 def test_multiprocess_ingest_on_postgres(postgres_server, session_env, dbt_manifest):
     with dg.instance_for_test(overrides=postgres_storage(postgres_server)) as instance:
         assert "Postgres" in type(instance.run_storage).__name__
         result = dg.execute_job(
-            dg.reconstructable(ingest_job), instance=instance, tags=partition_range_tags(3)
+            dg.reconstructable(multiprocess_job), instance=instance, tags=partition_range_tags(3)
         )
         assert result.success
         run = instance.get_run_by_id(result.run_id)
         assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
-        # each step ran in its own process: the executor is the multiprocess one
+        # each step ran in its own process (the code location runs steps in the run's process; a
+        # backfill or a step-per-pod executor runs them apart, which is what stresses storage)
         starts = instance.get_records_for_run(
             result.run_id, of_type=dg.DagsterEventType.STEP_START
         ).records
