@@ -243,6 +243,102 @@ def _rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _text_of(path: str | None, what: str) -> str | None:
+    if path is None:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"{what} {path!r} is not a file")
+    if file.stat().st_size > 10 * 1024 * 1024:
+        raise UsageError(f"{what} {path!r} is over 10 MiB; a rules or threshold file is small")
+    return file.read_text(encoding="utf-8", errors="replace")
+
+
+def _tenant_table(path: str | None) -> dict[str, float] | None:
+    text = _text_of(path, "--tenant-thresholds")
+    if text is None:
+        return None
+    try:
+        table = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--tenant-thresholds {path!r} is not JSON: {exc}") from exc
+    if not isinstance(table, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()
+    ):
+        raise UsageError(
+            f'--tenant-thresholds {path!r} must be a JSON object {{"tenant": threshold, ...}}'
+        )
+    return {str(k): float(v) for k, v in table.items()}
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    _check_artifact(args.artifact)
+    if args.bundle is not None:
+        _check_artifact(args.bundle)
+    work, lake = Path(args.work), Path(args.lake)
+    if not (work / "training_table.parquet").is_file():
+        raise UsageError(
+            f"no training table in --work {args.work!r}: run the pipeline (make run) or point "
+            "--work at its work directory"
+        )
+    try:
+        window = {
+            "start": datetime.fromisoformat(args.start) if args.start else None,
+            "end": datetime.fromisoformat(args.end) if args.end else None,
+            "days": None if args.all else args.days,
+        }
+    except ValueError as exc:
+        raise UsageError(f"--start/--end: {exc}; give an ISO time such as 2026-02-01") from exc
+    rules = _text_of(args.rules, "--rules")
+    added = _text_of(args.add_rules, "--add-rules")
+    tenants = _tenant_table(args.tenant_thresholds)
+    from detection.features.vector import feature_workers
+    from detection.model.whatif import Proposal, WhatIfError
+    from detection.model.whatif_report import load_window, needs_text, run, vocabulary_of
+    from detection.rules import RuleError
+    from detection.serving.registry import load_production
+    from detection.serving.scorer import Scorer
+    from detection.serving.stores import open_store
+
+    endpoint = os.environ.get("ATTACK_DETECTION_S3_ENDPOINT_URL") or None
+    production = load_production(open_store(args.artifact, endpoint_url=endpoint))
+    candidate = Scorer.load(args.bundle, endpoint_url=endpoint).bundle if args.bundle else None
+    proposal = Proposal(
+        rules_text=rules,
+        added_rules_text=added,
+        threshold=args.threshold,
+        tenant_thresholds=tenants,
+        bundle=candidate,
+    )
+    try:
+        proposal.apply(production)
+    except (WhatIfError, RuleError) as exc:
+        raise UsageError(str(exc)) from exc
+    bundles = [production] + ([candidate] if candidate else [])
+    print(f"loading the window from {work} and {lake} ...", file=sys.stderr)
+    loaded = load_window(
+        work / "training_table.parquet",
+        lake if needs_text(*bundles) else None,
+        vocabulary=vocabulary_of(*bundles),
+        workers=feature_workers(),
+        **window,
+    )
+    report = run(production, proposal, loaded, examples=args.examples, fpr_cap=args.idea_fpr)
+    if args.out:
+        paths = report.write(Path(args.out))
+        print(f"parquet written to {args.out}: {', '.join(sorted(paths))}", file=sys.stderr)
+    if args.format == "json":
+        document = {
+            **report.summary(),
+            "examples": report.examples.to_dict(orient="records"),
+            "rule_ideas": [i.yaml(k) for k, i in enumerate(report.gaps.ideas)],
+        }
+        print(json.dumps(document, indent=2, default=str))
+    else:
+        print(report.markdown())
+    return EXIT_CLEAN
+
+
 def _formatter(prog: str) -> argparse.HelpFormatter:
     return argparse.ArgumentDefaultsHelpFormatter(prog, max_help_position=32)
 
@@ -364,6 +460,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace a production pointer that cannot be read (audited as such)",
     )
     back.set_defaults(run=_rollback)
+
+    whatif = sub.add_parser(
+        "whatif",
+        help="replay a proposed rules file, threshold or bundle over landed labelled mail",
+        description="Counterfactual replay: what production decided on landed, labelled mail "
+        "against what a proposal would have decided (any mix of a rules file, added rules, a "
+        "threshold, a per-tenant threshold table and a candidate bundle), with the messages "
+        "that flip per category and tenant (counts and 95% intervals), top examples as ids with "
+        "reasons (no bodies), and the capability-gap report of what is still missed with rule "
+        "ideas and their false-positive cost. Markdown on stdout (or JSON); parquet with --out. "
+        "Exit 0 done, 2 usage (bad option, file or proposal), 3 the data or model could not be "
+        "read.",
+        formatter_class=_formatter,
+    )
+    whatif.add_argument(
+        "--artifact", required=True, help="store whose production model is the comparison"
+    )
+    whatif.add_argument(
+        "--work",
+        default=os.environ.get("ATTACK_DETECTION_WORK_DIR") or "var/work",
+        help="the pipeline's work directory (its training_table.parquet holds the features)",
+    )
+    whatif.add_argument(
+        "--lake",
+        default=os.environ.get("ATTACK_DETECTION_LAKE_DIR") or "var/lake",
+        help="the lake (the texts the text model reads)",
+    )
+    whatif.add_argument("--rules", help="a rules file to use instead of production's")
+    whatif.add_argument("--add-rules", help="rules to add to production's (e.g. rule ideas)")
+    whatif.add_argument(
+        "--threshold", type=float, help="threshold for every tenant without its own"
+    )
+    whatif.add_argument(
+        "--tenant-thresholds", help='JSON {"tenant": threshold}: replaces the per-tenant table'
+    )
+    whatif.add_argument("--bundle", help="a candidate bundle directory or store")
+    whatif.add_argument("--days", type=int, default=14, help="the last N days of labelled mail")
+    whatif.add_argument("--all", action="store_true", help="every labelled message (no window)")
+    whatif.add_argument("--start", help="window start (ISO time, UTC; overrides --days)")
+    whatif.add_argument("--end", help="window end, exclusive (ISO time, UTC)")
+    whatif.add_argument("--examples", type=int, default=5, help="examples per kind of change")
+    whatif.add_argument(
+        "--idea-fpr",
+        type=float,
+        default=0.001,
+        help="a rule idea may newly flag at most this share of the window's safe mail",
+    )
+    whatif.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    whatif.add_argument("--out", help="directory for the parquet files")
+    whatif.set_defaults(run=_whatif)
     return parser
 
 

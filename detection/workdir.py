@@ -118,6 +118,11 @@ class WorkDir:
         return self._file("real_mail", "shortcut_audit.json")
 
     @property
+    def whatif(self) -> Path:
+        """The last what-if replay's parquet files (detection.model.whatif_report)."""
+        return self._file("whatif", "x").parent
+
+    @property
     def operating_point(self) -> Path:
         return self._file("real_mail", "operating_point.json")
 

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets import (
+    analysis,
     bundle,
     deployment,
     evaluation,
@@ -13,7 +14,7 @@ from assets import (
     training,
 )
 from assets.baselines import build_baseline_assets
-from orchestration.jobs import ingest_job, retrain_job, rollback_job
+from orchestration.jobs import ingest_job, retrain_job, rollback_job, whatif_job
 from orchestration.resources import resources
 from orchestration.schedules import daily_retrain_schedule
 from orchestration.sensors import (
@@ -33,6 +34,7 @@ STAGE_MODULES = [
     evaluation,
     bundle,
     deployment,
+    analysis,
 ]
 
 
@@ -49,7 +51,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=all_assets(),
         asset_checks=all_asset_checks(),
-        jobs=[ingest_job, retrain_job, rollback_job],
+        jobs=[ingest_job, retrain_job, rollback_job, whatif_job],
         schedules=[daily_retrain_schedule],
         sensors=[
             drift_retrain_sensor,

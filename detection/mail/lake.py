@@ -88,14 +88,22 @@ def sender_org_domains(lake_dir: Path, message_ids: list[str]) -> dict[str, str]
 TEXT_COLUMNS = ["message_id", "subject", "body_text", "body_is_html"]
 
 
-def iter_texts(lake_dir: Path, message_ids: list[str]) -> Iterator[tuple[str, str, str, bool]]:
+def message_files(lake_dir: Path) -> list[str]:
+    """The lake's message files, in order."""
+    return sorted(str(p) for p in (lake_dir / "messages").glob("*/*.parquet"))
+
+
+def iter_texts(
+    lake_dir: Path, message_ids: list[str], files: list[str] | None = None
+) -> Iterator[tuple[str, str, str, bool]]:
     """(message id, subject, visible body, whether it came from HTML) of these landed messages,
-    in the lake's order, read in batches: a million bodies are never held at once (a lake
-    written before ``body_is_html`` existed reads it as False)."""
+    in the lake's order (of ``files`` only, when given), read in batches: a million bodies are
+    never held at once (a lake written before ``body_is_html`` existed reads it as False)."""
     import pyarrow.dataset as ds
 
     wanted = pa.array(sorted(set(message_ids)), pa.string())
-    dataset = ds.dataset(str(lake_dir / "messages"), format="parquet", schema=MESSAGES)
+    source = files if files is not None else str(lake_dir / "messages")
+    dataset = ds.dataset(source, format="parquet", schema=MESSAGES)
     scanner = dataset.scanner(
         columns=TEXT_COLUMNS,
         filter=pc.field("message_id").isin(wanted),  # pyright: ignore[reportAttributeAccessIssue]

@@ -12,6 +12,8 @@ cross-validation folds never re-tokenise.
 from __future__ import annotations
 
 import hashlib
+import itertools
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,16 +67,22 @@ class TermMatrix:
 
 
 class _Builder:
-    """Accumulates messages' terms into a :class:`TermMatrix` without keeping any text."""
+    """Accumulates messages' terms into a :class:`TermMatrix` without keeping any text. With a
+    ``vocabulary`` the columns are those terms only and other terms are dropped (what a fitted
+    text model cannot see does not change its score)."""
 
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
+    def __init__(self, vocabulary: Iterable[str] | None = None) -> None:
+        self.fixed = vocabulary is not None
+        self.index: dict[str, int] = {t: i for i, t in enumerate(vocabulary or ())}
         self.seen: dict[bytes, int] = {}  # digest of a document's terms -> its row
         self.texts: dict[bytes, int] = {}  # digest of a subject and body -> its row
         self.document_of: list[int] = []
         self.rows: list[int] = []
         self.cols: list[int] = []
         self.values: list[int] = []
+        self.fixed_rows: list[np.ndarray] = []
+        self.fixed_cols: list[np.ndarray] = []
+        self.fixed_values: list[np.ndarray] = []
 
     def add(self, document: list[str]) -> None:
         # a 16-byte digest, not the terms: a million distinct documents cost 16 MB of keys
@@ -82,13 +90,20 @@ class _Builder:
         row = self.seen.get(key)
         if row is None:
             row = self.seen[key] = len(self.seen)
-            counted: dict[int, int] = {}
-            for term in document:
-                column = self.index.setdefault(term, len(self.index))
-                counted[column] = counted.get(column, 0) + 1
-            self.rows += [row] * len(counted)
-            self.cols += list(counted)
-            self.values += list(counted.values())
+            counted = Counter(document)  # first occurrence order, as the columns are assigned
+            index = self.index
+            if self.fixed:  # looked up in C; only known terms kept
+                looked_up = map(index.get, counted, itertools.repeat(-1))
+                columns = np.fromiter(looked_up, np.int64, len(counted))
+                known = columns >= 0
+                self.fixed_cols.append(columns[known])
+                self.fixed_values.append(np.fromiter(counted.values(), np.int64)[known])
+                self.fixed_rows.append(np.full(int(known.sum()), row, dtype=np.int64))
+            else:
+                columns = [index.setdefault(t, len(index)) for t in counted]
+                self.rows += [row] * len(columns)
+                self.cols += columns
+                self.values += list(counted.values())
         self.document_of.append(row)
 
     def add_text(self, subject: str, body: str) -> None:
@@ -105,9 +120,14 @@ class _Builder:
         from scipy import sparse
 
         shape = (len(self.seen), len(self.index))
-        counts = sparse.csr_matrix(
-            (self.values, (self.rows, self.cols)), shape=shape, dtype=np.float64
-        )
+        if self.fixed:
+            empty = [np.zeros(0, dtype=np.int64)]
+            rows = np.concatenate(self.fixed_rows or empty)
+            cols = np.concatenate(self.fixed_cols or empty)
+            values = np.concatenate(self.fixed_values or empty).astype(np.float64)
+        else:
+            rows, cols, values = self.rows, self.cols, self.values
+        counts = sparse.csr_matrix((values, (rows, cols)), shape=shape, dtype=np.float64)
         return TermMatrix(counts, list(self.index), np.array(self.document_of, dtype=np.int64))
 
 
@@ -248,22 +268,72 @@ def first_of_each(rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return rows[np.sort(first)]
 
 
-def lake_term_matrix(message_ids: list[str], lake_dir: Path) -> TermMatrix:
+def lake_term_matrix(
+    message_ids: list[str],
+    lake_dir: Path,
+    vocabulary: Iterable[str] | None = None,
+    workers: int = 1,
+) -> TermMatrix:
     """The text model's terms of these messages, read from the lake in batches, in this
-    order."""
+    order; with a ``vocabulary``, only those terms (enough to score with models whose terms
+    they are, at a fraction of the cost), and ``workers`` processes share the lake's files (the
+    columns are the vocabulary's, so their parts join; a text in two parts is two rows)."""
+    from detection.mail.lake import message_files
+
+    files = message_files(lake_dir)
+    if vocabulary is None or workers <= 1 or len(files) <= 1:
+        parts = [_lake_part(str(lake_dir), message_ids, None, vocabulary)]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        terms = list(vocabulary)
+        count = min(workers, len(files))
+        shares = [files[k::count] for k in range(count)]
+        with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
+            jobs = [
+                pool.submit(_lake_part, str(lake_dir), message_ids, share, terms)
+                for share in shares
+            ]
+            parts = [job.result() for job in jobs]
+    return _joined(parts, message_ids)
+
+
+def _lake_part(
+    lake_dir: str,
+    message_ids: list[str],
+    files: list[str] | None,
+    vocabulary: Iterable[str] | None,
+) -> tuple[TermMatrix, list[str]]:
+    """One share of the lake's files: the matrix of the wanted messages in them, and their ids
+    in the matrix's order."""
     from detection.mail.lake import iter_texts
 
-    builder = _Builder()
-    landed: dict[str, int] = {}
-    for message_id, subject, body, _ in iter_texts(lake_dir, message_ids):
-        landed[message_id] = len(builder.document_of)
+    builder = _Builder(vocabulary)
+    ids: list[str] = []
+    for message_id, subject, body, _ in iter_texts(Path(lake_dir), message_ids, files):
+        ids.append(message_id)
         builder.add_text(subject, body)
+    return builder.matrix(), ids
+
+
+def _joined(parts: list[tuple[TermMatrix, list[str]]], message_ids: list[str]) -> TermMatrix:
+    from scipy import sparse
+
+    landed: dict[str, int] = {}
+    documents, offset = [], 0
+    for matrix, ids in parts:
+        landed.update(zip(ids, range(len(landed), len(landed) + len(ids)), strict=True))
+        documents.append(matrix.document_of + offset)
+        offset += matrix.counts.shape[0]
     missing = [m for m in message_ids if m not in landed]
     if missing:
         raise HandoffError(
             f"{len(missing)} messages of the training table are not in the lake (e.g. "
             f"{missing[0]}); the lake changed since training_table: materialise it again"
         )
-    read = builder.matrix()
+    first = parts[0][0]
+    counts = first.counts if len(parts) == 1 else sparse.vstack([p.counts for p, _ in parts])
+    document_of = np.concatenate(documents)
     order = np.array([landed[m] for m in message_ids], dtype=np.int64)
-    return TermMatrix(read.counts, read.terms, read.document_of[order])
+    return TermMatrix(counts.tocsr(), first.terms, document_of[order])

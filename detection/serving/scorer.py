@@ -177,6 +177,12 @@ class Scorer:
             reasons.append(f"{DESCRIPTIONS.get(name, name)} ({name}={row[0, index]:g})")
         return tuple(reasons)
 
+    def explain_values(self, values: dict[str, float]) -> tuple[str, ...]:
+        """The reasons for one message's feature values (every feature of the bundle): the rules
+        that fire, then the features that pushed most towards attack. Without the message the
+        text model's reason carries its score, not the message's words."""
+        return self._reasons(self.feature_row(values), self.rules.fired(values))
+
     def score_message(self, message: Message, *, explain: bool | None = None) -> Verdict:
         """Score one parsed message. ``explain``: reasons for every verdict (True), none (False),
         or only for attack verdicts (None, the default: what an analyst reads, at the cost of

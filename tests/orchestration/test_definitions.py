@@ -7,7 +7,7 @@ import dagster as dg
 from orchestration.definitions import defs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STAGES = {"mail", "baselines", "features", "training", "evaluation", "deployment"}
+STAGES = {"mail", "baselines", "features", "training", "evaluation", "deployment", "analysis"}
 
 
 def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
@@ -51,6 +51,17 @@ def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
     assert any(
         name.startswith("unique_fct_message_behaviour") for name in checks
     )  # dbt tests as checks
+
+
+def test_the_analysis_runs_on_demand_never_in_a_retrain(dbt_manifest):
+    from orchestration.jobs import ANALYSIS, RETRAIN
+
+    graph = defs().resolve_asset_graph()
+    analysis = {dg.AssetKey("what_if_replay"), dg.AssetKey("capability_gaps")}
+    assert ANALYSIS.resolve(graph) == analysis
+    assert not RETRAIN.resolve(graph) & analysis
+    assert defs().resolve_job_def("whatif_job") is not None
+    assert all(graph.get(k).automation_condition is None for k in analysis)
 
 
 def test_blocking_checks_guard_deployment(dbt_manifest):

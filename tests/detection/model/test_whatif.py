@@ -1,0 +1,257 @@
+"""The what-if replay: production's replayed decisions are the online scorer's, a proposal flips
+exactly the messages it should, bad proposals and windows say what is wrong, and the gap
+report's rule ideas cost what a replay of them shows."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detection.features.behaviour import BEHAVIOUR_FEATURES
+from detection.features.text import text_terms
+from detection.features.vector import content_frame
+from detection.mail import lake
+from detection.mail.schema import messages_to_tables
+from detection.model.gaps import ABSENT, RELATIONSHIPS, absent_groups, relationship
+from detection.model.text_training import TermMatrix
+from detection.model.whatif import (
+    FALSE_POSITIVE_REMOVED,
+    NEW_CATCH,
+    NEW_FALSE_POSITIVE,
+    NEW_MISS,
+    UNCHANGED,
+    Proposal,
+    WhatIfError,
+    replay,
+)
+from detection.model.whatif_report import load_window, run, vocabulary_of
+from detection.rules import RuleError
+from detection.serving.artifact import Bundle
+from detection.serving.scorer import Scorer
+from detection.simulation.generator import SimulationConfig, simulate
+
+BUNDLE = Path(__file__).resolve().parents[2] / "fixtures" / "bundles" / "format-2"
+START = datetime(2026, 3, 2, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def production() -> Bundle:
+    return Bundle.read_dir(BUNDLE)
+
+
+@pytest.fixture(scope="module")
+def mail():
+    config = SimulationConfig(
+        days=4, tenants=1, employees=30, seed=3, attack_rate=0.2, start=START.date()
+    )
+    messages = [m for _, day in simulate(config) for m in day]
+    for message in messages:  # no history: the scorer and the window both have none
+        message.tenant_id = "default"
+    return messages
+
+
+def _window(messages) -> pd.DataFrame:
+    frame = content_frame(messages).reset_index()
+    for name in BEHAVIOUR_FEATURES:
+        frame[name] = np.nan
+    frame["tenant_id"] = [m.tenant_id for m in messages]
+    frame["label"] = [m.label for m in messages]
+    frame["category"] = [m.category for m in messages]
+    frame["received_at"] = pd.to_datetime([m.received_at for m in messages], utc=True)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def window(mail):
+    return _window(mail), TermMatrix.build([text_terms(m) for m in mail])
+
+
+def test_replayed_production_decides_as_the_online_scorer(production, mail, window):
+    frame, matrix = window
+    result = replay(production, Proposal(), frame, matrix)
+    scorer = Scorer(production)
+    verdicts = [scorer.score_message(m) for m in mail]
+    np.testing.assert_allclose(result.rows["production_score"], [v.score for v in verdicts])
+    assert result.rows["production_attack"].tolist() == [v.verdict == "attack" for v in verdicts]
+    assert (result.rows["change"] == UNCHANGED).all()  # no proposal: nothing flips
+    decided = result.rows["production_attack"].to_numpy()
+    assert decided.any() and not decided.all()
+
+
+def test_a_lower_threshold_only_adds_verdicts_and_a_higher_one_only_removes(production, window):
+    frame, matrix = window
+    base = replay(production, Proposal(), frame, matrix).rows
+    scores = base["production_score"].to_numpy()
+    by_score = (base["production_attack"] & ~base["production_forced"]).to_numpy()
+    assert by_score.sum() >= 2
+    # just above the highest score that decided alone: every such verdict flips
+    low, high = float(np.quantile(scores, 0.5)), float(scores[by_score].max()) + 1e-9
+    lower = replay(production, Proposal(threshold=low), frame, matrix)
+    changes = set(lower.rows["change"])
+    assert changes & {NEW_CATCH, NEW_FALSE_POSITIVE} and not changes & {NEW_MISS}
+    expected = (lower.rows["production_score"] >= low) & ~lower.rows["production_attack"]
+    assert ((lower.rows["change"] != UNCHANGED) == expected).all()
+    higher = replay(production, Proposal(threshold=high), frame, matrix)
+    assert not set(higher.rows["change"]) & {NEW_CATCH, NEW_FALSE_POSITIVE}
+    assert set(higher.rows["change"]) & {NEW_MISS, FALSE_POSITIVE_REMOVED}
+    assert ((higher.rows["change"] != UNCHANGED) == (by_score & (scores < high))).all()
+    total = higher.summary().iloc[0]
+    assert total["attacks"] + total["safe"] == len(frame)
+    assert total["recall_after"] <= total["recall_before"]
+    assert total["recall_after_low"] <= total["recall_after"] <= total["recall_after_high"]
+
+
+def test_added_rules_force_the_messages_they_fire_on(production, window):
+    frame, matrix = window
+    added = (
+        "rules:\n  - name: any_link\n    category: credential_phishing\n"
+        '    action: force_attack\n    all:\n      - {feature: url_count, op: ">=", value: 1}\n'
+    )
+    result = replay(production, Proposal(added_rules_text=added), frame, matrix)
+    fires = (frame["url_count"] >= 1).to_numpy()
+    expected = fires & ~result.rows["production_attack"].to_numpy()
+    assert ((result.rows["change"] != UNCHANGED).to_numpy() == expected).all()
+    assert expected.any()
+
+
+def test_a_tenant_threshold_applies_to_its_tenant_only(production, window):
+    frame, matrix = window
+    other = frame.assign(
+        tenant_id=["default", "other"] * (len(frame) // 2) + ["default"] * (len(frame) % 2)
+    )
+    result = replay(production, Proposal(tenant_thresholds={"other": 1e-6}), other, matrix)
+    changed = result.rows.loc[result.rows["change"] != UNCHANGED, "tenant_id"]
+    assert len(changed) and set(changed) == {"other"}
+    by_tenant = result.summary("tenant_id").set_index("tenant_id")
+    assert by_tenant.loc["default", [NEW_CATCH, NEW_FALSE_POSITIVE]].sum() == 0
+
+
+@pytest.mark.parametrize(
+    ("proposal", "error", "says"),
+    [
+        (Proposal(threshold=0.0), WhatIfError, "(0, 1]"),
+        (Proposal(threshold=1.5), WhatIfError, "(0, 1]"),
+        (Proposal(tenant_thresholds={"a": -1}), WhatIfError, "tenant 'a'"),
+        (
+            Proposal(
+                rules_text="rules:\n  - {name: x, category: bec, action: flag, "
+                "all: [{feature: nope, op: '>', value: 1}]}\n"
+            ),
+            RuleError,
+            "unknown feature",
+        ),
+        (Proposal(added_rules_text="rules: [oops"), WhatIfError, "not valid YAML"),
+    ],
+)
+def test_a_bad_proposal_says_what_is_wrong(production, window, proposal, error, says):
+    frame, matrix = window
+    with pytest.raises(error, match=says.replace("(", r"\(").replace("[", r"\[")):
+        replay(production, proposal, frame, matrix)
+
+
+def test_an_added_rule_that_repeats_a_production_rule_name_is_refused(production):
+    name = Scorer(production).rules.rules[0].name
+    added = (
+        f"rules:\n  - name: {name}\n    category: bec\n    action: flag\n"
+        '    all:\n      - {feature: url_count, op: ">=", value: 1}\n'
+    )
+    with pytest.raises(RuleError, match="unique"):
+        Proposal(added_rules_text=added).apply(production)
+
+
+def test_every_miss_has_one_relationship_and_groups_say_what_was_absent(window):
+    frame, _ = window
+    relation = relationship(frame)
+    assert set(relation) <= set(RELATIONSHIPS) and set(relation) == {"no history"}
+    groups = absent_groups(frame.assign(text_score=0.0), {"bec": 100})
+    assert set(groups) == set(ABSENT)
+    assert (groups["no link"] == (frame["url_count"] == 0).to_numpy()).all()
+    new_tactic = groups["new tactic"]
+    assert not new_tactic[(frame["category"] == "bec").to_numpy()].any()
+    assert new_tactic[(frame["category"] == "malware").to_numpy()].all()
+
+
+def _landed(tmp_path: Path, mail) -> Path:
+    """The mail in a lake and a training table as the pipeline writes them."""
+    for day in sorted({m.received_at.date() for m in mail}):
+        lake.write_day(
+            tmp_path / "lake",
+            day,
+            messages_to_tables([m for m in mail if m.received_at.date() == day]),
+        )
+    table = tmp_path / "training_table.parquet"
+    _window(mail).to_parquet(table, index=False)
+    return table
+
+
+def test_the_report_rule_ideas_cost_what_their_replay_shows(production, mail, tmp_path):
+    table = _landed(tmp_path, mail)
+    loaded = load_window(table, tmp_path / "lake", days=None, vocabulary=vocabulary_of(production))
+    strict = Proposal(threshold=0.999)  # misses to explain
+    report = run(production, strict, loaded, fpr_cap=0.05)
+    assert report.gaps.misses == int(
+        ((report.replay.rows["label"] == "attack") & ~report.replay.rows["proposed_attack"]).sum()
+    )
+    assert report.gaps.ideas, "a strict threshold leaves misses with obvious rules"
+    idea = report.gaps.ideas[0]
+    again = run(
+        production,
+        Proposal(threshold=0.999, added_rules_text="rules:\n" + idea.yaml(0)),
+        loaded,
+    )
+    flipped = again.replay.rows
+    # against production both ways, so compare the proposals' verdicts directly
+    before, after = report.replay.rows["proposed_attack"], flipped["proposed_attack"]
+    safe, attack = flipped["label"] == "safe", flipped["label"] == "attack"
+    assert int((after & ~before & safe).sum()) == idea.new_false_positives.k
+    assert int((after & ~before & attack).sum()) == idea.catches_all.k
+    paths = report.write(tmp_path / "out")
+    for name, path in paths.items():
+        assert path.is_file(), name
+    examples = pd.read_parquet(paths["examples"])
+    assert {"subject", "body_text", "body"}.isdisjoint(examples.columns)
+    assert "rules:" in paths["rule_ideas_yaml"].read_text()
+    markdown = report.markdown()
+    assert "## By category" in markdown and "Capability gaps" in markdown
+
+
+def test_a_window_says_where_the_labelled_mail_is(production, mail, tmp_path):
+    table = _landed(tmp_path, mail)
+    last = max(m.received_at for m in mail)
+    two_days = load_window(table, None, days=2)
+    assert two_days.frame["received_at"].min() >= last - timedelta(days=2)
+    assert len(two_days.frame) < len(mail)
+    earlier = load_window(table, None, start=START, end=START + timedelta(days=1))
+    assert earlier.history == {}  # nothing before the first day
+    later = load_window(table, None, start=START + timedelta(days=1), days=None)
+    assert sum(later.history.values()) == int(
+        sum(m.label == "attack" and m.received_at < START + timedelta(days=1) for m in mail)
+    )
+    with pytest.raises(WhatIfError, match="no labelled mail received"):
+        load_window(table, None, start=datetime(2020, 1, 1), end=datetime(2020, 1, 2))
+    with pytest.raises(WhatIfError, match="not before"):
+        load_window(table, None, start=START, end=START)
+    with pytest.raises(WhatIfError, match="no training table"):
+        load_window(tmp_path / "missing.parquet", None)
+
+
+def test_counting_only_the_models_terms_scores_the_same(production, mail, tmp_path):
+    from detection.features.text import TextModel
+    from detection.model.text_training import lake_term_matrix, score_rows
+
+    _landed(tmp_path, mail)
+    ids = [m.message_id for m in mail]
+    model = TextModel.from_bytes(production.text_model or b"")
+    full = lake_term_matrix(ids, tmp_path / "lake")
+    restricted = lake_term_matrix(ids, tmp_path / "lake", vocabulary_of(production))
+    shared = lake_term_matrix(ids, tmp_path / "lake", vocabulary_of(production), workers=2)
+    assert restricted.counts.shape[1] < full.counts.shape[1]
+    positions = np.arange(len(ids))
+    expected = score_rows(model, full, positions)
+    np.testing.assert_allclose(score_rows(model, restricted, positions), expected)
+    np.testing.assert_allclose(score_rows(model, shared, positions), expected)
+    np.testing.assert_allclose(
+        score_rows(model, restricted, positions[:20]), [model.score(m) for m in mail[:20]]
+    )
