@@ -35,7 +35,9 @@ class WhatIfConfig(dg.Config):
         default="", description="rules to add to production's (e.g. the last report's ideas)"
     )
     threshold: float | None = Field(
-        default=None, description="threshold for every tenant without its own (0 < t <= 1)"
+        default=None,
+        description="one threshold for every message, tenants' own too unless "
+        "tenant_thresholds_path is given (0 < t <= 1)",
     )
     tenant_thresholds_path: str = Field(
         default="", description='JSON file {"tenant": threshold}: replaces the per-tenant table'

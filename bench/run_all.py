@@ -5,7 +5,8 @@
   mail and on a fixed sample of 1,000 messages of the real corpus when it is present;
 - baselines: dbt-duckdb vs pandas at 100k and 1M messages, then content signals, the training
   table and LightGBM training on the same lake (3 runs each; ``--scale`` adds 5M);
-- the whole graph at about 1M messages (3 runs of 2.5 to 4 minutes), the garbage collector's pauses
+- the whole graph at about 1M messages (3 runs of 2.5 to 4 minutes); the what-if replay over the
+  world with real words it leaves (3 runs of each proposal); the garbage collector's pauses
   while scoring with the model it deployed, then Evidently at 1M rows on its training table
   (3 runs);
 - text: the text model's cost per real message beside the content signals' (3 runs);
@@ -119,15 +120,16 @@ def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
 
 def main() -> None:
     """Sections run in order; each one's results are saved as soon as it finishes. Pass section
-    names (simulator, scorer, baselines, pipeline, gc, evidently, text, real_mail, efficacy,
-    hostile, startup) to run only those, or ``plot`` to redraw the plot from saved results;
-    --scale adds 5M messages to the baselines."""
+    names (simulator, scorer, baselines, pipeline, whatif, gc, evidently, text, real_mail,
+    efficacy, hostile, startup) to run only those, or ``plot`` to redraw the plot from saved
+    results; --scale adds 5M messages to the baselines."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     wanted = [a for a in sys.argv[1:] if not a.startswith("--")] or [
         "simulator",
         "baselines",
         "scorer",
         "pipeline",
+        "whatif",
         "gc",
         "evidently",
         "text",
@@ -195,6 +197,10 @@ def main() -> None:
                     ["--days", "33", "--text-corpus", "../shared/data/real-mail"],
                     runs=3,
                 )
+        elif section == "whatif":  # over the real-words world the pipeline section leaves
+            if not Path("var/work/candidate_bundle/manifest.json").is_file():
+                subprocess.run([sys.executable, "-m", "orchestration.run"], check=True)
+            results["whatif_1m"] = run_json("bench.whatif", "--repeats", "3", "--phases")
         elif section == "gc":  # collector pauses, scoring with the model the pipeline deployed
             results["gc_pause"] = repeat("bench.gc_pause", [], runs=1)
         elif section == "evidently":

@@ -131,7 +131,7 @@ def main() -> None:
     result["peak_memory_gib"] = round(children, 2)
     if args.phases:
         result["phases_seconds"] = _phases(args.world, args.bundle)
-    print(json.dumps(result, indent=1))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -490,7 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     whatif.add_argument("--rules", help="a rules file to use instead of production's")
     whatif.add_argument("--add-rules", help="rules to add to production's (e.g. rule ideas)")
     whatif.add_argument(
-        "--threshold", type=float, help="threshold for every tenant without its own"
+        "--threshold",
+        type=float,
+        help="one threshold for every message (tenants' own too, unless --tenant-thresholds)",
     )
     whatif.add_argument(
         "--tenant-thresholds", help='JSON {"tenant": threshold}: replaces the per-tenant table'

@@ -57,9 +57,10 @@ class WhatIfError(ValueError):
 @dataclass(frozen=True)
 class Proposal:
     """A change to replay. Each part replaces production's: ``rules_text`` the whole rules file,
-    ``threshold`` the threshold of every tenant without its own (with and without history),
-    ``tenant_thresholds`` the per-tenant table, ``bundle`` the model (its own rules and thresholds
-    too, unless the other parts replace them)."""
+    ``added_rules_text`` rules after production's, ``threshold`` every threshold (with and
+    without history, and each tenant's own unless ``tenant_thresholds`` gives the per-tenant
+    table), ``bundle`` the model (its own rules and thresholds too, unless the other parts
+    replace them)."""
 
     rules_text: str | None = None
     added_rules_text: str | None = None
@@ -99,6 +100,7 @@ class Proposal:
         if self.threshold is not None:
             _check_threshold("threshold", self.threshold)
             document["threshold"] = document["with_history"] = self.threshold
+            document["tenants"] = {}  # one threshold for every message
         if self.tenant_thresholds is not None:
             for tenant, value in self.tenant_thresholds.items():
                 _check_threshold(f"tenant {tenant!r}'s threshold", value)

@@ -25,6 +25,7 @@ from detection.model.whatif import (
     Proposal,
     WhatIfError,
     replay,
+    thresholds_of,
 )
 from detection.model.whatif_report import load_window, run, vocabulary_of
 from detection.rules import RuleError
@@ -255,3 +256,15 @@ def test_counting_only_the_models_terms_scores_the_same(production, mail, tmp_pa
     np.testing.assert_allclose(
         score_rows(model, restricted, positions[:20]), [model.score(m) for m in mail[:20]]
     )
+
+
+def test_a_threshold_replaces_every_threshold_unless_tenants_are_given(production, window):
+    frame, _ = window
+    own = Proposal(tenant_thresholds={"default": 0.999}).apply(production)
+    assert Proposal(threshold=0.2).apply(own).tenant_thresholds == {}
+    both = Proposal(threshold=0.2, tenant_thresholds={"default": 0.999}, bundle=own)
+    applied = both.apply(production)
+    assert applied.tenant_thresholds == {"default": 0.999} and applied.threshold == 0.2
+    tenants = frame["tenant_id"].to_numpy()
+    assert set(thresholds_of(Proposal(threshold=0.2).apply(own), tenants)) == {0.2}
+    assert set(thresholds_of(applied, tenants)) == {0.999}
