@@ -4,6 +4,8 @@ of what the proposal (or production, with no proposal) still misses. Both come f
 (detection.model.whatif, detection.model.gaps), shown as markdown in the UI and saved as parquet
 in the work directory's ``whatif/`` for analysts."""
 
+import os
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +26,7 @@ WHAT_IF = dg.AssetKey("what_if_replay")
 GAPS = dg.AssetKey("capability_gaps")
 # the markdown shown in the UI stays readable: the parquet files hold every row
 MAX_TABLE_ROWS = 60
+MAX_PROPOSAL_BYTES = 10 * 1024 * 1024
 
 
 class WhatIfConfig(dg.Config):
@@ -45,13 +48,15 @@ class WhatIfConfig(dg.Config):
     bundle_uri: str = Field(
         default="", description="a candidate bundle directory, or a store whose production it is"
     )
-    days: int = Field(default=14, description="the last N days of labelled mail")
+    days: int = Field(default=14, ge=1, description="the last N days of labelled mail")
     start: str = Field(default="", description="window start, ISO time (overrides days)")
     end: str = Field(default="", description="window end, exclusive, ISO time")
     all_days: bool = Field(default=False, description="every labelled message (no window)")
-    examples: int = Field(default=5, description="examples per kind of change")
+    examples: int = Field(default=5, ge=0, description="examples per kind of change")
     idea_fpr: float = Field(
         default=0.001,
+        ge=0.0,
+        le=1.0,
         description="a rule idea may newly flag at most this share of the window's safe mail",
     )
 
@@ -62,7 +67,21 @@ def _read(path: str, what: str) -> str | None:
     file = Path(path)
     if not file.is_file():
         raise dg.Failure(f"{what} {path!r} is not a file; give a path the run can read")
+    if file.stat().st_size > MAX_PROPOSAL_BYTES:
+        raise dg.Failure(
+            f"{what} {path!r} is over {MAX_PROPOSAL_BYTES} bytes; a rules or "
+            "threshold file is small"
+        )
     return file.read_text(encoding="utf-8", errors="replace")
+
+
+def _time(value: str, what: str) -> "datetime | None":
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise dg.Failure(f"{what} {value!r}: {exc}; give an ISO time such as 2026-02-01") from exc
 
 
 @dg.multi_asset(
@@ -97,12 +116,15 @@ def what_if(
     lake_store: LakeResource,
     artifact_store: ArtifactStoreResource,
 ):
-    import json
-    from datetime import datetime
-
     from detection.features.vector import feature_workers
-    from detection.model.whatif import Proposal, WhatIfError
-    from detection.model.whatif_report import load_window, needs_text, run, vocabulary_of
+    from detection.model.whatif import Proposal, WhatIfError, tenant_table
+    from detection.model.whatif_report import (
+        columns_of,
+        load_window,
+        needs_text,
+        run,
+        vocabulary_of,
+    )
     from detection.rules import RuleError
     from detection.serving.artifact import BundleError
     from detection.serving.registry import load_production
@@ -111,16 +133,28 @@ def what_if(
     store = artifact_store.open()
     try:
         production = load_production(store)
-        candidate = Scorer.load(config.bundle_uri).bundle if config.bundle_uri else None
     except BundleError as exc:
-        raise dg.Failure(f"{exc}. Deploy a model first (retrain_job) or fix bundle_uri.") from exc
+        raise dg.Failure(f"production model: {exc}. Deploy one first (retrain_job).") from exc
+    candidate = None
+    if config.bundle_uri:
+        endpoint = artifact_store.s3_endpoint_url or os.environ.get(
+            "ATTACK_DETECTION_S3_ENDPOINT_URL"
+        )
+        try:
+            candidate = Scorer.load(config.bundle_uri, endpoint_url=endpoint or None).bundle
+        except (BundleError, OSError) as exc:
+            raise dg.Failure(f"bundle_uri {config.bundle_uri!r}: {exc}") from exc
     tenants_text = _read(config.tenant_thresholds_path, "tenant_thresholds_path")
     try:
+        start, end = _time(config.start, "start"), _time(config.end, "end")
+        tenants = None
+        if tenants_text is not None:
+            tenants = tenant_table(tenants_text, config.tenant_thresholds_path)
         proposal = Proposal(
             rules_text=_read(config.rules_path, "rules_path"),
             added_rules_text=_read(config.add_rules_path, "add_rules_path"),
             threshold=config.threshold,
-            tenant_thresholds=json.loads(tenants_text) if tenants_text else None,
+            tenant_thresholds=tenants,
             bundle=candidate,
         )
         proposal.apply(production)
@@ -132,8 +166,9 @@ def what_if(
                 lake_store.lake if needs_text(*bundles) else None,
                 vocabulary=vocabulary_of(*bundles),
                 workers=feature_workers(),
-                start=datetime.fromisoformat(config.start) if config.start else None,
-                end=datetime.fromisoformat(config.end) if config.end else None,
+                columns=columns_of(*bundles),
+                start=start,
+                end=end,
                 days=None if config.all_days else config.days,
             )
         report = run(

@@ -255,24 +255,21 @@ def _text_of(path: str | None, what: str) -> str | None:
 
 
 def _tenant_table(path: str | None) -> dict[str, float] | None:
+    from detection.model.whatif import WhatIfError, tenant_table
+
     text = _text_of(path, "--tenant-thresholds")
     if text is None:
         return None
     try:
-        table = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"--tenant-thresholds {path!r} is not JSON: {exc}") from exc
-    if not isinstance(table, dict) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()
-    ):
-        raise UsageError(
-            f'--tenant-thresholds {path!r} must be a JSON object {{"tenant": threshold, ...}}'
-        )
-    return {str(k): float(v) for k, v in table.items()}
+        return tenant_table(text, f"--tenant-thresholds {path!r}")
+    except WhatIfError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _whatif(args: argparse.Namespace) -> int:
     _check_artifact(args.artifact)
+    if args.days < 1 or args.examples < 0 or not 0 <= args.idea_fpr <= 1:
+        raise UsageError("--days must be at least 1, --examples 0 or more, --idea-fpr in [0, 1]")
     if args.bundle is not None:
         _check_artifact(args.bundle)
     work, lake = Path(args.work), Path(args.lake)
@@ -294,7 +291,13 @@ def _whatif(args: argparse.Namespace) -> int:
     tenants = _tenant_table(args.tenant_thresholds)
     from detection.features.vector import feature_workers
     from detection.model.whatif import Proposal, WhatIfError
-    from detection.model.whatif_report import load_window, needs_text, run, vocabulary_of
+    from detection.model.whatif_report import (
+        columns_of,
+        load_window,
+        needs_text,
+        run,
+        vocabulary_of,
+    )
     from detection.rules import RuleError
     from detection.serving.registry import load_production
     from detection.serving.scorer import Scorer
@@ -321,6 +324,7 @@ def _whatif(args: argparse.Namespace) -> int:
         lake if needs_text(*bundles) else None,
         vocabulary=vocabulary_of(*bundles),
         workers=feature_workers(),
+        columns=columns_of(*bundles),
         **window,
     )
     report = run(production, proposal, loaded, examples=args.examples, fpr_cap=args.idea_fpr)

@@ -89,8 +89,10 @@ TEXT_COLUMNS = ["message_id", "subject", "body_text", "body_is_html"]
 
 
 def message_files(lake_dir: Path) -> list[str]:
-    """The lake's message files, in order."""
-    return sorted(str(p) for p in (lake_dir / "messages").glob("*/*.parquet"))
+    """The lake's message files, in order; files being written (``.``/``_`` names, which
+    pyarrow's dataset discovery skips too) are not among them."""
+    files = (lake_dir / "messages").glob("*/*.parquet")
+    return sorted(str(p) for p in files if not p.name.startswith((".", "_")))
 
 
 def iter_texts(

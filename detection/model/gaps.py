@@ -80,6 +80,15 @@ RED_FLAGS = (
     "sender_lookalike_of_known_domain",
     "url_lookalike_of_known_domain",
 )
+# every feature the groups read (the rule ideas read the bundle's features)
+GAP_FEATURES = (
+    *RED_FLAGS,
+    "url_count",
+    "sender_prior_messages",
+    "domain_prior_messages",
+    "recipient_has_replied",
+    "text_score",
+)
 QUANTILES = (0.25, 0.5, 0.75)
 PAIR_CANDIDATES = 12
 IDEAS_PER_GROUP = 3

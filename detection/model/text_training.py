@@ -73,7 +73,8 @@ class _Builder:
 
     def __init__(self, vocabulary: Iterable[str] | None = None) -> None:
         self.fixed = vocabulary is not None
-        self.index: dict[str, int] = {t: i for i, t in enumerate(vocabulary or ())}
+        terms = dict.fromkeys(vocabulary or ())  # a repeated term would misalign the columns
+        self.index: dict[str, int] = {t: i for i, t in enumerate(terms)}
         self.seen: dict[bytes, int] = {}  # digest of a document's terms -> its row
         self.texts: dict[bytes, int] = {}  # digest of a subject and body -> its row
         self.document_of: list[int] = []
@@ -320,10 +321,11 @@ def _lake_part(
 def _joined(parts: list[tuple[TermMatrix, list[str]]], message_ids: list[str]) -> TermMatrix:
     from scipy import sparse
 
-    landed: dict[str, int] = {}
-    documents, offset = [], 0
+    landed: dict[str, int] = {}  # an id read twice: its last row, as one pass would keep
+    documents, offset, position = [], 0, 0
     for matrix, ids in parts:
-        landed.update(zip(ids, range(len(landed), len(landed) + len(ids)), strict=True))
+        landed.update(zip(ids, range(position, position + len(ids)), strict=True))
+        position += len(ids)
         documents.append(matrix.document_of + offset)
         offset += matrix.counts.shape[0]
     missing = [m for m in message_ids if m not in landed]

@@ -6,9 +6,11 @@ candidate bundle. It is applied to the production bundle (:meth:`Proposal.apply`
 bundle held in memory, and both bundles decide every message of the window the same way the online
 scorer does (:func:`decide`): the booster's score over the message's point-in-time features with
 the bundle's own text score, ``force_attack`` rules, and the tenant's own threshold, else the
-threshold for tenants with history, else the global one. The messages whose verdict flips are
-the report: new catches, new misses, new false positives and false positives removed, counted per
-category and per tenant with 95% intervals, the top examples as ids with reasons (never bodies).
+threshold for mail with history, else the global one (whether a message had history is read from
+its point-in-time features, as a scorer serving when it arrived would have seen it). The messages
+whose verdict flips are the report: new catches, new misses, new false positives and false
+positives removed, counted per category and per tenant with 95% intervals, the top examples as
+ids with reasons (never bodies).
 
 Decisions are vectorised over the whole window: one LightGBM call per bundle, the text model's
 scores once per distinct text, rules as column comparisons. A proposal that keeps the production
@@ -110,6 +112,19 @@ class Proposal:
         return Bundle(files, manifest)
 
 
+def tenant_table(text: str, where: str) -> dict[str, float]:
+    """A per-tenant threshold table from JSON ``{"tenant": threshold, ...}``."""
+    try:
+        table = json.loads(text)
+    except ValueError as exc:
+        raise WhatIfError(f"{where} is not JSON: {exc}") from exc
+    if not isinstance(table, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in table.values()
+    ):
+        raise WhatIfError(f'{where} must be a JSON object {{"tenant": threshold, ...}}')
+    return {str(k): float(v) for k, v in table.items()}
+
+
 def _with_rules(rules_text: str, added_text: str) -> bytes:
     """A rules file with the ``rules`` of ``added_text`` after its own."""
     import yaml
@@ -148,10 +163,10 @@ class Decisions:
 @dataclass
 class _Scores:
     """Scores computed once per distinct model (production's are reused by a proposal that keeps
-    its model)."""
+    its model): the booster's, and the window with the text model's."""
 
     matrix: TermMatrix | None
-    cache: dict[tuple[bytes, bytes], np.ndarray] = field(default_factory=dict)
+    cache: dict[tuple[bytes, bytes], tuple[np.ndarray, pd.DataFrame]] = field(default_factory=dict)
 
 
 def tenants_with_history(bundle: Bundle) -> frozenset[str]:
@@ -163,21 +178,37 @@ def tenants_with_history(bundle: Bundle) -> frozenset[str]:
     return frozenset(t for t in known if t and not t.startswith(POOLED_TENANT_PREFIX))
 
 
-def thresholds_of(bundle: Bundle, tenants: np.ndarray) -> np.ndarray:
-    """Each row's threshold, as :meth:`Scorer.threshold_for` chooses it."""
+def thresholds_of(
+    bundle: Bundle, tenants: np.ndarray, history: np.ndarray | None = None
+) -> np.ndarray:
+    """Each row's threshold, as :meth:`Scorer.threshold_for` chooses it: the tenant's own, else
+    the one for mail with history, else the one without. ``history`` says which rows had
+    history when they arrived (the point-in-time features are known); without it, the tenants
+    the bundle's snapshot knows have history, as when the scorer serves it."""
     own = bundle.tenant_thresholds
-    known = tenants_with_history(bundle)
     with_history, default = bundle.with_history_threshold, bundle.threshold
-    distinct, row_of = np.unique(tenants.astype(str), return_inverse=True)
-    chosen = np.array(
-        [own[t] if t in own else with_history if t in known else default for t in distinct],
-        dtype=float,
-    )
-    return chosen[row_of.ravel()]
+    if history is None:
+        history = np.isin(tenants.astype(str), list(tenants_with_history(bundle)))
+    chosen = np.where(history, with_history, default).astype(float)
+    for tenant, value in own.items():
+        chosen[tenants == tenant] = value
+    return chosen
+
+
+HISTORY_FEATURE = "sender_prior_messages"  # missing exactly where the tenant had no history
 
 
 def _model_scores(
     bundle: Bundle, frame: pd.DataFrame, scores: _Scores, threads: int
+) -> tuple[np.ndarray, pd.DataFrame]:
+    key = (bundle.files[MODEL_FILE], bundle.files.get(TEXT_MODEL_FILE, b""))
+    if key not in scores.cache:
+        scores.cache[key] = _score(bundle, frame, scores.matrix, threads)
+    return scores.cache[key]
+
+
+def _score(
+    bundle: Bundle, frame: pd.DataFrame, matrix: TermMatrix | None, threads: int
 ) -> tuple[np.ndarray, pd.DataFrame]:
     import lightgbm as lgb
 
@@ -186,13 +217,13 @@ def _model_scores(
     features = bundle.features
     text = bundle.files.get(TEXT_MODEL_FILE, b"")
     if TEXT_SCORE in features:
-        if scores.matrix is None or not text:
+        if matrix is None or not text:
             raise WhatIfError(
                 f"bundle {bundle.version} reads the text model's score: the replay needs the "
                 "window's texts (the lake) and a bundle with a text model"
             )
         positions = np.arange(len(frame))
-        text_scores = score_rows(TextModel.from_bytes(text), scores.matrix, positions)
+        text_scores = score_rows(TextModel.from_bytes(text), matrix, positions)
         frame = cast("pd.DataFrame", frame.assign(**{TEXT_SCORE: text_scores}))
     missing = sorted(set(features) - set(frame.columns))
     if missing:
@@ -200,12 +231,9 @@ def _model_scores(
             f"bundle {bundle.version} reads features the window lacks: {missing}; replay it on "
             "a training table built by the same release"
         )
-    key = (bundle.files[MODEL_FILE], text)
-    if key not in scores.cache:
-        booster = lgb.Booster(model_str=bundle.files[MODEL_FILE].decode())
-        matrix = frame[features].to_numpy(dtype=np.float64)
-        scores.cache[key] = np.asarray(booster.predict(matrix, num_threads=threads), dtype=float)
-    return scores.cache[key], frame
+    booster = lgb.Booster(model_str=bundle.files[MODEL_FILE].decode())
+    values = frame[features].to_numpy(dtype=np.float64)
+    return np.asarray(booster.predict(values, num_threads=threads), dtype=float), frame
 
 
 def rules_of(bundle: Bundle) -> RuleSet:
@@ -218,8 +246,11 @@ def decide(
     """The bundle's decision on every row of ``frame``, and the frame with its text score."""
     score, frame = _model_scores(bundle, frame, scores, threads)
     forced = rules_of(bundle).forced(frame)
-    tenants = frame["tenant_id"].to_numpy()
-    return Decisions(score, forced, thresholds_of(bundle, tenants)), frame
+    tenants = frame["tenant_id"].astype(str).to_numpy()
+    history = None
+    if HISTORY_FEATURE in frame.columns:
+        history = ~np.isnan(frame[HISTORY_FEATURE].to_numpy(dtype=float))
+    return Decisions(score, forced, thresholds_of(bundle, tenants, history)), frame
 
 
 @dataclass(frozen=True)

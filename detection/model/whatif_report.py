@@ -19,6 +19,7 @@ from detection.model.gaps import Gaps, capability_gaps
 from detection.model.whatif import (
     CHANGES,
     FALSE_POSITIVE_REMOVED,
+    KEYS,
     NEW_CATCH,
     NEW_FALSE_POSITIVE,
     NEW_MISS,
@@ -76,6 +77,7 @@ def load_window(
     *,
     vocabulary: Iterable[str] | None = None,
     workers: int = 1,
+    columns: Iterable[str] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
     days: int | None = DEFAULT_DAYS,
@@ -84,17 +86,29 @@ def load_window(
     mail; ``days`` None: all of it), with its point-in-time features from the training table and
     its texts from the lake (``lake_dir`` None: no texts, for bundles without a text model),
     counted over ``vocabulary`` (:func:`vocabulary_of` the bundles to replay) when given, by
-    ``workers`` processes."""
+    ``workers`` processes; ``columns``: read only these of the table besides the keys
+    (:func:`columns_of` the bundles), not every column."""
     import pandas as pd
 
     from detection.model.text_training import lake_term_matrix
 
+    if lake_dir is not None and not (lake_dir / "messages").is_dir():
+        raise WhatIfError(
+            f"no lake at {lake_dir} (no messages/ in it): the text model reads the window's "
+            "texts there; point --lake (or ATTACK_DETECTION_LAKE_DIR) at the pipeline's lake"
+        )
     if not training_table.is_file():
         raise WhatIfError(
             f"no training table at {training_table}: materialise training_table (make run) or "
             "point --work at the pipeline's work directory"
         )
-    frame = pd.read_parquet(training_table)
+    wanted = None
+    if columns is not None:  # the keys, and what the bundles and the gap report read
+        import pyarrow.parquet as pq
+
+        present = set(pq.read_schema(training_table).names)
+        wanted = [c for c in dict.fromkeys([*KEYS, *columns]) if c in present]
+    frame = pd.read_parquet(training_table, columns=wanted)
     frame = frame[frame["label"].isin(["attack", "safe"])]
     if not len(frame):
         raise WhatIfError(f"{training_table} holds no labelled mail; land labelled mail first")
@@ -107,7 +121,10 @@ def load_window(
     else:
         since = first if days is None else until - timedelta(days=days)
     if since >= until:
-        raise WhatIfError(f"the window is empty: start {since} is not before end {until}")
+        raise WhatIfError(
+            f"the window is empty: start {since} is not before end {until}; give a start "
+            "before the end (or --days)"
+        )
     inside = ((received >= since) & (received < until)).to_numpy()
     attacks_before = frame.loc[(received < since).to_numpy() & (frame["label"] == "attack")]
     history = {str(k): int(v) for k, v in attacks_before["category"].value_counts().items()}
@@ -386,6 +403,8 @@ class Report:
 
     def ideas_yaml(self) -> str:
         """The rule ideas as a rules file (``whatif --add-rules`` replays them)."""
+        if not self.gaps.ideas:
+            return "rules: []\n"
         return "rules:\n" + "".join(i.yaml(k) for k, i in enumerate(self.gaps.ideas))
 
     # --- parquet --------------------------------------------------------------------------
@@ -435,6 +454,13 @@ class Report:
 
 def needs_text(*bundles: Bundle) -> bool:
     return any(TEXT_SCORE in b.features for b in bundles)
+
+
+def columns_of(*bundles: Bundle) -> list[str]:
+    """The training table's columns a replay of these bundles and its gap report read."""
+    from detection.model.gaps import GAP_FEATURES
+
+    return list(dict.fromkeys([*(f for b in bundles for f in b.features), *GAP_FEATURES]))
 
 
 def vocabulary_of(*bundles: Bundle) -> list[str]:

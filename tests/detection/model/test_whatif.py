@@ -268,3 +268,89 @@ def test_a_threshold_replaces_every_threshold_unless_tenants_are_given(productio
     tenants = frame["tenant_id"].to_numpy()
     assert set(thresholds_of(Proposal(threshold=0.2).apply(own), tenants)) == {0.2}
     assert set(thresholds_of(applied, tenants)) == {0.999}
+
+
+def _with_thresholds(bundle: Bundle, document: dict) -> Bundle:
+    import json
+
+    from detection.serving.artifact import THRESHOLD_FILE
+
+    files = {**bundle.files, THRESHOLD_FILE: json.dumps(document).encode()}
+    return Bundle(files, {**bundle.manifest, "version": "thresholds"})
+
+
+def test_each_row_gets_the_threshold_the_scorer_would_choose(production):
+    bundle = _with_thresholds(
+        production, {"threshold": 0.3, "with_history": 0.6, "tenants": {"t-own": 0.9}}
+    )
+    tenants = np.array(["t000-acmecorp", "t-own", "never-seen", "corpus:real-mail"])
+    scorer = Scorer(bundle)
+    expected = [scorer.threshold_for(t) for t in tenants]
+    assert expected == [0.6, 0.9, 0.3, 0.3]  # every branch of threshold_for
+    assert thresholds_of(bundle, tenants).tolist() == expected
+    # from the point-in-time features: history where the message had it when it arrived
+    history = np.array([False, True, True, False])
+    assert thresholds_of(bundle, tenants, history).tolist() == [0.3, 0.9, 0.6, 0.3]
+
+
+def test_rows_with_history_take_the_with_history_threshold_in_a_replay(production, window):
+    frame, matrix = window
+    bundle = _with_thresholds(production, {"threshold": 0.999, "with_history": 1e-6})
+    known = frame.assign(sender_prior_messages=1.0)  # every message had history
+    result = replay(bundle, Proposal(), known, matrix)
+    assert (result.production.decisions.threshold == 1e-6).all()
+    result = replay(bundle, Proposal(), frame, matrix)  # none had
+    assert (result.production.decisions.threshold == 0.999).all()
+
+
+def test_relationship_names_each_kind_of_sender():
+    frame = pd.DataFrame(
+        {
+            "sender_prior_messages": [np.nan, 0, 0, 3, 3],
+            "domain_prior_messages": [np.nan, 0, 5, 3, 3],
+            "recipient_has_replied": [np.nan, 0, 0, 0, 1],
+        }
+    )
+    assert relationship(frame).tolist() == list(RELATIONSHIPS)
+
+
+def test_nothing_of_a_message_but_its_id_leaves_in_the_report(production, mail, tmp_path):
+    table = _landed(tmp_path, mail)
+    loaded = load_window(table, tmp_path / "lake", days=None, vocabulary=vocabulary_of(production))
+    report = run(production, Proposal(threshold=0.999), loaded, fpr_cap=0.05)
+    paths = report.write(tmp_path / "out")
+    written = [
+        report.markdown(),
+        *(p.read_text() for p in paths.values() if p.suffix != ".parquet"),
+    ]
+    written += [pd.read_parquet(p).to_csv() for p in paths.values() if p.suffix == ".parquet"]
+    text = "\n".join(written)
+    for message in mail:
+        for part in (message.subject, message.body_text[:40], message.sender_address):
+            if len(part) > 12:
+                assert part not in text, part
+    # the ideas file is a rules file: it parses and replays as a whole
+    ideas = paths["rule_ideas_yaml"].read_text()
+    from detection.rules import parse_rules
+
+    assert len(parse_rules(ideas, set(production.features)).rules) == len(report.gaps.ideas)
+    again = run(production, Proposal(threshold=0.999, added_rules_text=ideas), loaded)
+    assert again.gaps.misses <= report.gaps.misses
+
+
+def test_a_message_landed_twice_scores_the_same_with_two_processes(production, mail, tmp_path):
+    from detection.features.text import TextModel
+    from detection.model.text_training import lake_term_matrix, score_rows
+
+    lake.write_day(tmp_path, START.date(), messages_to_tables(mail[:30]))
+    lake.write_day(tmp_path, (START + timedelta(days=1)).date(), messages_to_tables(mail[20:60]))
+    ids = [m.message_id for m in mail[:60]]
+    model = TextModel.from_bytes(production.text_model or b"")
+    vocabulary = vocabulary_of(production)
+    one = lake_term_matrix(ids, tmp_path, vocabulary)
+    two = lake_term_matrix(ids, tmp_path, vocabulary, workers=2)
+    positions = np.arange(len(ids))
+    np.testing.assert_allclose(score_rows(model, two, positions), score_rows(model, one, positions))
+    np.testing.assert_allclose(
+        score_rows(model, one, positions), [model.score(m) for m in mail[:60]]
+    )
