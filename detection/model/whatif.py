@@ -30,7 +30,7 @@ import numpy as np
 from detection.features.behaviour import POOLED_TENANT_PREFIX
 from detection.features.text import TEXT_SCORE, TextModel
 from detection.model.intervals import Rate
-from detection.rules import RuleSet, parse_rules
+from detection.rules import RuleSet, parse_rules, rule_entries
 from detection.serving.artifact import (
     MODEL_FILE,
     RULES_FILE,
@@ -126,17 +126,12 @@ def tenant_table(text: str, where: str) -> dict[str, float]:
 
 
 def _with_rules(rules_text: str, added_text: str) -> bytes:
-    """A rules file with the ``rules`` of ``added_text`` after its own."""
+    """A rules file with the ``rules`` of ``added_text`` after its own (RuleError names what
+    is wrong with either)."""
     import yaml
 
-    base = yaml.safe_load(rules_text)
-    try:
-        added = yaml.safe_load(added_text)
-    except yaml.YAMLError as exc:
-        raise WhatIfError(f"the added rules file is not valid YAML: {exc}") from exc
-    if not isinstance(added, dict) or not isinstance(added.get("rules"), list):
-        raise WhatIfError("the added rules file must be a mapping with a 'rules' list")
-    return yaml.safe_dump({"rules": [*base["rules"], *added["rules"]]}, sort_keys=False).encode()
+    merged = [*rule_entries(rules_text), *rule_entries(added_text)]
+    return yaml.safe_dump({"rules": merged}, sort_keys=False).encode()
 
 
 def _check_threshold(what: str, value: object) -> None:

@@ -132,15 +132,21 @@ def _rule(raw: object, position: int, features: frozenset[str]) -> Rule:
     )
 
 
-def parse_rules(text: str, features: frozenset[str] | set[str]) -> RuleSet:
-    """Validate a YAML rule file against the known feature names."""
+def rule_entries(text: str) -> list[object]:
+    """The raw entries of a YAML rule file's ``rules`` list (not yet validated)."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RuleError(f"the rule file is not valid YAML: {exc}") from exc
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
         raise RuleError("the rule file must be a mapping with a 'rules' list")
-    rules = tuple(_rule(raw, i, frozenset(features)) for i, raw in enumerate(document["rules"]))
+    return document["rules"]
+
+
+def parse_rules(text: str, features: frozenset[str] | set[str]) -> RuleSet:
+    """Validate a YAML rule file against the known feature names."""
+    entries = rule_entries(text)
+    rules = tuple(_rule(raw, i, frozenset(features)) for i, raw in enumerate(entries))
     names = [r.name for r in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

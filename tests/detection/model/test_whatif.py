@@ -143,7 +143,8 @@ def test_a_tenant_threshold_applies_to_its_tenant_only(production, window):
             RuleError,
             "unknown feature",
         ),
-        (Proposal(added_rules_text="rules: [oops"), WhatIfError, "not valid YAML"),
+        (Proposal(added_rules_text="rules: [oops"), RuleError, "not valid YAML"),
+        (Proposal(added_rules_text="rules:\n"), RuleError, "a 'rules' list"),
     ],
 )
 def test_a_bad_proposal_says_what_is_wrong(production, window, proposal, error, says):
