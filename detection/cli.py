@@ -513,7 +513,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.001,
         help="a rule idea may newly flag at most this share of the window's safe mail",
     )
-    whatif.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    whatif.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="the report as markdown, or the headline figures, examples and ideas as JSON",
+    )
     whatif.add_argument("--out", help="directory for the parquet files")
     whatif.set_defaults(run=_whatif)
     return parser

@@ -117,7 +117,7 @@ def test_version_and_help_for_every_option():
     parser = build_parser()
     chooser = next(a for a in parser._actions if a.dest == "command")
     commands = cast(dict[str, argparse.ArgumentParser], chooser.choices)
-    assert set(commands) == {"score", "simulate", "ingest", "rollback"}
+    assert set(commands) == {"score", "simulate", "ingest", "rollback", "whatif"}
     for name, command in commands.items():
         assert command.description, name
         for action in command._actions:
