@@ -15,6 +15,7 @@ from detection.features.vector import (
     files_content_frame,
     join_behaviour,
 )
+from detection.mail.lake import message_files
 from detection.model.training import TrainingError, split_labels
 
 GROUP = "features"
@@ -52,7 +53,7 @@ def message_features(
 ) -> dg.MaterializeResult:
     """Content signals of every message (detection.features.signals.content_signals: the same
     function the online scorer uses), one row per message, with tenant, arrival time and label."""
-    files = sorted((lake_store.lake / "messages").glob("*/*.parquet"))
+    files = message_files(lake_store.lake)
     if not files:
         raise dg.Failure(
             f"no mail under {lake_store.lake}/messages; materialise raw_messages first"

@@ -129,7 +129,7 @@ def replay_sets(lake_dir: Path, count: int, pooled_prefix: str) -> dict[str, lis
     what the organisations send now), and ``real_mail``, a fixed sample of ``count`` messages of
     a labelled real corpus landed as a pooled tenant (``pooled_prefix``: the first by message id;
     empty when no corpus landed)."""
-    files = sorted((lake_dir / "messages").glob("*/*.parquet"))
+    files = message_files(lake_dir)
     latest: list[Message] = []
     for file in reversed(files):
         latest += [message_from_row(r) for r in pq.read_table(file).to_pylist()]

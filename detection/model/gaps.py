@@ -92,6 +92,7 @@ GAP_FEATURES = (
 QUANTILES = (0.25, 0.5, 0.75)
 PAIR_CANDIDATES = 12
 IDEAS_PER_GROUP = 3
+DEFAULT_CATEGORY = "credential_phishing"  # a rule's category when its catches name none
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,18 @@ class Condition:
         return f'{{feature: {self.feature}, op: "{self.op}", value: {value}}}'
 
 
+def _rule_yaml(name: str, category: str, group: str, conditions: tuple[Condition, ...]) -> str:
+    """One ``force_attack`` rule of a rules file's ``rules`` list."""
+    lines = "\n".join(f"      - {c.yaml()}" for c in conditions)
+    return (
+        f"  - name: {name}\n"
+        f"    category: {category}\n"
+        "    action: force_attack\n"
+        f"    description: Candidate from the capability-gap report ({group}).\n"
+        f"    all:\n{lines}\n"
+    )
+
+
 @dataclass(frozen=True)
 class RuleIdea:
     group: str
@@ -124,14 +137,7 @@ class RuleIdea:
         return f"idea_{self.group.replace(' ', '_').replace(',', '')}_{index}"
 
     def yaml(self, index: int) -> str:
-        conditions = "\n".join(f"      - {c.yaml()}" for c in self.conditions)
-        return (
-            f"  - name: {self.name(index)}\n"
-            f"    category: {self.category}\n"
-            "    action: force_attack\n"
-            f"    description: Candidate from the capability-gap report ({self.group}).\n"
-            f"    all:\n{conditions}\n"
-        )
+        return _rule_yaml(self.name(index), self.category, self.group, self.conditions)
 
     def describe(self) -> str:
         return " and ".join(f"{c.feature} {c.op} {c.value:.4g}" for c in self.conditions)
@@ -233,6 +239,7 @@ def mine_rules(
     """Up to :data:`IDEAS_PER_GROUP` rules per group: the most of the group's misses caught with
     at most ``fpr_cap`` of the window's safe mail newly flagged."""
     safe_total = int((frame["label"].to_numpy() == "safe").sum())
+    categories = frame["category"].astype(str).to_numpy()
     ideas: list[RuleIdea] = []
     proposed: set[tuple[Condition, ...]] = set()  # an idea shows once, under its first group
     for name, mask in groups.items():
@@ -255,41 +262,29 @@ def mine_rules(
         ranked.sort(key=lambda r: (r[0], r[1], r[2], [c.yaml() for c in r[3]]))
         for _, _, _, conditions in ranked[:IDEAS_PER_GROUP]:
             proposed.add(conditions)
-            ideas.append(_idea(name, conditions, frame, group, missed, passed_safe, features))
+            hits = fired(conditions, frame, features)
+            caught = [c for c in categories[hits & group] if c in ATTACK_CATEGORIES]
+            category = max(sorted(set(caught)), key=caught.count) if caught else DEFAULT_CATEGORY
+            ideas.append(
+                RuleIdea(
+                    name,
+                    category,
+                    conditions,
+                    Rate.of(int((hits & group).sum()), n),
+                    Rate.of(int((hits & missed).sum()), int(missed.sum())),
+                    Rate.of(int((hits & passed_safe).sum()), safe_total),
+                )
+            )
     return ideas
 
 
-def _idea(
-    group_name: str,
-    conditions: tuple[Condition, ...],
-    frame: pd.DataFrame,
-    group: np.ndarray,
-    missed: np.ndarray,
-    passed_safe: np.ndarray,
-    features: list[str],
-) -> RuleIdea:
-    """The idea as a rule, its figures measured through the rule engine on its own YAML (what a
-    replay of the rule would see), not through the search's masks."""
-    categories = frame["category"].astype(str).to_numpy()
-    found = RuleIdea(group_name, "credential_phishing", conditions, *(Rate.of(0, 0),) * 3)
-    hits = fired(found, frame, features)
-    caught = categories[hits & group]
-    known = [c for c in caught if c in ATTACK_CATEGORIES]
-    category = max(sorted(set(known)), key=known.count) if known else "credential_phishing"
-    safe_total = int((frame["label"].to_numpy() == "safe").sum())
-    return RuleIdea(
-        group_name,
-        category,
-        conditions,
-        Rate.of(int((hits & group).sum()), int(group.sum())),
-        Rate.of(int((hits & missed).sum()), int(missed.sum())),
-        Rate.of(int((hits & passed_safe).sum()), safe_total),
-    )
-
-
-def fired(idea: RuleIdea, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """The rows the idea's YAML fires on through the rule engine."""
-    return parse_rules("rules:\n" + idea.yaml(0), set(features)).forced(frame)
+def fired(
+    conditions: tuple[Condition, ...], frame: pd.DataFrame, features: list[str]
+) -> np.ndarray:
+    """The rows a rule of these conditions fires on, through the rule engine on its YAML: the
+    figures an idea reports are what a replay of it sees, not the search's masks."""
+    rule = _rule_yaml("idea", DEFAULT_CATEGORY, "measured", conditions)
+    return parse_rules(f"rules:\n{rule}", set(features)).forced(frame)
 
 
 def capability_gaps(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
@@ -69,11 +69,8 @@ class Proposal:
     threshold: float | None = None
     tenant_thresholds: Mapping[str, float] | None = None
     bundle: Bundle | None = None
-    name: str = ""
 
     def describe(self) -> str:
-        if self.name:
-            return self.name
         parts = []
         if self.bundle is not None:
             parts.append(f"bundle {self.bundle.version}")
@@ -319,10 +316,6 @@ def replay(
     )
 
 
-def _rate(k: int, n: int) -> Rate:
-    return Rate.of(int(k), int(n))
-
-
 def summarise(rows: pd.DataFrame, by: str | None) -> pd.DataFrame:
     import pandas as pd
 
@@ -345,10 +338,10 @@ def summarise(rows: pd.DataFrame, by: str | None) -> pd.DataFrame:
     out = []
     for group, row in counts.items():
         n = {name: int(value) for name, value in row.items()}
-        recall_before = _rate(n["caught_before"], n["attacks"])
-        recall_after = _rate(n["caught_after"], n["attacks"])
-        fpr_before = _rate(n["fp_before"], n["safe"])
-        fpr_after = _rate(n["fp_after"], n["safe"])
+        recall_before = Rate.of(n["caught_before"], n["attacks"])
+        recall_after = Rate.of(n["caught_after"], n["attacks"])
+        fpr_before = Rate.of(n["fp_before"], n["safe"])
+        fpr_after = Rate.of(n["fp_after"], n["safe"])
         out.append(
             {
                 by or "window": group,
@@ -368,17 +361,9 @@ def _columns(name: str, rate: Rate) -> dict[str, float]:
     return {name: rate.value, f"{name}_low": rate.low, f"{name}_high": rate.high}
 
 
-def rate_cell(value: float, low: float, high: float) -> str:
+def rate_cell(row: Mapping[str, object], name: str) -> str:
+    """A rate :func:`summarise` wrote as three columns, as people read it."""
+    value, low, high = (float(cast(float, row[f"{name}{end}"])) for end in ("", "_low", "_high"))
     if math.isnan(value):
         return "n/a"
     return f"{value:.4f} [{low:.4f}, {high:.4f}]"
-
-
-def with_decisions(side: Side, positions: np.ndarray) -> Side:
-    """The side restricted to ``positions`` (for explaining a few rows)."""
-    d = side.decisions
-    return replace(
-        side,
-        decisions=Decisions(d.score[positions], d.forced[positions], d.threshold[positions]),
-        frame=side.frame.iloc[positions],
-    )

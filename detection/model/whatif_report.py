@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -246,24 +247,20 @@ class Report:
 
     def summary(self) -> dict[str, Any]:
         """The window's headline figures (for metadata and JSON output)."""
+        return self._summary
+
+    @cached_property
+    def _summary(self) -> dict[str, Any]:
         total = self.replay.summary().to_dict(orient="records")[0]
         return {
             "production": self.replay.production.bundle.version,
             "proposal": self.replay.proposal,
             "window": self.window.describe(),
             "changes": self.counts(),
-            "recall_before": rate_cell(
-                total["recall_before"], total["recall_before_low"], total["recall_before_high"]
-            ),
-            "recall_after": rate_cell(
-                total["recall_after"], total["recall_after_low"], total["recall_after_high"]
-            ),
-            "fpr_before": rate_cell(
-                total["fpr_before"], total["fpr_before_low"], total["fpr_before_high"]
-            ),
-            "fpr_after": rate_cell(
-                total["fpr_after"], total["fpr_after_low"], total["fpr_after_high"]
-            ),
+            "recall_before": rate_cell(total, "recall_before"),
+            "recall_after": rate_cell(total, "recall_after"),
+            "fpr_before": rate_cell(total, "fpr_before"),
+            "fpr_after": rate_cell(total, "fpr_after"),
             "misses_after": self.gaps.misses,
             "in_production_training_window": training_overlap(
                 self.replay.production.bundle, self.window.frame
@@ -293,14 +290,10 @@ class Report:
                     row[key],
                     row["attacks"],
                     row["safe"],
-                    rate_cell(
-                        row["recall_before"], row["recall_before_low"], row["recall_before_high"]
-                    ),
-                    rate_cell(
-                        row["recall_after"], row["recall_after_low"], row["recall_after_high"]
-                    ),
-                    rate_cell(row["fpr_before"], row["fpr_before_low"], row["fpr_before_high"]),
-                    rate_cell(row["fpr_after"], row["fpr_after_low"], row["fpr_after_high"]),
+                    rate_cell(row, "recall_before"),
+                    rate_cell(row, "recall_after"),
+                    rate_cell(row, "fpr_before"),
+                    rate_cell(row, "fpr_after"),
                     *(row[c] for c in CHANGES),
                 ]
                 for row in frame.to_dict(orient="records")
