@@ -5,6 +5,8 @@ parquet files for notebooks. Ids, scores and reasons only: no message body leave
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -434,15 +436,26 @@ class Report:
             "gaps_by_relationship": self.gaps.by_relationship,
             "rule_ideas": ideas,
         }
-        paths = {}
-        for name, frame in frames.items():
-            paths[name] = directory / f"{name}.parquet"
-            frame.to_parquet(paths[name], index=False)
-        paths["rule_ideas_yaml"] = directory / "rule_ideas.yaml"  # for whatif --add-rules
-        paths["rule_ideas_yaml"].write_text(self.ideas_yaml())
-        paths["summary"] = directory / "summary.json"
-        paths["summary"].write_text(json.dumps(self.summary(), indent=2, sort_keys=True))
-        return paths
+        # every file is written into a staging folder first and moved in only when all are
+        # written: a failure leaves the previous report's files as they were, never a mix
+        staging = directory / ".writing"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            names = {}
+            for name, frame in frames.items():
+                names[name] = f"{name}.parquet"
+                frame.to_parquet(staging / names[name], index=False)
+            names["rule_ideas_yaml"] = "rule_ideas.yaml"  # for whatif --add-rules
+            (staging / names["rule_ideas_yaml"]).write_text(self.ideas_yaml())
+            names["summary"] = "summary.json"
+            summary = json.dumps(self.summary(), indent=2, sort_keys=True)
+            (staging / names["summary"]).write_text(summary)
+            for file in names.values():
+                os.replace(staging / file, directory / file)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return {name: directory / file for name, file in names.items()}
 
 
 def needs_text(*bundles: Bundle) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from detection.features.behaviour import BEHAVIOUR_FEATURES
@@ -355,3 +356,21 @@ def test_a_message_landed_twice_scores_the_same_with_two_processes(production, m
     np.testing.assert_allclose(
         score_rows(model, one, positions), [model.score(m) for m in mail[:60]]
     )
+
+
+def test_a_failed_write_leaves_the_previous_report_whole(production, mail, tmp_path):
+    from dataclasses import replace
+
+    table = _landed(tmp_path, mail)
+    loaded = load_window(table, tmp_path / "lake", days=None, vocabulary=vocabulary_of(production))
+    report = run(production, Proposal(), loaded)
+    out = tmp_path / "out"
+    paths = report.write(out)
+    before = {name: path.read_bytes() for name, path in paths.items()}
+    other = run(production, Proposal(threshold=0.999), loaded)  # other changes to write
+    # examples that cannot become parquet: the fourth file of the report fails
+    broken = replace(other, examples=pd.DataFrame({"reasons": [1, "not a number"]}))
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
+        broken.write(out)
+    assert {name: path.read_bytes() for name, path in paths.items()} == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths.values())
