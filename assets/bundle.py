@@ -109,7 +109,8 @@ def golden_set(
 def candidate_bundle(
     context: dg.AssetExecutionContext, work_dir: WorkDirResource, gate_policy: GatePolicyResource
 ) -> dg.MaterializeResult:
-    """The bundle that would ship (LightGBM text model, features, rules, threshold, baseline
+    """The bundle that would ship (LightGBM text model, the kept specialised detectors, features,
+    rules, threshold, baseline
     snapshot, manifest with the sha256 of every file, metrics and lineage, the gate policy it is
     judged by), written to the work directory so the gate's checks test exactly what
     deployed_model promotes."""
@@ -123,6 +124,7 @@ def candidate_bundle(
     bundle = Bundle.build(
         model_text=candidate.model_text,
         text_model=text_model.to_bytes(),
+        detectors=candidate.detector_set().to_bytes(),
         features=list(candidate.features),
         rules_text=default_rules_text(),
         threshold=point.threshold,

@@ -124,6 +124,9 @@ def model_evaluation(
             "recall_by_category": dg.MetadataValue.json(for_people(evaluation.recall_by_category)),
             "rules_vs_model_vs_combined": dg.MetadataValue.md(report.comparison_table(evaluation)),
             "by_tenant": dg.MetadataValue.md(report.tenant_table(evaluation)),
+            "specialised_detectors_before_after": dg.MetadataValue.md(
+                report.detector_effect_table(evaluation)
+            ),
             "evidently_classification": dg.MetadataValue.json(for_people(quality.values)),
             "classification_report": dg.MetadataValue.path(
                 str(directory / "classification_quality.html")

@@ -19,8 +19,20 @@ from assets.resources import (
 )
 from detection.features.text import TEXT_SCORE
 from detection.features.vector import MODEL_FEATURES
+from detection.markdown import table
 from detection.model.candidate import Candidate, TextModelInfo, Window
+from detection.model.detectors import (
+    SPECS,
+    DetectorParams,
+    DetectorTraining,
+    Place,
+    Trained,
+    choose_detectors,
+    detector_verdict_scores,
+    train_detector,
+)
 from detection.model.drift import data_drift
+from detection.model.intervals import Rate
 from detection.model.stack import strata, text_groups
 from detection.model.text_training import (
     TextParams,
@@ -32,6 +44,7 @@ from detection.model.text_training import (
 )
 from detection.model.thresholds import threshold_at_fpr, verdict_threshold
 from detection.model.training import (
+    TEST,
     TRAIN,
     TrainingError,
     TrainParams,
@@ -48,6 +61,8 @@ from detection.rules import default_rules_text, parse_rules
 
 GROUP = "training"
 FEATURE_DRIFT_CHECK = "feature_drift"
+DETECTOR_BUDGET_CHECK = "detectors_within_budget_on_test_days"
+DETECTOR_PLACE_CHECK = "detectors_earn_their_place"
 
 
 class TextModelConfig(dg.Config):
@@ -96,6 +111,27 @@ class TrainingConfig(dg.Config):
             min_data_in_leaf=self.min_data_in_leaf,
             feature_fraction=self.feature_fraction,
             num_threads=self.num_threads,
+        )
+
+
+class DetectorConfig(dg.Config):
+    """The specialised detectors' knobs (detection.model.detectors)."""
+
+    fp_budget: float = Field(
+        default=0.0005,
+        gt=0.0,
+        le=0.01,
+        description="each detector's own false-positive budget on the validation days' safe mail",
+    )
+    num_boost_round: int = Field(default=120, ge=10, le=1000, description="boosting rounds")
+    num_leaves: int = Field(default=7, ge=2, le=63, description="leaves per tree")
+    seed: int = Field(default=7, description="LightGBM seed")
+
+    def params(self) -> DetectorParams:
+        return DetectorParams(
+            num_boost_round=self.num_boost_round,
+            num_leaves=self.num_leaves,
+            fp_budget=self.fp_budget,
         )
 
 
@@ -169,6 +205,97 @@ def _auc(y: np.ndarray, scores: np.ndarray) -> float:
 
 
 @dg.asset(group_name=GROUP, deps=[text_model], kinds={"lightgbm"})
+def specialised_detectors(
+    context: dg.AssetExecutionContext, config: DetectorConfig, work_dir: WorkDirResource
+) -> dg.MaterializeResult:
+    """One small LightGBM per high-value category (BEC / CEO fraud, vendor invoice fraud,
+    account takeover), trained on that category against safe mail of the organisations' own
+    training days, on the features that matter for it, with its own threshold at its own FP
+    budget on the validation days. candidate_model decides which earn their place beside the
+    general model (detection.model.detectors explains how the verdict combines them)."""
+    work, params = work_dir.open(), config.params()
+    with handoff_failures():
+        frame = work.read_scored_training_table()
+    try:
+        split = time_split(frame)
+    except TrainingError as exc:
+        raise dg.Failure(str(exc)) from exc
+    base = TrainParams(seed=config.seed)
+    trained = tuple(
+        train_detector(category, organisation_rows(split.train), split.validation, params, base)
+        for category in SPECS
+    )
+    DetectorTraining(
+        trained=trained, params=dataclasses.asdict(params), run_id=context.run.run_id
+    ).save(work.detectors)
+    for one in trained:
+        context.log.info(f"detector {one.category}: {one.reason}")
+    return dg.MaterializeResult(
+        metadata={
+            "detectors": dg.MetadataValue.md(_detector_table(trained)),
+            "trained": sum(one.detector is not None for one in trained),
+            "fp_budget": params.fp_budget,
+            "path": dg.MetadataValue.path(str(work.detectors)),
+        }
+    )
+
+
+def _detector_table(trained: tuple[Trained, ...]) -> str:
+    def cell(rate: Rate | None) -> str:
+        return "" if rate is None else str(rate)
+
+    return table(
+        ["detector", "recall on its category (validation)", "FPR (validation safe)", "status"],
+        [
+            [one.category, cell(one.validation_recall), cell(one.validation_fpr), one.reason]
+            for one in trained
+        ],
+    )
+
+
+@dg.asset_check(asset=specialised_detectors, name=DETECTOR_BUDGET_CHECK, blocking=False)
+def detectors_within_budget(work_dir: WorkDirResource) -> dg.AssetCheckResult:
+    """Each trained detector on the test days, which it never saw: recall on its category and
+    its false-positive rate on safe mail at its own threshold, with 95% intervals. WARN when a
+    detector's FPR is above its own budget even at the interval's lower bound (it spends more
+    than it was given on later mail: look at its features' drift, retrain, or lower its
+    budget), or when no detector could be trained (the reason is in the table)."""
+    work = work_dir.open()
+    with handoff_failures():
+        training = work.load_detectors()
+        frame = work.read_scored_training_table()
+    test = in_split(frame, TEST)
+    y = test["is_attack"].to_numpy()
+    categories = test["category"].astype(str).to_numpy()
+    rows_, over = [], []
+    for one in training.trained:
+        if one.detector is None:
+            rows_.append([one.category, "", "", one.reason])
+            continue
+        fired = one.detector.frame_scores(test) >= one.detector.threshold
+        mine = categories == one.category
+        recall = Rate.of(int((fired & mine).sum()), int(mine.sum()))
+        fpr = Rate.of(int((fired & (y == 0)).sum()), int((y == 0).sum()))
+        if fpr.n and fpr.low > one.detector.fp_budget:
+            over.append(one.category)
+        rows_.append([one.category, str(recall), str(fpr), f"budget {one.detector.fp_budget:g}"])
+    none_trained = all(one.detector is None for one in training.trained)
+    return dg.AssetCheckResult(
+        passed=not over and not none_trained,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "detectors": dg.MetadataValue.md(
+                table(
+                    ["detector", "recall on its category (test)", "FPR (test safe)", "note"], rows_
+                )
+            ),
+            "over_budget": dg.MetadataValue.json(over),
+            "test_rows": len(test),
+        },
+    )
+
+
+@dg.asset(group_name=GROUP, deps=[text_model, specialised_detectors], kinds={"lightgbm"})
 def candidate_model(
     context: dg.AssetExecutionContext, config: TrainingConfig, work_dir: WorkDirResource
 ) -> dg.MaterializeResult:
@@ -181,6 +308,7 @@ def candidate_model(
     with handoff_failures():
         frame = work.read_scored_training_table()
         text_info, _ = work.load_text_model()
+        detectors = work.load_detectors()
     features = list(MODEL_FEATURES)
     params = config.params()
     rules = parse_rules(default_rules_text(), set(features))
@@ -189,13 +317,25 @@ def candidate_model(
         booster = train_booster(split.train, features, params)
         y_validation = split.validation["is_attack"].to_numpy()
         require_both_classes(y_validation, "validation")
-        validation_scores = combined_scores(
-            predict(booster, split.validation, features), rules.forced(split.validation)
-        )
+        model_scores = predict(booster, split.validation, features)
+        forced = rules.forced(split.validation)
+        general_scores = combined_scores(model_scores, forced)
     except TrainingError as exc:
         raise dg.Failure(str(exc)) from exc
+    pooled = split.train.drop(organisation_rows(split.train).index)
+    kept, places = choose_detectors(
+        detectors.trained,
+        split.validation,
+        general_scores,
+        config.validation_fpr,
+        rows(pooled, pooled["is_attack"].to_numpy() == 0),
+    )
+    validation_scores = detector_verdict_scores(model_scores, forced, kept, split.validation)
     threshold = verdict_threshold(
         threshold_at_fpr(y_validation, validation_scores, config.validation_fpr)
+    )
+    threshold_without = verdict_threshold(
+        threshold_at_fpr(y_validation, general_scores, config.validation_fpr)
     )
     test_days = int(split.test["received_at"].dt.floor("D").nunique())
     candidate = Candidate(
@@ -212,6 +352,9 @@ def candidate_model(
         params=params.lightgbm(0.0) | {"num_boost_round": params.num_boost_round},
         text_params=text_info.params,
         run_id=context.run.run_id,
+        detectors=kept.detectors,
+        places=places,
+        threshold_without_detectors=threshold_without,
     )
     candidate.save(work.candidate)
     importance = dict(
@@ -222,11 +365,66 @@ def candidate_model(
     return dg.MaterializeResult(
         metadata={
             "threshold": threshold,
+            "threshold_without_detectors": threshold_without,
+            "detectors_kept": dg.MetadataValue.json(list(kept.names)),
             "validation_fpr": config.validation_fpr,
             "windows": dg.MetadataValue.json(windows),
             "top_features_by_gain": dg.MetadataValue.json(top),
             "model_path": dg.MetadataValue.path(str(work.candidate)),
         }
+    )
+
+
+@dg.asset_check(asset=candidate_model, name=DETECTOR_PLACE_CHECK, blocking=False)
+def detectors_earn_their_place(work_dir: WorkDirResource) -> dg.AssetCheckResult:
+    """Each specialised detector beside the general model, on the validation days at the same
+    global FP budget: its category's recall without and with it (95% intervals), the global FPR
+    both ways, and its firing on the real corpora's safe mail. A detector is kept only when it
+    catches more of its category and stays within its budget on real safe mail. WARN when one
+    was dropped: the table says why (too few attacks to judge, no gain over the general model,
+    or firing on real safe mail); retrain with more days or look at its features."""
+    with handoff_failures():
+        candidate = work_dir.open().load_candidate()
+    dropped = [p.category for p in candidate.places if not p.kept]
+    return dg.AssetCheckResult(
+        passed=bool(candidate.places) and not dropped,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "detectors": dg.MetadataValue.md(place_table(candidate.places)),
+            "kept": dg.MetadataValue.json([p.category for p in candidate.places if p.kept]),
+            "dropped": dg.MetadataValue.json(dropped),
+            "threshold": candidate.threshold,
+            "threshold_without_detectors": candidate.threshold_without_detectors,
+        },
+    )
+
+
+def place_table(places: tuple[Place, ...]) -> str:
+    """Markdown: each detector's before and after at the same global budget, and why."""
+    return table(
+        [
+            "detector",
+            "recall without",
+            "recall with",
+            "FPR without",
+            "FPR with",
+            "real safe mail fired",
+            "kept",
+            "why",
+        ],
+        [
+            [
+                p.category,
+                str(p.without),
+                str(p.with_detector),
+                str(p.fpr_without),
+                str(p.fpr_with),
+                "" if p.real_safe_fired is None else str(p.real_safe_fired),
+                "yes" if p.kept else "no",
+                p.reason,
+            ]
+            for p in places
+        ],
     )
 
 

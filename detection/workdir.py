@@ -10,6 +10,7 @@ Layout under the root ($ATTACK_DETECTION_WORK_DIR, default var/work)::
     snapshot/<table>.parquet    the serving snapshot of the baselines baseline_snapshot
     text_model/                 text_model.parquet + .json            text_model
     text_scores.parquet         text score per message (out-of-fold)  text_model
+    detectors/detectors.json    the specialised detectors as trained  specialised_detectors
     candidate/                  model.txt + candidate.json            candidate_model
     real_mail/                  holdouts, held-out scores, shortcut
                                 audit, the operating point            real_mail_evaluation
@@ -38,6 +39,7 @@ from detection.serving.artifact import Bundle, BundleError
 if TYPE_CHECKING:  # each loader imports its stage's module when called: nothing heavy at import
     import pandas as pd
 
+    from detection.model.detectors import DetectorTraining
     from detection.model.evaluation import Evaluation
     from detection.model.holdouts import HoldoutReport
     from detection.model.operating_point import OperatingPoint
@@ -72,6 +74,10 @@ class WorkDir:
     @property
     def candidate(self) -> Path:
         return self._file("candidate", "x").parent
+
+    @property
+    def detectors(self) -> Path:
+        return self._file("detectors", "detectors.json")
 
     @property
     def evaluation(self) -> Path:
@@ -147,6 +153,11 @@ class WorkDir:
 
     def load_candidate(self) -> Candidate:
         return Candidate.load(self.candidate)
+
+    def load_detectors(self) -> DetectorTraining:
+        from detection.model.detectors import DetectorTraining
+
+        return DetectorTraining.load(self.detectors)
 
     def load_text_model(self) -> tuple[TextModelInfo, TextModel]:
         info, data = TextModelInfo.load(self.text_model)

@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from detection import handoff
+from detection.model.detectors import Detector, DetectorSet, Place
 
 if TYPE_CHECKING:
     import pandas as pd
 
-FORMAT_VERSION = 3  # 1: the untyped candidate.json of earlier releases; 2: before the text model
+# 1: the untyped candidate.json of earlier releases; 2: before the text model; 3: before the
+# specialised detectors
+FORMAT_VERSION = 4
 INFO_FILE = "candidate.json"
 MODEL_FILE = "model.txt"
 PRODUCER = "candidate_model"
@@ -71,6 +74,15 @@ class Candidate:
     params: dict[str, Any] = field(default_factory=dict)  # LightGBM parameters and rounds
     text_params: dict[str, Any] = field(default_factory=dict)  # the text model's, as fitted
     run_id: str = ""
+    # the specialised detectors kept beside the general model, and each trained detector's
+    # judgement (detection.model.detectors.earns_place); the threshold the general model alone
+    # would have at the same validation budget (the "before" of the before/after figures)
+    detectors: tuple[Detector, ...] = ()
+    places: tuple[Place, ...] = ()
+    threshold_without_detectors: float = float("nan")
+
+    def detector_set(self) -> DetectorSet:
+        return DetectorSet(self.detectors)
 
     def windows(self) -> dict[str, Window]:
         return {

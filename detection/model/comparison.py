@@ -16,6 +16,7 @@ from detection.features.text import MAX_BODY_CHARS, TEXT_SCORE, TextModel, terms
 from detection.mail.lake import read_texts
 from detection.mail.schema import Message
 from detection.markdown import table
+from detection.model.detectors import detectors_of
 from detection.model.thresholds import recall_at_fpr
 from detection.model.training import combined_scores, predict
 from detection.rules import parse_rules
@@ -44,7 +45,8 @@ def with_texts(rows: pd.DataFrame, lake_dir: Path) -> pd.DataFrame:
 
 
 def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
-    """The bundle's verdict scores (model, or 1.0 where a force_attack rule fires) on rows. A
+    """The bundle's verdict scores (model, or 1.0 where a force_attack rule or a specialised
+    detector fires) on rows. A
     bundle with a text model scores the golden set's frozen text with its own text model."""
     import lightgbm as lgb
 
@@ -69,7 +71,8 @@ def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
         )
     booster = lgb.Booster(model_str=bundle.files[MODEL_FILE].decode())
     rules = parse_rules(bundle.files[RULES_FILE].decode(), set(bundle.features))
-    return combined_scores(predict(booster, rows, bundle.features), rules.forced(rows))
+    forced = rules.forced(rows) | detectors_of(bundle).fired(rows)
+    return combined_scores(predict(booster, rows, bundle.features), forced)
 
 
 @dataclass(frozen=True)

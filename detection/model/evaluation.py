@@ -17,6 +17,7 @@ import numpy as np
 
 from detection import handoff
 from detection.model.candidate import Candidate, Window
+from detection.model.detectors import Effect, effects
 from detection.model.intervals import Rate
 from detection.model.operating_point import OperatingPoint
 from detection.model.policy import GatePolicy
@@ -26,7 +27,7 @@ from detection.rules import RuleSet
 if TYPE_CHECKING:
     import pandas as pd
 
-FORMAT_VERSION = 2  # 1: the untyped evaluation.json of earlier releases
+FORMAT_VERSION = 3  # 1: the untyped evaluation.json of earlier releases; 2: before detectors
 PRODUCER = "model_evaluation"
 
 
@@ -93,6 +94,9 @@ class Evaluation:
     attacks_by_category: dict[str, int]
     by_tenant: dict[str, Metrics]
     evidently_classification: dict[str, float] = dataclasses.field(default_factory=dict)
+    # before/after the specialised detectors on the test window, each at its own global
+    # validation threshold (detection.model.detectors.effects)
+    detector_effects: tuple[Effect, ...] = ()
 
     def save(self, path: Path) -> Path:
         return handoff.save(self, path, FORMAT_VERSION)
@@ -111,7 +115,15 @@ class Evaluation:
 def candidate_scores(
     frame: pd.DataFrame, candidate: Candidate, rules: RuleSet
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate's model scores and its force_attack rule hits on ``frame``."""
+    """The candidate's model scores, and where its verdict is attack whatever the score: a
+    force_attack rule or one of its specialised detectors fires."""
+    model_scores, rules_forced = _model_and_rules(frame, candidate, rules)
+    return model_scores, rules_forced | candidate.detector_set().fired(frame)
+
+
+def _model_and_rules(
+    frame: pd.DataFrame, candidate: Candidate, rules: RuleSet
+) -> tuple[np.ndarray, np.ndarray]:
     import lightgbm as lgb
 
     booster = lgb.Booster(model_str=candidate.model_text)
@@ -125,7 +137,9 @@ def evaluate(
     tenant's threshold), and the per-message scores behind them."""
     threshold = point.thresholds(test)
     y = test["is_attack"].to_numpy()
-    model_scores, forced = candidate_scores(test, candidate, rules)
+    model_scores, rules_forced = _model_and_rules(test, candidate, rules)
+    detectors = candidate.detector_set()
+    forced = rules_forced | detectors.fired(test)
     scores = combined_scores(model_scores, forced)
     tenants = test["tenant_id"].to_numpy()
     by_tenant = {
@@ -143,6 +157,14 @@ def evaluate(
         recall_by_category=recall_by_category(test, scores, threshold),
         attacks_by_category={str(k): int(v) for k, v in attacks.items()},
         by_tenant=by_tenant,
+        detector_effects=effects(
+            test,
+            model_scores,
+            rules_forced,
+            detectors,
+            candidate.threshold,
+            candidate.threshold_without_detectors,
+        ),
     )
     scored = test[["message_id", "tenant_id", "category", "is_attack"]].assign(
         score=scores, model_score=model_scores, forced=forced, threshold=threshold

@@ -67,6 +67,13 @@ def model_card(
             f"{c} {r:.3f} ({evaluation.attacks_by_category.get(c, 0)})"
             for c, r in evaluation.recall_by_category.items()
         ),
+        "**Specialised detectors** (kept: "
+        + (", ".join(d.name for d in candidate.detectors) or "none")
+        + "); before → after on the test days: "
+        + ", ".join(
+            f"{e.slice} {e.before.value:.3f} → {e.after.value:.3f} ({e.after.n})"
+            for e in evaluation.detector_effects
+        ),
         "**Tenants**: "
         + ", ".join(f"{t} recall {m.recall:.3f}" for t, m in evaluation.by_tenant.items()),
         f"**Gate policy**: recall ≥ {policy.recall_floor}, FPR ≤ {policy.fp_budget}, every "
@@ -86,6 +93,18 @@ def comparison_table(evaluation: Evaluation) -> str:
         "rules_only": evaluation.rules_only.as_dict(),
     }
     return keyed_table("scores", rows, METRIC_COLUMNS)
+
+
+def detector_effect_table(evaluation: Evaluation) -> str:
+    """The specialised detectors' effect on the test window: each slice before (general model
+    and rules at their own validation threshold) and after (with the kept detectors)."""
+    return table(
+        ["slice", "before detectors", "after detectors", "change"],
+        [
+            [e.slice, str(e.before), str(e.after), f"{e.after.k - e.before.k:+d}"]
+            for e in evaluation.detector_effects
+        ],
+    )
 
 
 def tenant_table(evaluation: Evaluation) -> str:

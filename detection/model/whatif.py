@@ -5,12 +5,12 @@ A proposal is any mix of a rules file, a global threshold, a per-tenant threshol
 candidate bundle. It is applied to the production bundle (:meth:`Proposal.apply`), giving a second
 bundle held in memory, and both bundles decide every message of the window the same way the online
 scorer does (:func:`decide`): the booster's score over the message's point-in-time features with
-the bundle's own text score, ``force_attack`` rules, and the tenant's own threshold, else the
-threshold for mail with history, else the global one (whether a message had history is read from
-its point-in-time features, as a scorer serving when it arrived would have seen it). The messages
-whose verdict flips are the report: new catches, new misses, new false positives and false
-positives removed, counted per category and per tenant with 95% intervals, the top examples as
-ids with reasons (never bodies).
+the bundle's own text score, ``force_attack`` rules and specialised detectors, and the tenant's
+own threshold, else the threshold for mail with history, else the global one (whether a message
+had history is read from its point-in-time features, as a scorer serving when it arrived would
+have seen it). The messages whose verdict flips are the report: new catches, new misses, new false
+positives and false positives removed, counted per category and per tenant with 95% intervals,
+the top examples as ids with reasons (never bodies).
 
 Decisions are vectorised over the whole window: one LightGBM call per bundle, the text model's
 scores once per distinct text, rules as column comparisons. A proposal that keeps the production
@@ -29,6 +29,7 @@ import numpy as np
 
 from detection.features.behaviour import POOLED_TENANT_PREFIX
 from detection.features.text import TEXT_SCORE, TextModel
+from detection.model.detectors import detectors_of
 from detection.model.intervals import Rate
 from detection.rules import RuleSet, parse_rules, rule_entries
 from detection.serving.artifact import (
@@ -144,7 +145,7 @@ class Decisions:
     """One bundle's decision on every row of a window."""
 
     score: np.ndarray  # the booster's score (before rules)
-    forced: np.ndarray  # a force_attack rule fired
+    forced: np.ndarray  # a force_attack rule or a specialised detector fired
     threshold: np.ndarray  # the threshold that applied to the row
 
     @property
@@ -237,7 +238,7 @@ def decide(
 ) -> tuple[Decisions, pd.DataFrame]:
     """The bundle's decision on every row of ``frame``, and the frame with its text score."""
     score, frame = _model_scores(bundle, frame, scores, threads)
-    forced = rules_of(bundle).forced(frame)
+    forced = rules_of(bundle).forced(frame) | detectors_of(bundle).fired(frame)
     tenants = frame["tenant_id"].astype(str).to_numpy()
     history = None
     if HISTORY_FEATURE in frame.columns:

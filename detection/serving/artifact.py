@@ -39,6 +39,7 @@ FEATURES_FILE = "features.json"
 RULES_FILE = "rules.yaml"
 THRESHOLD_FILE = "threshold.json"
 TEXT_MODEL_FILE = "text_model.parquet"
+DETECTORS_FILE = "detectors.json"
 # The snapshot tables formats 1 and 2 hold, frozen: a release that adds a table to
 # SNAPSHOT_TABLES must add a format, never change these lists (they are what older bundles have).
 _SNAPSHOT_1 = (
@@ -60,9 +61,14 @@ _BASE_FILES = (
 )
 # Every released format and the files it holds; each stays loadable (rollback must always work),
 # and tests/fixtures/bundles/format-<N>/ holds a bundle of each, loaded by the tests forever.
-# 1: LightGBM model, features, rules, threshold, snapshot. 2: plus the text model.
-FORMATS: dict[int, tuple[str, ...]] = {1: _BASE_FILES, 2: (*_BASE_FILES, TEXT_MODEL_FILE)}
-FORMAT_VERSION = 2
+# 1: LightGBM model, features, rules, threshold, snapshot. 2: plus the text model. 3: plus the
+# specialised detectors (detection.model.detectors; an empty list when none earned a place).
+FORMATS: dict[int, tuple[str, ...]] = {
+    1: _BASE_FILES,
+    2: (*_BASE_FILES, TEXT_MODEL_FILE),
+    3: (*_BASE_FILES, TEXT_MODEL_FILE, DETECTORS_FILE),
+}
+FORMAT_VERSION = 3
 REQUIRED_FILES = FORMATS[FORMAT_VERSION]
 # a bundle file larger than this is refused before it is read (the largest snapshot of the 1M
 # message benchmark world is a few MB)
@@ -123,6 +129,11 @@ class Bundle:
         return {str(k): float(v) for k, v in tenants.items()}
 
     @property
+    def detectors(self) -> bytes | None:
+        """The specialised detectors' file (format 3 on); None for a bundle from before them."""
+        return self.files.get(DETECTORS_FILE)
+
+    @property
     def features(self) -> list[str]:
         return list(json.loads(self.files[FEATURES_FILE]))
 
@@ -149,6 +160,7 @@ class Bundle:
         *,
         model_text: str,
         text_model: bytes,
+        detectors: bytes,
         features: list[str],
         rules_text: str,
         threshold: float,
@@ -170,6 +182,7 @@ class Bundle:
                 }
             ).encode(),
             TEXT_MODEL_FILE: text_model,
+            DETECTORS_FILE: detectors,
         }
         for name in SNAPSHOT_TABLES:
             files[f"snapshot/{name}.parquet"] = parquet_bytes(snapshot[name])

@@ -16,6 +16,7 @@ from detection.features.text import TEXT_SCORE, TextModel
 from detection.features.vector import DESCRIPTIONS, message_values
 from detection.mail.parsing import parse_message
 from detection.mail.schema import Message
+from detection.model.detectors import Detector, detectors_of
 from detection.rules import Rule, parse_rules
 from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle, BundleError
 from detection.serving.explain import PathExplainer
@@ -36,6 +37,7 @@ class Verdict:
     verdict: str
     reasons: tuple[str, ...]
     rules: tuple[str, ...] = field(default=())
+    detectors: tuple[str, ...] = field(default=())  # the specialised detectors that fired
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -44,6 +46,7 @@ class Verdict:
             "verdict": self.verdict,
             "reasons": list(self.reasons),
             "rules": list(self.rules),
+            "detectors": list(self.detectors),
         }
 
 
@@ -81,6 +84,7 @@ class Scorer:
         text = bundle.text_model
         self.text_model = TextModel.from_bytes(text) if text is not None else None
         self.uses_text = TEXT_SCORE in self.features
+        self.detectors = detectors_of(bundle)
         if self.uses_text and self.text_model is None:
             raise BundleError(f"bundle {self.version} uses {TEXT_SCORE} but holds no text model")
 
@@ -157,11 +161,16 @@ class Scorer:
         return np.asarray(self._predict(row, pred_contrib=True))[0][:-1]
 
     def _reasons(
-        self, row: np.ndarray, fired: list[Rule], message: Message | None = None
+        self,
+        row: np.ndarray,
+        fired: list[Rule],
+        message: Message | None = None,
+        detectors: list[tuple[Detector, float]] | None = None,
     ) -> tuple[str, ...]:
         contributions = self.contributions(row)
         order = np.argsort(-contributions)
-        reasons = [f"rule {r.name}: {r.description}" for r in fired]
+        reasons = [d.reason(score) for d, score in detectors or ()]
+        reasons += [f"rule {r.name}: {r.description}" for r in fired]
         shown = 0
         for index in order:
             if contributions[index] <= 0 or shown == TOP_REASONS:
@@ -178,10 +187,15 @@ class Scorer:
         return tuple(reasons)
 
     def explain_values(self, values: dict[str, float]) -> tuple[str, ...]:
-        """The reasons for one message's feature values (every feature of the bundle): the rules
-        that fire, then the features that pushed most towards attack. Without the message the
-        text model's reason carries its score, not the message's words."""
-        return self._reasons(self.feature_row(values), self.rules.fired(values))
+        """The reasons for one message's feature values (every feature of the bundle): the
+        specialised detectors and rules that fire, then the features that pushed most towards
+        attack. Without the message the text model's reason carries its score, not its words."""
+        return self._reasons(
+            self.feature_row(values),
+            self.rules.fired(values),
+            None,
+            self.detectors.fired_one(values),
+        )
 
     def score_message(self, message: Message, *, explain: bool | None = None) -> Verdict:
         """Score one parsed message. ``explain``: reasons for every verdict (True), none (False),
@@ -199,13 +213,22 @@ class Scorer:
         score: float,
         explain: bool | None,
     ) -> Verdict:
-        """Attack when the score reaches the threshold or a force_attack rule fires."""
+        """Attack when the score reaches the threshold, a force_attack rule fires, or one of
+        the bundle's specialised detectors fires (detection.model.detectors says why a union)."""
         fired = self.rules.fired(values)
-        forced = any(r.action == "force_attack" for r in fired)
+        detectors = self.detectors.fired_one(values)
+        forced = bool(detectors) or any(r.action == "force_attack" for r in fired)
         verdict = "attack" if forced or score >= self.threshold_for(message.tenant_id) else "safe"
         wanted = verdict == "attack" if explain is None else explain
-        reasons = self._reasons(row, fired, message) if wanted else ()
-        return Verdict(message.message_id, score, verdict, reasons, tuple(r.name for r in fired))
+        reasons = self._reasons(row, fired, message, detectors) if wanted else ()
+        return Verdict(
+            message.message_id,
+            score,
+            verdict,
+            reasons,
+            tuple(r.name for r in fired),
+            tuple(d.name for d, _ in detectors),
+        )
 
     def score_bytes(
         self,

@@ -13,11 +13,13 @@ import pytest
 from assets.mail import DEMO_ATTACK_MIX
 from assets.resources import ArtifactStoreResource, GatePolicyResource
 from assets.training import TrainingConfig
+from detection.model.detectors import SPECS, detectors_of
 from detection.model.policy import GatePolicy
-from detection.serving.registry import read_production
+from detection.serving.registry import load_production, read_production
 from detection.serving.scorer import Scorer
 from detection.simulation.generator import SimulationConfig, simulate
 from detection.simulation.render import render_rfc822
+from detection.workdir import WorkDir
 from orchestration.definitions import all_asset_checks, all_assets
 from orchestration.jobs import DAILY, RETRAIN
 from orchestration.resources import resources
@@ -85,10 +87,16 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     assert checks["challenger_not_worse_than_champion"]  # nothing serving yet: passes
     assert checks["scoring_latency_within_budget"]
     assert "feature_drift" in checks and "prediction_drift" in checks
+    assert {"detectors_within_budget_on_test_days", "detectors_earn_their_place"} <= set(checks)
+    [detectors] = first_run.asset_materializations_for_node("specialised_detectors")
+    trained = str(detectors.metadata["detectors"].value)
+    assert all(f"| {c} |" in trained for c in ("bec", "vendor_fraud", "account_takeover"))
     [evaluation] = first_run.asset_materializations_for_node("model_evaluation")
     for picture in ("precision_recall", "score_distribution", "category_recall"):
         assert "data:image/png;base64," in str(evaluation.metadata[f"picture_{picture}"].value)
     assert "Model card" in str(evaluation.metadata["model_card"].value)
+    effect = str(evaluation.metadata["specialised_detectors_before_after"].value)
+    assert "| all attacks |" in effect and "| safe mail (FPR) |" in effect
     figures = [v.value for v in evaluation.metadata.values() if isinstance(v.value, float)]
     assert figures and all(len(repr(f)) <= 10 for f in figures), figures  # rounded for people
     [analysis] = first_run.asset_materializations_for_node("error_analysis")
@@ -99,6 +107,11 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     assert str(deployed["uri"]).startswith(f"s3://{BUCKET}/detection/models/")
     pointer = read_production(s3_store.open())
     assert pointer is not None and pointer.version == deployed["version"]
+    shipped = load_production(s3_store.open())
+    assert shipped.manifest["format_version"] == 3 and shipped.detectors is not None
+    candidate = WorkDir(Path(os.environ["ATTACK_DETECTION_WORK_DIR"])).load_candidate()
+    assert [p.category for p in candidate.places] == list(SPECS)
+    assert detectors_of(shipped).names == tuple(p.category for p in candidate.places if p.kept)
     [report] = first_run.asset_materializations_for_node("rule_report")
     table = str(report.metadata["rules"].value)
     assert "executable_or_double_extension" in table and "precision" in table

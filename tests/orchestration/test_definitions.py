@@ -33,6 +33,7 @@ def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
         "golden_set",
         "error_analysis",
         "text_model",
+        "specialised_detectors",
         "real_mail_evaluation",
         "deployed_model",
     } <= keys
@@ -47,6 +48,8 @@ def test_definitions_load_with_every_job_schedule_and_sensor(dbt_manifest):
         "challenger_not_worse_than_champion",
         "scoring_latency_within_budget",
         "feature_drift",
+        "detectors_within_budget_on_test_days",
+        "detectors_earn_their_place",
     } <= checks
     assert any(
         name.startswith("unique_fct_message_behaviour") for name in checks

@@ -12,7 +12,7 @@ import pytest
 
 from detection.features.behaviour import BEHAVIOUR_FEATURES
 from detection.features.text import text_terms
-from detection.features.vector import content_frame
+from detection.features.vector import FEATURE_COLUMNS, content_frame
 from detection.mail import lake
 from detection.mail.schema import messages_to_tables
 from detection.model.gaps import ABSENT, RELATIONSHIPS, absent_groups, relationship
@@ -29,13 +29,19 @@ from detection.model.whatif import (
     thresholds_of,
 )
 from detection.model.whatif_report import load_window, run, vocabulary_of
-from detection.rules import RuleError
+from detection.rules import RuleError, default_rules_text, parse_rules
 from detection.serving.artifact import Bundle
 from detection.serving.scorer import Scorer
 from detection.simulation.generator import SimulationConfig, simulate
 
-BUNDLE = Path(__file__).resolve().parents[2] / "fixtures" / "bundles" / "format-2"
+# format 3: with a BEC detector
+BUNDLE = Path(__file__).resolve().parents[2] / "fixtures" / "bundles" / "format-3"
 START = datetime(2026, 3, 2, tzinfo=UTC)
+FORCING = {
+    r.name
+    for r in parse_rules(default_rules_text(), set(FEATURE_COLUMNS)).rules
+    if r.action == "force_attack"
+}
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +83,9 @@ def test_replayed_production_decides_as_the_online_scorer(production, mail, wind
     verdicts = [scorer.score_message(m) for m in mail]
     np.testing.assert_allclose(result.rows["production_score"], [v.score for v in verdicts])
     assert result.rows["production_attack"].tolist() == [v.verdict == "attack" for v in verdicts]
+    forced = [bool(v.detectors) or bool(set(v.rules) & FORCING) for v in verdicts]
+    assert result.rows["production_forced"].tolist() == forced
+    assert any(v.detectors for v in verdicts), "the window exercises the bundle's detector"
     assert (result.rows["change"] == UNCHANGED).all()  # no proposal: nothing flips
     decided = result.rows["production_attack"].to_numpy()
     assert decided.any() and not decided.all()

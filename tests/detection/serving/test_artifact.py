@@ -5,6 +5,7 @@ import pytest
 
 from detection.features.behaviour import SNAPSHOT_TABLES
 from detection.features.text import TextModel
+from detection.model.detectors import DetectorSet
 from detection.serving.artifact import MANIFEST, MODEL_FILE, Bundle, BundleError
 
 
@@ -15,6 +16,7 @@ def make_bundle(threshold: float = 0.5) -> Bundle:
     return Bundle.build(
         model_text="tree\n",
         text_model=TextModel({}, 0.0).to_bytes(),
+        detectors=DetectorSet().to_bytes(),
         features=["a", "b"],
         rules_text="rules: []\n",
         threshold=threshold,

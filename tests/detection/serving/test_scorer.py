@@ -17,6 +17,7 @@ from detection.features.signals import content_signals
 from detection.features.text import TEXT_SCORE, text_terms
 from detection.features.vector import FEATURE_COLUMNS, message_values
 from detection.mail.parsing import parse_message
+from detection.model.detectors import SPECS, Detector, DetectorSet
 from detection.model.text_training import TermMatrix, TextParams, fit_text_model
 from detection.rules import default_rules_text
 from detection.serving.artifact import MODEL_FILE, Bundle, BundleError
@@ -35,8 +36,9 @@ def mail():
     return [m for _, day in simulate(config) for m in day]
 
 
-def _bundle(mail, threshold: float = 0.5, rounds: int = 30) -> Bundle:
-    """A real LightGBM model trained on the simulated mail's features (state replayed in order)."""
+def _bundle(mail, threshold: float = 0.5, rounds: int = 30, *, detector: bool = True) -> Bundle:
+    """A real LightGBM model trained on the simulated mail's features (state replayed in order),
+    with a real BEC detector (``detector``)."""
     y = np.array([m.label == "attack" for m in mail], dtype=float)
     matrix = TermMatrix.build([text_terms(m) for m in mail])
     text_model = fit_text_model(matrix, np.arange(len(mail)), y.astype(int), TextParams())
@@ -46,17 +48,11 @@ def _bundle(mail, threshold: float = 0.5, rounds: int = 30) -> Bundle:
         rows.append({**message_values(message), **text, **state.features(message)})
         state.observe(message)
     x = np.array([[r[f] for f in FEATURES] for r in rows])
-    params = {
-        "objective": "binary",
-        "verbosity": -1,
-        "seed": 1,
-        "deterministic": True,
-        "num_threads": 1,
-    }
-    booster = lgb.train(params, lgb.Dataset(x, y, feature_name=FEATURES), num_boost_round=rounds)
+    booster = lgb.train(PARAMS, lgb.Dataset(x, y, feature_name=FEATURES), num_boost_round=rounds)
     return Bundle.build(
         model_text=booster.model_to_string(),
         text_model=text_model.to_bytes(),
+        detectors=(_bec_detector(mail, rows) if detector else DetectorSet()).to_bytes(),
         features=FEATURES,
         rules_text=default_rules_text(),
         threshold=threshold,
@@ -64,6 +60,28 @@ def _bundle(mail, threshold: float = 0.5, rounds: int = 30) -> Bundle:
         metrics={},
         lineage={},
     )
+
+
+PARAMS = {
+    "objective": "binary",
+    "verbosity": -1,
+    "seed": 1,
+    "deterministic": True,
+    "num_threads": 1,
+}
+
+
+def _bec_detector(mail, rows) -> DetectorSet:
+    """A real detector: LightGBM on the BEC spec's features. Trained on BEC against all other
+    mail (production trains against safe mail only) so that in these few days it fires on BEC
+    and not on every attack: the tests tell its verdicts from the general model's."""
+    description, features = SPECS["bec"]
+    x = np.array([[r[f] for f in features] for r in rows])
+    y = np.array([m.category == "bec" for m in mail], dtype=float)
+    assert y.sum() >= 5, "the simulated mail needs BEC attacks for the detector"
+    booster = lgb.train(PARAMS, lgb.Dataset(x, y, feature_name=list(features)), 20)
+    detector = Detector("bec", description, features, 0.5, 0.0005, booster.model_to_string())
+    return DetectorSet((detector,))
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +157,30 @@ def test_batch_and_single_agree(mail, bundle_dir):
     batch = scorer.score_batch(sample)
     for message, result in zip(sample, batch, strict=True):
         single = scorer.score_message(message, explain=False)
-        assert (single.verdict, round(single.score, 9)) == (result.verdict, round(result.score, 9))
+        assert (single.verdict, round(single.score, 9), single.detectors) == (
+            result.verdict,
+            round(result.score, 9),
+            result.detectors,
+        )
+    assert any(v.detectors for v in batch), "the sample exercises the BEC detector"
+
+
+def test_a_specialised_detector_forces_the_verdict_and_names_itself(mail, tmp_path):
+    """With a threshold the general model can never reach, exactly the messages the BEC detector
+    fires on (and force_attack rules) are attacks, and the reason names the detector."""
+    _bundle(mail, threshold=1.1).write_dir(tmp_path)
+    scorer = Scorer.load(tmp_path)
+    assert scorer.detectors.names == ("bec",)
+    verdicts = [scorer.score_message(m) for m in mail]
+    fired = [v for v in verdicts if v.detectors]
+    assert fired and all(v.verdict == "attack" for v in fired)
+    assert all(v.reasons[0].startswith("detector bec: business email compromise") for v in fired)
+    caught = {m.category for m, v in zip(mail, verdicts, strict=True) if v.detectors}
+    assert "bec" in caught
+    assert all(v.verdict == "safe" for v in verdicts if not v.detectors and not v.rules)
+    without = Scorer(_bundle(mail, threshold=1.1, detector=False))
+    assert without.detectors.names == ()
+    assert all(not without.score_message(m).detectors for m in mail[:50])
 
 
 def test_force_attack_rule_overrides_a_low_score(mail, bundle_dir, tmp_path):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from detection.serving.scorer import Scorer
 from tests.detection.serving.test_bundle_formats import PHISH, RELEASED
 
 HEAVY = ("sklearn", "pandas", "dagster", "duckdb", "evidently")
@@ -34,7 +35,9 @@ def test_score_loads_nothing_it_does_not_use(tmp_path: Path):
     probe = json.loads(done.stderr.strip().splitlines()[-1])
     assert probe == {"code": 0, "loaded": []}
     (row,) = csv.DictReader(io.StringIO(done.stdout))
-    assert row["verdict"] == "attack" and float(row["score"]) > 0
+    expected = Scorer.load(RELEASED[-1]).score_bytes(PHISH)  # this process loads it all
+    assert row["verdict"] == expected.verdict
+    assert abs(float(row["score"]) - expected.score) < 1e-6 and float(row["score"]) > 0
 
 
 def test_other_processes_keep_lightgbm_whole():
