@@ -169,7 +169,7 @@ class Detector:
     features: tuple[str, ...]
     threshold: float
     fp_budget: float
-    model_text: str = field(repr=False)
+    lightgbm_text: str = field(repr=False)
 
     @property
     def name(self) -> str:
@@ -179,7 +179,7 @@ class Detector:
     def booster(self) -> lgb.Booster:
         import lightgbm as lgb
 
-        return lgb.Booster(model_str=self.model_text)
+        return lgb.Booster(model_str=self.lightgbm_text)
 
     def scores(self, matrix: np.ndarray) -> np.ndarray:
         """Scores of rows of this detector's features (shape ``(n, features)``)."""
@@ -205,7 +205,7 @@ class Detector:
             "features": list(self.features),
             "threshold": self.threshold,
             "fp_budget": self.fp_budget,
-            "model_text": self.model_text,
+            "lightgbm_text": self.lightgbm_text,
         }
 
 
@@ -296,7 +296,7 @@ def _detector(entry: Any, features: set[str], where: str) -> Detector:
             features=tuple(str(f) for f in entry["features"]),
             threshold=float(entry["threshold"]),
             fp_budget=float(entry["fp_budget"]),
-            model_text=str(entry["model_text"]),
+            lightgbm_text=str(entry["lightgbm_text"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DetectorError(f"{where}: malformed detector ({exc!r}); rebuild the bundle") from exc

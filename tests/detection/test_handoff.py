@@ -10,7 +10,9 @@ import pytest
 from detection import handoff
 from detection.handoff import HandoffError
 from detection.model.candidate import Candidate, Window
+from detection.model.detectors import Detector, Place
 from detection.model.evaluation import Evaluation, Metrics
+from detection.model.intervals import Rate
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,20 @@ def test_candidate_round_trip_with_its_model_in_a_file_of_its_own(tmp_path):
         seed=7,
         params={"objective": "binary", "num_leaves": 15},
         run_id="r1",
+        detectors=(Detector("bec", "BEC", ("a",), 0.9, 0.0005, "tree\nversion=v4\n"),),
+        places=(
+            Place(
+                "bec",
+                True,
+                "catches 2 more",
+                Rate.of(8, 10),
+                Rate.of(10, 10),
+                Rate.of(1, 100),
+                Rate.of(1, 100),
+                None,
+            ),
+        ),
+        threshold_without_detectors=0.3,
     )
     candidate.save(tmp_path / "candidate")
     assert (tmp_path / "candidate" / "model.txt").read_text() == candidate.model_text
