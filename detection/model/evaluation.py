@@ -89,7 +89,7 @@ class Evaluation:
     window: Window
     combined: Metrics  # the verdict: model, or a force_attack rule
     model_only: Metrics
-    rules_only: Metrics
+    rules_only: Metrics  # force_attack rules and specialised detectors alone
     recall_by_category: dict[str, float]
     attacks_by_category: dict[str, int]
     by_tenant: dict[str, Metrics]

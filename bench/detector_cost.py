@@ -1,0 +1,76 @@
+"""What a kept specialised detector costs the online scorer per message (issue #20).
+
+The committed format-3 bundle (``tests/fixtures/bundles/format-3``, one real BEC detector of 20
+rounds) scores the same simulated messages one at a time (``Scorer.score_message``, no reasons)
+with none, its one, and three copies of its detector (the most a bundle holds today: one per
+category of ``detection.model.detectors.SPECS``). Each run is the mean per message over the
+messages; the configurations are interleaved, and the median, min and max of ``--repeats`` runs
+are printed as JSON with the added cost against no detector.
+
+Usage: python -m bench.detector_cost [--messages 400] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+
+from detection.model.detectors import DetectorSet
+from detection.serving.artifact import Bundle
+from detection.serving.scorer import Scorer
+from detection.simulation.generator import SimulationConfig, simulate
+
+BUNDLE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "bundles" / "format-3"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
+    parser.add_argument("--messages", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    bundle = Bundle.read_dir(BUNDLE)
+    scorers = {name: Scorer(bundle) for name in ("none", "one", "three")}
+    (detector,) = scorers["one"].detectors.detectors
+    scorers["none"].detectors = DetectorSet()
+    scorers["three"].detectors = DetectorSet(
+        (detector, *(dataclasses.replace(detector, category=c) for c in ("b", "c")))
+    )
+    config = SimulationConfig(days=7, tenants=1, employees=15, seed=5)
+    mail = [m for _, day in simulate(config) for m in day][: args.messages]
+    for scorer in scorers.values():  # warm: first calls build caches
+        for message in mail[:20]:
+            scorer.score_message(message, explain=False)
+    runs: dict[str, list[float]] = {name: [] for name in scorers}
+    for _ in range(args.repeats):
+        for name, scorer in scorers.items():
+            start = time.perf_counter()
+            for message in mail:
+                scorer.score_message(message, explain=False)
+            runs[name].append((time.perf_counter() - start) / len(mail) * 1e6)
+    base = statistics.median(runs["none"])
+    print(
+        json.dumps(
+            {
+                "messages": len(mail),
+                "repeats": args.repeats,
+                "us_per_message": {
+                    name: {
+                        "median": round(statistics.median(values), 1),
+                        "min": round(min(values), 1),
+                        "max": round(max(values), 1),
+                        "added_vs_none": round(statistics.median(values) - base, 1),
+                    }
+                    for name, values in runs.items()
+                },
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
