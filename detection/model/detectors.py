@@ -384,6 +384,8 @@ class Place:
     fpr_without: Rate
     fpr_with: Rate
     real_safe_fired: Rate | None
+    judged: bool = True  # trained, and enough of its category in the validation days to judge
+    over_budget_on_real_mail: bool = False  # fires on real safe mail beyond its own budget
 
 
 def earns_place(
@@ -418,48 +420,50 @@ def earns_place(
             fpr_without,
             fpr_without,
             None,
+            judged=False,
         )
-    fires = trained.detector.frame_scores(validation) >= trained.detector.threshold
+    detector = trained.detector
+    fires = detector.frame_scores(validation) >= detector.threshold
     with_detector, fpr_with = rates(np.where(fires, 1.0, verdict_scores))
     real = None
     if real_safe is not None and len(real_safe):
-        hits = trained.detector.frame_scores(real_safe) >= trained.detector.threshold
+        hits = detector.frame_scores(real_safe) >= detector.threshold
         real = Rate.of(int(hits.sum()), len(real_safe))
-    if without.n < MIN_VALIDATION_ATTACKS:
-        kept, reason = (
-            False,
-            (
-                f"{without.n} {trained.category} attacks in the validation days, fewer than "
-                f"{MIN_VALIDATION_ATTACKS}: not enough evidence that it helps"
-            ),
+    judged = without.n >= MIN_VALIDATION_ATTACKS
+    over = real is not None and real.low > detector.fp_budget
+    reasons = []
+    if not judged:
+        reasons.append(
+            f"{without.n} {trained.category} attacks in the validation days, fewer than "
+            f"{MIN_VALIDATION_ATTACKS}: not enough evidence that it helps"
         )
     elif with_detector.k <= without.k:
-        kept, reason = (
-            False,
-            (
-                f"catches {with_detector.k} of {with_detector.n} {trained.category} attacks at the "
-                f"global budget, the general model alone {without.k}: it does not earn its place"
-            ),
+        reasons.append(
+            f"catches {with_detector.k} of {with_detector.n} {trained.category} attacks at the "
+            f"global budget, the general model alone {without.k}: it does not earn its place"
         )
-    elif real is not None and real.low > trained.detector.fp_budget:
-        kept, reason = (
-            False,
-            (
-                f"fires on {real.k} of {real.n} real safe messages (lower bound "
-                f"{real.low:.4f}, over its budget {trained.detector.fp_budget:g}): it learned "
-                "simulated mail, not the category"
-            ),
+    if real is not None and over:
+        reasons.append(
+            f"fires on {real.k} of {real.n} real safe messages (lower bound {real.low:.4f}, over "
+            f"its budget {detector.fp_budget:g}): it learned simulated mail, not the category"
         )
-    else:
-        kept, reason = (
-            True,
-            (
-                f"catches {with_detector.k - without.k} more of {with_detector.n} "
-                f"{trained.category} attacks at the same global budget"
-            ),
+    kept = not reasons
+    if kept:
+        reasons.append(
+            f"catches {with_detector.k - without.k} more of {with_detector.n} "
+            f"{trained.category} attacks at the same global budget"
         )
     return Place(
-        trained.category, kept, reason, without, with_detector, fpr_without, fpr_with, real
+        trained.category,
+        kept,
+        "; ".join(reasons),
+        without,
+        with_detector,
+        fpr_without,
+        fpr_with,
+        real,
+        judged=judged,
+        over_budget_on_real_mail=over,
     )
 
 

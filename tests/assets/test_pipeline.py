@@ -88,6 +88,10 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     assert checks["scoring_latency_within_budget"]
     assert "feature_drift" in checks and "prediction_drift" in checks
     assert {"detectors_within_budget_on_test_days", "detectors_earn_their_place"} <= set(checks)
+    [place] = [
+        e for e in first_run.get_asset_check_evaluations() if e.check_name.startswith("detectors_e")
+    ]
+    assert "| recall without | recall with |" in str(place.metadata["detectors"].value)
     [detectors] = first_run.asset_materializations_for_node("specialised_detectors")
     trained = str(detectors.metadata["detectors"].value)
     assert all(f"| {c} |" in trained for c in ("bec", "vendor_fraud", "account_takeover"))

@@ -93,6 +93,7 @@ def test_a_detector_that_adds_nothing_is_dropped(trained):
     place = earns_place(trained, validation, _general_scores(validation, False), 0.003, None)
     assert not place.kept and "does not earn its place" in place.reason
     assert place.with_detector.k == place.without.k
+    assert place.judged and not place.over_budget_on_real_mail
 
 
 def test_a_detector_that_fires_on_real_safe_mail_is_dropped(trained):
@@ -100,7 +101,14 @@ def test_a_detector_that_fires_on_real_safe_mail_is_dropped(trained):
     real_safe = _frame(6, safe=0, phish=0).assign(is_attack=0, category="safe")  # BEC-looking
     place = earns_place(trained, validation, _general_scores(validation, True), 0.003, real_safe)
     assert not place.kept and "real safe messages" in place.reason
+    assert place.over_budget_on_real_mail and place.judged
     assert place.real_safe_fired is not None and place.real_safe_fired.k > 100
+
+
+def test_too_few_attacks_in_the_validation_days_are_not_enough_to_judge(trained):
+    validation = _frame(2, bec=5)
+    place = earns_place(trained, validation, _general_scores(validation, True), 0.003, None)
+    assert not place.kept and not place.judged and "not enough evidence" in place.reason
 
 
 def test_chosen_detectors_set_the_verdict_and_the_threshold_keeps_the_budget(trained):
