@@ -25,7 +25,6 @@ from detection.model.detectors import (
     SPECS,
     DetectorParams,
     DetectorTraining,
-    Place,
     Trained,
     choose_detectors,
     detector_verdict_scores,
@@ -33,6 +32,7 @@ from detection.model.detectors import (
 )
 from detection.model.drift import data_drift
 from detection.model.intervals import Rate
+from detection.model.report import place_table
 from detection.model.stack import strata, text_groups
 from detection.model.text_training import (
     TextParams,
@@ -118,13 +118,17 @@ class DetectorConfig(dg.Config):
     """The specialised detectors' knobs (detection.model.detectors)."""
 
     fp_budget: float = Field(
-        default=0.0005,
+        default=DetectorParams().fp_budget,
         gt=0.0,
         le=0.01,
         description="each detector's own false-positive budget on the validation days' safe mail",
     )
-    num_boost_round: int = Field(default=120, ge=10, le=1000, description="boosting rounds")
-    num_leaves: int = Field(default=7, ge=2, le=63, description="leaves per tree")
+    num_boost_round: int = Field(
+        default=DetectorParams().num_boost_round, ge=10, le=1000, description="boosting rounds"
+    )
+    num_leaves: int = Field(
+        default=DetectorParams().num_leaves, ge=2, le=63, description="leaves per tree"
+    )
     seed: int = Field(default=7, description="LightGBM seed")
 
     def params(self) -> DetectorParams:
@@ -267,10 +271,10 @@ def detectors_within_budget(work_dir: WorkDirResource) -> dg.AssetCheckResult:
     test = in_split(frame, TEST)
     y = test["is_attack"].to_numpy()
     categories = test["category"].astype(str).to_numpy()
-    rows_, over = [], []
+    lines, over = [], []
     for one in training.trained:
         if one.detector is None:
-            rows_.append([one.category, "", "", one.reason])
+            lines.append([one.category, "", "", one.reason])
             continue
         fired = one.detector.frame_scores(test) >= one.detector.threshold
         mine = categories == one.category
@@ -278,7 +282,7 @@ def detectors_within_budget(work_dir: WorkDirResource) -> dg.AssetCheckResult:
         fpr = Rate.of(int((fired & (y == 0)).sum()), int((y == 0).sum()))
         if fpr.n and fpr.low > one.detector.fp_budget:
             over.append(one.category)
-        rows_.append([one.category, str(recall), str(fpr), f"budget {one.detector.fp_budget:g}"])
+        lines.append([one.category, str(recall), str(fpr), f"budget {one.detector.fp_budget:g}"])
     none_trained = all(one.detector is None for one in training.trained)
     return dg.AssetCheckResult(
         passed=not over and not none_trained,
@@ -286,7 +290,7 @@ def detectors_within_budget(work_dir: WorkDirResource) -> dg.AssetCheckResult:
         metadata={
             "detectors": dg.MetadataValue.md(
                 table(
-                    ["detector", "recall on its category (test)", "FPR (test safe)", "note"], rows_
+                    ["detector", "recall on its category (test)", "FPR (test safe)", "note"], lines
                 )
             ),
             "over_budget": dg.MetadataValue.json(over),
@@ -400,35 +404,6 @@ def detectors_earn_their_place(work_dir: WorkDirResource) -> dg.AssetCheckResult
             "threshold": candidate.threshold,
             "threshold_without_detectors": candidate.threshold_without_detectors,
         },
-    )
-
-
-def place_table(places: tuple[Place, ...]) -> str:
-    """Markdown: each detector's before and after at the same global budget, and why."""
-    return table(
-        [
-            "detector",
-            "recall without",
-            "recall with",
-            "FPR without",
-            "FPR with",
-            "real safe mail fired",
-            "kept",
-            "why",
-        ],
-        [
-            [
-                p.category,
-                str(p.without),
-                str(p.with_detector),
-                str(p.fpr_without),
-                str(p.fpr_with),
-                "" if p.real_safe_fired is None else str(p.real_safe_fired),
-                "yes" if p.kept else "no",
-                p.reason,
-            ]
-            for p in places
-        ],
     )
 
 

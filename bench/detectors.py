@@ -10,25 +10,43 @@ Reads the work directory ``make run`` (or any retrain) leaves behind and prints,
   mail it would flag and the real attacks it fires on (the corpus has no category labels, so this
   is its cost on real mail, not its recall on its category).
 
-No timing: the figures are efficacy. Usage: python -m bench.detectors [--work var/work]
+With ``--budgets`` the detectors are trained again at each FP budget (same data and seed) and
+judged the same way, to show what a larger budget does.
+
+No timing: the figures are efficacy.
+Usage: python -m bench.detectors [--work var/work] [--budgets 0.002,0.005]
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assets.training import place_table
 from detection.features.behaviour import POOLED_TENANT_PREFIX
 from detection.markdown import table
+from detection.model.candidate import Candidate
+from detection.model.detectors import SPECS, DetectorParams, Place, choose_detectors, train_detector
 from detection.model.intervals import Rate
-from detection.model.report import detector_effect_table
+from detection.model.report import detector_effect_table, place_table
+from detection.model.training import (
+    TrainParams,
+    combined_scores,
+    organisation_rows,
+    predict,
+    time_split,
+)
+from detection.rules import default_rules_text, parse_rules
 from detection.workdir import WorkDir
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--work", type=Path, default=Path("var/work"))
+    parser.add_argument("--budgets", default="", help="comma-separated detector FP budgets")
     args = parser.parse_args()
     work = WorkDir(args.work)
     candidate, evaluation = work.load_candidate(), work.load_evaluation()
@@ -60,6 +78,32 @@ def main() -> None:
     print(detector_effect_table(evaluation))
     print("\n## Real corpora (held out from every detector)\n")
     print(table(["detector", "real safe mail flagged", "real attacks flagged"], real))
+    for budget in [float(b) for b in args.budgets.split(",") if b]:
+        print(f"\n## Validation days with detectors trained at FP budget {budget:g}\n")
+        print(place_table(_judged_at(frame, candidate, budget)))
+
+
+def _judged_at(frame: pd.DataFrame, candidate: Candidate, budget: float) -> tuple[Place, ...]:
+    """The detectors trained again at ``budget`` and judged as candidate_model judges them."""
+    import lightgbm as lgb
+
+    split = time_split(frame)
+    base = TrainParams.from_lightgbm(candidate.params)
+    params = DetectorParams(fp_budget=budget)
+    own = organisation_rows(split.train)
+    trained = tuple(train_detector(c, own, split.validation, params, base) for c in SPECS)
+    booster = lgb.Booster(model_str=candidate.model_text)
+    rules = parse_rules(default_rules_text(), set(candidate.features))
+    scores = combined_scores(
+        predict(booster, split.validation, list(candidate.features)),
+        rules.forced(split.validation),
+    )
+    pooled = split.train.drop(own.index)
+    real_safe = pooled.loc[pooled["is_attack"].to_numpy() == 0]
+    _, places = choose_detectors(
+        trained, split.validation, scores, candidate.validation_fpr, real_safe
+    )
+    return places
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from detection import handoff
-from detection.model.detectors import Detector, DetectorSet, Place
+from detection.model.detectors import Place
+from detection.serving.detectors import Detector, DetectorSet
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -16,11 +16,11 @@ from detection.features.text import MAX_BODY_CHARS, TEXT_SCORE, TextModel, terms
 from detection.mail.lake import read_texts
 from detection.mail.schema import Message
 from detection.markdown import table
-from detection.model.detectors import detectors_of
 from detection.model.thresholds import recall_at_fpr
 from detection.model.training import combined_scores, predict
 from detection.rules import parse_rules
 from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle
+from detection.serving.detectors import detectors_of
 from detection.serving.scorer import Scorer
 
 if TYPE_CHECKING:

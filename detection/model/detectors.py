@@ -5,7 +5,9 @@ Each is a small LightGBM model trained on its own category against safe mail (th
 categories left out, so it learns that category's tell-tales, not attack in general), on the
 features that matter for that category (:data:`SPECS`), with its own threshold at its own
 false-positive budget on the validation days. They are trained on the organisations' own mail
-only, never on the pooled real-mail corpora, so every real message is held out from them.
+only, never on the pooled real-mail corpora (their ``text_score`` input comes from the text
+model, which learns the corpora out of fold), so real safe mail measures their cost on mail they
+never saw.
 
 How the verdict combines them with the general model: a message is an attack when the general
 model's score reaches the tenant's threshold, a ``force_attack`` rule fires, **or** a kept
@@ -16,21 +18,18 @@ judges. Why a union: these categories carry few of the signals the general model
 link, no attachment, a known or plausible sender), so the general model ranks them low among all
 attacks; a detector that only sees its category against safe mail ranks them against safe mail
 alone. A detector is kept only when, at the same global false-positive budget on the validation
-days, the verdict with it catches more of its category than without it (:func:`earns_place`),
-and when its firing on the real corpora's safe mail (all held out from it) stays within its own
-budget. Reasons name the detector that fired.
+days, the verdict with it catches more of its category and no fewer attacks in all than
+without it (:func:`earns_place`), and when its firing on the real corpora's safe mail (never
+trained on) stays within its own budget. Reasons name the detector that fired.
 
 Nothing here imports Dagster; the bundle holds the kept detectors as ``detectors.json``
-(:meth:`DetectorSet.to_bytes`), LightGBM text inside JSON, never pickle.
+(:mod:`detection.serving.detectors`, which the scorer reads), LightGBM text inside JSON, never
+pickle.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,14 +38,11 @@ import numpy as np
 from detection.model.intervals import Rate
 from detection.model.thresholds import threshold_at_fpr
 from detection.model.training import TrainParams
+from detection.serving.detectors import Detector, DetectorSet
 
 if TYPE_CHECKING:
-    import lightgbm as lgb
     import pandas as pd
 
-    from detection.serving.artifact import Bundle
-
-DETECTORS_FORMAT = 1
 # the categories with a detector, what the reason calls each, and the features it reads
 SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
     "bec": (
@@ -131,12 +127,6 @@ SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
 # nor kept on fewer than MIN_VALIDATION_ATTACKS in the validation days (not enough evidence)
 MIN_TRAINING_ATTACKS = 20
 MIN_VALIDATION_ATTACKS = 10
-# a detectors.json larger than this is refused (three small models are a few hundred KB)
-MAX_DETECTORS_BYTES = 16 * 1024 * 1024
-
-
-class DetectorError(ValueError):
-    """A detectors file that cannot be used; the message says what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -160,152 +150,6 @@ class DetectorParams:
             feature_fraction=self.feature_fraction,
             num_threads=base.num_threads,
         )
-
-
-@dataclass(frozen=True)
-class Detector:
-    category: str
-    description: str
-    features: tuple[str, ...]
-    threshold: float
-    fp_budget: float
-    lightgbm_text: str = field(repr=False)
-
-    @property
-    def name(self) -> str:
-        return self.category
-
-    @cached_property
-    def booster(self) -> lgb.Booster:
-        import lightgbm as lgb
-
-        return lgb.Booster(model_str=self.lightgbm_text)
-
-    def scores(self, matrix: np.ndarray) -> np.ndarray:
-        """Scores of rows of this detector's features (shape ``(n, features)``)."""
-        return np.asarray(self.booster.predict(matrix, num_threads=1), dtype=float)
-
-    def frame_scores(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.scores(frame[list(self.features)].to_numpy(dtype=float))
-
-    def score_one(self, values: Mapping[str, float]) -> float:
-        row = np.array([[values[name] for name in self.features]], dtype=float)
-        return float(self.scores(row)[0])
-
-    def reason(self, score: float) -> str:
-        return (
-            f"detector {self.name}: {self.description}, score {score:.3f} >= its threshold "
-            f"{self.threshold:.3f} (FP budget {self.fp_budget:g})"
-        )
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "category": self.category,
-            "description": self.description,
-            "features": list(self.features),
-            "threshold": self.threshold,
-            "fp_budget": self.fp_budget,
-            "lightgbm_text": self.lightgbm_text,
-        }
-
-
-@dataclass(frozen=True)
-class DetectorSet:
-    """The kept detectors of a model (possibly none)."""
-
-    detectors: tuple[Detector, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.detectors)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(d.name for d in self.detectors)
-
-    def fired_by(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Per detector, the rows it fires on."""
-        return {d.name: d.frame_scores(frame) >= d.threshold for d in self.detectors}
-
-    def fired(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows on which any detector fires."""
-        hits = np.zeros(len(frame), dtype=bool)
-        for mask in self.fired_by(frame).values():
-            hits |= mask
-        return hits
-
-    def fired_one(self, values: Mapping[str, float]) -> list[tuple[Detector, float]]:
-        """The detectors that fire on one message's feature values, with their scores."""
-        scored = ((d, d.score_one(values)) for d in self.detectors)
-        return [(d, s) for d, s in scored if s >= d.threshold]
-
-    def to_bytes(self) -> bytes:
-        document = {
-            "format_version": DETECTORS_FORMAT,
-            "detectors": [d.as_dict() for d in self.detectors],
-        }
-        return json.dumps(document, indent=1, sort_keys=True).encode()
-
-    @classmethod
-    def from_bytes(
-        cls, data: bytes, features: set[str], where: str = "detectors.json"
-    ) -> DetectorSet:
-        """Read and validate a detectors file; ``features`` are those the scorer computes."""
-        if len(data) > MAX_DETECTORS_BYTES:
-            raise DetectorError(f"{where} is {len(data)} bytes, over {MAX_DETECTORS_BYTES}")
-        try:
-            document = json.loads(data)
-        except ValueError as exc:
-            raise DetectorError(f"{where} is not JSON ({exc}); rebuild the bundle") from exc
-        found = document.get("format_version") if isinstance(document, dict) else None
-        if found != DETECTORS_FORMAT:
-            raise DetectorError(
-                f"{where}: format {found} is not the {DETECTORS_FORMAT} this code reads; "
-                "rebuild the bundle"
-            )
-        entries = document.get("detectors")
-        if not isinstance(entries, list):
-            raise DetectorError(f"{where}: 'detectors' must be a list")
-        return cls(
-            tuple(_detector(entry, features, f"{where}[{i}]") for i, entry in enumerate(entries))
-        )
-
-
-def detectors_of(bundle: Bundle) -> DetectorSet:
-    """A bundle's specialised detectors (none before bundle format 3), validated; a malformed
-    file is a :class:`~detection.serving.artifact.BundleError`."""
-    from detection.serving.artifact import BundleError
-
-    data = bundle.detectors
-    if data is None:
-        return DetectorSet()
-    try:
-        return DetectorSet.from_bytes(
-            data, set(bundle.features), f"bundle {bundle.version} detectors.json"
-        )
-    except DetectorError as exc:
-        raise BundleError(str(exc)) from exc
-
-
-def _detector(entry: Any, features: set[str], where: str) -> Detector:
-    if not isinstance(entry, dict):
-        raise DetectorError(f"{where} must be an object")
-    try:
-        detector = Detector(
-            category=str(entry["category"]),
-            description=str(entry["description"]),
-            features=tuple(str(f) for f in entry["features"]),
-            threshold=float(entry["threshold"]),
-            fp_budget=float(entry["fp_budget"]),
-            lightgbm_text=str(entry["lightgbm_text"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DetectorError(f"{where}: malformed detector ({exc!r}); rebuild the bundle") from exc
-    unknown = sorted(set(detector.features) - features)
-    if unknown:
-        raise DetectorError(f"{where} ({detector.name}) reads unknown features {unknown}")
-    if not math.isfinite(detector.threshold):
-        raise DetectorError(f"{where} ({detector.name}) has a non-finite threshold")
-    return detector
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -351,7 +195,14 @@ def train_detector(
     booster = train_booster(rows.assign(is_attack=y), list(features), params.train_params(base))
     held, y_held = _category_rows(validation, category)
     scores = np.asarray(booster.predict(held[list(features)].to_numpy(dtype=float)), dtype=float)
-    threshold = min(max(threshold_at_fpr(y_held, scores, params.fp_budget), 0.0), 1.0)
+    threshold = min(threshold_at_fpr(y_held, scores, params.fp_budget), 1.0)
+    if threshold <= 0.0:
+        return Trained(
+            category,
+            None,
+            f"its FP budget {params.fp_budget:g} allows every one of the validation days' "
+            f"{int((y_held == 0).sum())} safe messages: not trained (land more days)",
+        )
     detector = Detector(
         category,
         description,
@@ -372,9 +223,12 @@ def train_detector(
 
 @dataclass(frozen=True)
 class Place:
-    """Whether a detector earns its place beside the general model: its category's recall in the
-    validation days at the same global FP budget without and with it (the general threshold
-    re-chosen each time), and its firing on the real corpora's safe mail."""
+    """Whether a detector earns its place beside the general model: its category's recall and
+    all attacks' recall in the validation days at the same global FP budget without and with it
+    (the general threshold re-chosen each time), and its firing on the real corpora's safe mail.
+    Kept when it catches more of its category, no fewer attacks in all, and stays within its own
+    budget on real safe mail. A gain of one message is enough to keep it on the validation days;
+    the test days, held out from this choice, report before and after with intervals."""
 
     category: str
     kept: bool
@@ -384,6 +238,8 @@ class Place:
     fpr_without: Rate
     fpr_with: Rate
     real_safe_fired: Rate | None
+    all_without: Rate | None = None  # every attack of the validation days, without and with it
+    all_with: Rate | None = None
     judged: bool = True  # trained, and enough of its category in the validation days to judge
     over_budget_on_real_mail: bool = False  # fires on real safe mail beyond its own budget
 
@@ -401,15 +257,16 @@ def earns_place(
     y = validation["is_attack"].to_numpy()
     mine = validation["category"].astype(str).to_numpy() == trained.category
 
-    def rates(scores: np.ndarray) -> tuple[Rate, Rate]:
+    def rates(scores: np.ndarray) -> tuple[Rate, Rate, Rate]:
         threshold = min(max(threshold_at_fpr(y, scores, budget), 0.0), 1.0)
         flagged = scores >= threshold
         return (
             Rate.of(int((flagged & mine).sum()), int(mine.sum())),
             Rate.of(int((flagged & (y == 0)).sum()), int((y == 0).sum())),
+            Rate.of(int((flagged & (y == 1)).sum()), int((y == 1).sum())),
         )
 
-    without, fpr_without = rates(verdict_scores)
+    without, fpr_without, all_without = rates(verdict_scores)
     if trained.detector is None:
         return Place(
             trained.category,
@@ -420,11 +277,13 @@ def earns_place(
             fpr_without,
             fpr_without,
             None,
+            all_without,
+            all_without,
             judged=False,
         )
     detector = trained.detector
     fires = detector.frame_scores(validation) >= detector.threshold
-    with_detector, fpr_with = rates(np.where(fires, 1.0, verdict_scores))
+    with_detector, fpr_with, all_with = rates(np.where(fires, 1.0, verdict_scores))
     real = None
     if real_safe is not None and len(real_safe):
         hits = detector.frame_scores(real_safe) >= detector.threshold
@@ -441,6 +300,12 @@ def earns_place(
         reasons.append(
             f"catches {with_detector.k} of {with_detector.n} {trained.category} attacks at the "
             f"global budget, the general model alone {without.k}: it does not earn its place"
+        )
+    elif all_with.k < all_without.k:
+        reasons.append(
+            f"catches {with_detector.k - without.k} more {trained.category} attacks but "
+            f"{all_without.k - all_with.k} fewer attacks in all at the global budget (its false "
+            "positives raise the general threshold): it does not earn its place"
         )
     if real is not None and over:
         reasons.append(
@@ -462,6 +327,8 @@ def earns_place(
         fpr_without,
         fpr_with,
         real,
+        all_without,
+        all_with,
         judged=judged,
         over_budget_on_real_mail=over,
     )

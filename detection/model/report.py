@@ -10,8 +10,10 @@ import numpy as np
 
 from detection.markdown import keyed_table, table
 from detection.model.candidate import Candidate
+from detection.model.detectors import Place
 from detection.model.evaluation import Evaluation
 from detection.model.holdouts import SAFE_SOURCE, HoldoutReport
+from detection.model.intervals import Rate
 from detection.model.operating_point import OperatingPoint
 from detection.model.policy import GatePolicy
 from detection.rules import RuleSet
@@ -90,19 +92,65 @@ def comparison_table(evaluation: Evaluation) -> str:
     rows = {
         "combined": evaluation.combined.as_dict(),
         "model_only": evaluation.model_only.as_dict(),
-        "rules_only": evaluation.rules_only.as_dict(),
+        "rules_and_detectors_only": evaluation.rules_only.as_dict(),
     }
     return keyed_table("scores", rows, METRIC_COLUMNS)
 
 
 def detector_effect_table(evaluation: Evaluation) -> str:
     """The specialised detectors' effect on the test window: each slice before (general model
-    and rules at their own validation threshold) and after (with the kept detectors)."""
+    and rules) and after (with the kept detectors), each side at the one global threshold chosen
+    for it on the validation days at the same FP budget (not the per-tenant operating point the
+    other figures use: it is chosen only with the detectors)."""
     return table(
-        ["slice", "before detectors", "after detectors", "change"],
+        [
+            "slice (test days)",
+            "before detectors (validation threshold)",
+            "after detectors (validation threshold)",
+            "change",
+        ],
         [
             [e.slice, str(e.before), str(e.after), f"{e.after.k - e.before.k:+d}"]
             for e in evaluation.detector_effects
+        ],
+    )
+
+
+def place_table(places: tuple[Place, ...]) -> str:
+    """Each detector's judgement on the validation days: its category's and all attacks' recall
+    and the FPR without and with it at the same global budget, real safe mail it fires on, and
+    whether it was kept and why."""
+
+    def cell(rate: Rate | None) -> str:
+        return "" if rate is None else str(rate)
+
+    return table(
+        [
+            "detector",
+            "recall without",
+            "recall with",
+            "all attacks without",
+            "all attacks with",
+            "FPR without",
+            "FPR with",
+            "real safe mail fired",
+            "kept",
+            "why",
+        ],
+        [
+            [
+                p.category,
+                str(p.without),
+                str(p.with_detector),
+                cell(p.all_without),
+                cell(p.all_with),
+                str(p.fpr_without),
+                str(p.fpr_with),
+                cell(p.real_safe_fired),
+                "yes" if p.kept else "no",
+                p.reason,
+            ]
+            for p in places
         ],
     )
 

@@ -29,7 +29,6 @@ import numpy as np
 
 from detection.features.behaviour import POOLED_TENANT_PREFIX
 from detection.features.text import TEXT_SCORE, TextModel
-from detection.model.detectors import detectors_of
 from detection.model.intervals import Rate
 from detection.rules import RuleSet, parse_rules, rule_entries
 from detection.serving.artifact import (
@@ -39,6 +38,7 @@ from detection.serving.artifact import (
     THRESHOLD_FILE,
     Bundle,
 )
+from detection.serving.detectors import detectors_of
 
 if TYPE_CHECKING:
     import pandas as pd

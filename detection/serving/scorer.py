@@ -16,9 +16,9 @@ from detection.features.text import TEXT_SCORE, TextModel
 from detection.features.vector import DESCRIPTIONS, message_values
 from detection.mail.parsing import parse_message
 from detection.mail.schema import Message
-from detection.model.detectors import Detector, detectors_of
 from detection.rules import Rule, parse_rules
 from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle, BundleError
+from detection.serving.detectors import Detector, detectors_of
 from detection.serving.explain import PathExplainer
 from detection.serving.registry import load_production, read_production
 from detection.serving.stores import ArtifactStore, open_store

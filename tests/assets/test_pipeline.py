@@ -13,8 +13,9 @@ import pytest
 from assets.mail import DEMO_ATTACK_MIX
 from assets.resources import ArtifactStoreResource, GatePolicyResource
 from assets.training import TrainingConfig
-from detection.model.detectors import SPECS, detectors_of
+from detection.model.detectors import SPECS
 from detection.model.policy import GatePolicy
+from detection.serving.detectors import detectors_of
 from detection.serving.registry import load_production, read_production
 from detection.serving.scorer import Scorer
 from detection.simulation.generator import SimulationConfig, simulate

@@ -10,9 +10,10 @@ import pytest
 from detection import handoff
 from detection.handoff import HandoffError
 from detection.model.candidate import Candidate, Window
-from detection.model.detectors import Detector, Place
+from detection.model.detectors import Place
 from detection.model.evaluation import Evaluation, Metrics
 from detection.model.intervals import Rate
+from detection.serving.detectors import Detector
 
 
 @dataclass(frozen=True)

@@ -9,20 +9,24 @@ import pandas as pd
 import pytest
 
 from detection.features.vector import MODEL_FEATURES
+from detection.model.candidate import Candidate, Window
 from detection.model.detectors import (
     MIN_TRAINING_ATTACKS,
     SPECS,
-    DetectorError,
     DetectorParams,
-    DetectorSet,
     choose_detectors,
     detector_verdict_scores,
     earns_place,
     effects,
     train_detector,
 )
+from detection.model.evaluation import candidate_scores
 from detection.model.thresholds import threshold_at_fpr
-from detection.model.training import TrainParams
+from detection.model.training import TrainParams, train_booster
+from detection.rules import parse_rules
+from detection.serving.artifact import TEXT_MODEL_FILE, Bundle, BundleError
+from detection.serving.detectors import DetectorError, DetectorSet, detectors_of
+from tests.detection.serving.test_artifact import make_bundle
 
 
 def _frame(seed: int, safe: int = 3000, bec: int = 120, phish: int = 120) -> pd.DataFrame:
@@ -144,6 +148,11 @@ def test_detectors_round_trip_as_json_and_fire_alike_on_a_frame_and_one_message(
     assert np.array_equal(fired, detectors.fired(frame))
 
 
+def _reversed_features(document: dict) -> None:
+    entry = document["detectors"][0]
+    entry["features"] = entry["features"][::-1]
+
+
 @pytest.mark.parametrize(
     ("change", "says"),
     [
@@ -151,6 +160,15 @@ def test_detectors_round_trip_as_json_and_fire_alike_on_a_frame_and_one_message(
         (lambda d: d["detectors"][0].update(features=["no_such_feature"]), "unknown features"),
         (lambda d: d["detectors"][0].pop("threshold"), "malformed detector"),
         (lambda d: d["detectors"][0].update(threshold=None), "malformed detector"),
+        (lambda d: d["detectors"][0].update(threshold=-1.0), "not in \\(0, 1\\]"),
+        (lambda d: d["detectors"][0].update(fp_budget=float("nan")), "FP budget nan"),
+        (lambda d: d["detectors"][0].update(category=["bec"]), "must be strings"),
+        (lambda d: d["detectors"][0].update(category="spam"), "not an attack category"),
+        (lambda d: d["detectors"][0].update(lightgbm_text="garbage"), "does not load"),
+        (_reversed_features, "in the same order"),
+        (lambda d: d["detectors"][0].update(features=SPECS["bec"][1][:5]), "same order"),
+        (lambda d: d["detectors"].append(d["detectors"][0]), "two detectors for one category"),
+        (lambda d: d.update(detectors=d["detectors"] * 7), "at most 6"),
         (lambda d: d.update(detectors={}), "must be a list"),
     ],
 )
@@ -158,8 +176,30 @@ def test_a_malformed_detectors_file_is_refused_with_the_reason(trained, change, 
     assert trained.detector is not None
     document = json.loads(DetectorSet((trained.detector,)).to_bytes())
     change(document)
-    with pytest.raises(DetectorError, match=says):
-        DetectorSet.from_bytes(json.dumps(document).encode(), set(MODEL_FEATURES))
+    data = json.dumps(document).encode()
+    with pytest.raises(DetectorError, match=says) as refused:
+        DetectorSet.from_bytes(data, set(MODEL_FEATURES))
+    assert "rebuild the bundle" in str(refused.value)
+
+
+def test_a_bundle_with_a_malformed_detectors_file_does_not_load(trained):
+    assert trained.detector is not None
+    document = json.loads(DetectorSet((trained.detector,)).to_bytes())
+    document["detectors"][0]["lightgbm_text"] = "garbage"
+    bundle = make_bundle()
+    bundle = Bundle.build(
+        model_text="tree\n",
+        text_model=bundle.files[TEXT_MODEL_FILE],
+        detectors=json.dumps(document).encode(),
+        features=list(MODEL_FEATURES),
+        rules_text="rules: []\n",
+        threshold=0.5,
+        snapshot=bundle.snapshot(),
+        metrics={},
+        lineage={},
+    )
+    with pytest.raises(BundleError, match=r"model does not load .*; rebuild the bundle"):
+        detectors_of(bundle)
 
 
 def test_a_detectors_file_that_is_not_json_or_too_large_is_refused():
@@ -167,3 +207,50 @@ def test_a_detectors_file_that_is_not_json_or_too_large_is_refused():
         DetectorSet.from_bytes(b"\x80\x04pickle", set(MODEL_FEATURES))
     with pytest.raises(DetectorError, match="over"):
         DetectorSet.from_bytes(b" " * (16 * 1024 * 1024 + 1), set(MODEL_FEATURES))
+
+
+def test_a_detector_whose_false_positives_cost_other_attacks_is_dropped(trained):
+    """Safe mail that looks like BEC makes it fire often enough to raise the general threshold
+    at the same budget: it gains its BEC but loses more of the phishing the general model
+    caught."""
+    validation = _frame(2, phish=200)
+    lookalike = np.flatnonzero(validation["category"].to_numpy() == "safe")[:60]
+    validation.loc[lookalike, "terms_secrecy"] = 0.9
+    validation.loc[lookalike, "display_name_vip_external"] = 1.0
+    validation.loc[lookalike, "terms_payment"] = 0.8
+    place = earns_place(trained, validation, _general_scores(validation, True), 0.003, None)
+    assert place.with_detector.k > place.without.k
+    assert place.all_with is not None and place.all_without is not None
+    assert place.all_with.k < place.all_without.k
+    assert not place.kept and "fewer attacks in all" in place.reason
+
+
+def test_the_candidates_verdict_counts_its_detectors_as_forced(trained):
+    """Offline evaluation decides as the scorer: a firing detector forces attack."""
+    assert trained.detector is not None
+    frame = _frame(1)
+    booster = train_booster(frame, list(MODEL_FEATURES), TrainParams(num_threads=1))
+    candidate = _candidate(booster.model_to_string(), (trained.detector,))
+    _, forced = candidate_scores(_frame(3), candidate, parse_rules("rules: []\n", set()))
+    fired = DetectorSet((trained.detector,)).fired(_frame(3))
+    assert fired.any() and np.array_equal(forced, fired)
+    without = _candidate(booster.model_to_string(), ())
+    _, none = candidate_scores(_frame(3), without, parse_rules("rules: []\n", set()))
+    assert not none.any()
+
+
+def _candidate(model_text: str, detectors: tuple) -> Candidate:
+    window = Window("2026-01-01", "2026-01-02", 1, 0)
+    return Candidate(
+        model_text=model_text,
+        features=tuple(MODEL_FEATURES),
+        threshold=0.5,
+        validation_fpr=0.003,
+        train=window,
+        pooled=window,
+        validation=window,
+        test=window,
+        test_days=1,
+        seed=7,
+        detectors=detectors,
+    )

@@ -5,8 +5,8 @@ import pytest
 
 from detection.features.behaviour import SNAPSHOT_TABLES
 from detection.features.text import TextModel
-from detection.model.detectors import DetectorSet
 from detection.serving.artifact import MANIFEST, MODEL_FILE, Bundle, BundleError
+from detection.serving.detectors import DetectorSet
 
 
 def make_bundle(threshold: float = 0.5) -> Bundle:

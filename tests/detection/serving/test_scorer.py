@@ -17,10 +17,11 @@ from detection.features.signals import content_signals
 from detection.features.text import TEXT_SCORE, text_terms
 from detection.features.vector import FEATURE_COLUMNS, message_values
 from detection.mail.parsing import parse_message
-from detection.model.detectors import SPECS, Detector, DetectorSet
+from detection.model.detectors import SPECS
 from detection.model.text_training import TermMatrix, TextParams, fit_text_model
 from detection.rules import default_rules_text
 from detection.serving.artifact import MODEL_FILE, Bundle, BundleError
+from detection.serving.detectors import Detector, DetectorSet
 from detection.serving.registry import promote, rollback
 from detection.serving.scorer import Scorer
 from detection.serving.stores import LocalArtifactStore
