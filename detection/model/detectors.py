@@ -5,9 +5,10 @@ Each is a small LightGBM model trained on its own category against safe mail (th
 categories left out, so it learns that category's tell-tales, not attack in general), on the
 features that matter for that category (:data:`SPECS`), with its own threshold at its own
 false-positive budget on the validation days. They are trained on the organisations' own mail
-only, never on the pooled real-mail corpora (their ``text_score`` input comes from the text
-model, which learns the corpora out of fold), so real safe mail measures their cost on mail they
-never saw.
+only, never on the pooled real-mail corpora, and read no text-model score (the text model learns
+the corpora; a detector reading its score leaned on it almost alone, a generic "attack language"
+signal the general model already has, and carried the corpora into a detector): so real safe
+mail measures their cost on mail nothing of theirs has seen.
 
 How the verdict combines them with the general model: a message is an attack when the general
 model's score reaches the tenant's threshold, a ``force_attack`` rule fires, **or** a kept
@@ -43,7 +44,8 @@ from detection.serving.detectors import Detector, DetectorSet
 if TYPE_CHECKING:
     import pandas as pd
 
-# the categories with a detector, what the reason calls each, and the features it reads
+# the categories with a detector, what the reason calls each, and the features it reads (never
+# the text model's score: see the module's docstring)
 SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
     "bec": (
         "business email compromise (CEO fraud)",
@@ -60,7 +62,6 @@ SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
             "url_count",
             "attachment_count",
             "body_length_log",
-            "text_score",
             "sender_prior_messages",
             "sender_days_since_first_seen",
             "pair_prior_messages",
@@ -87,7 +88,6 @@ SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
             "attachment_count",
             "url_count",
             "body_length_log",
-            "text_score",
             "sender_prior_messages",
             "sender_days_since_first_seen",
             "pair_prior_messages",
@@ -115,7 +115,6 @@ SPECS: dict[str, tuple[str, tuple[str, ...]]] = {
             "attachment_html",
             "attachment_count",
             "body_length_log",
-            "text_score",
             "sender_prior_messages",
             "pair_prior_messages",
             "recipient_has_replied",
