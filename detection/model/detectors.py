@@ -30,7 +30,7 @@ pickle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,26 +128,26 @@ MIN_TRAINING_ATTACKS = 20
 MIN_VALIDATION_ATTACKS = 10
 
 
+# a detector is small: few leaves, few rounds, most features in every tree
+DETECTOR_TRAINING = TrainParams(num_boost_round=120, num_leaves=7, feature_fraction=0.8)
+
+
 @dataclass(frozen=True)
 class DetectorParams:
-    """A detector is small: few leaves, few rounds, most features in every tree."""
+    """What a run may change of a detector's training, and its own FP budget."""
 
-    num_boost_round: int = 120
-    learning_rate: float = 0.05
-    num_leaves: int = 7
-    min_data_in_leaf: int = 10
-    feature_fraction: float = 0.8
+    num_boost_round: int = DETECTOR_TRAINING.num_boost_round
+    num_leaves: int = DETECTOR_TRAINING.num_leaves
     fp_budget: float = 0.0005  # each detector's own false-positive budget on validation safe mail
 
     def train_params(self, base: TrainParams) -> TrainParams:
-        return TrainParams(
+        """The LightGBM parameters: the detector's shape with ``base``'s seed and threads."""
+        return replace(
+            DETECTOR_TRAINING,
             seed=base.seed,
-            num_boost_round=self.num_boost_round,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_data_in_leaf=self.min_data_in_leaf,
-            feature_fraction=self.feature_fraction,
             num_threads=base.num_threads,
+            num_boost_round=self.num_boost_round,
+            num_leaves=self.num_leaves,
         )
 
 
