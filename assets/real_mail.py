@@ -29,6 +29,7 @@ from detection.model.holdouts import (
     judge_real_mail,
 )
 from detection.model.intervals import Rate
+from detection.model.report import real_firing_table
 from detection.model.shortcuts import (
     ShortcutAudit,
     audit_features,
@@ -217,25 +218,9 @@ def real_mail_evaluation(
         metadata["not_judged"] = report.reason
     if len(corpus) and len(detectors):
         metadata["specialised_detectors_on_real_mail"] = dg.MetadataValue.md(
-            _detector_table(frame.iloc[corpus], text_scores, candidate)
+            real_firing_table(frame.iloc[corpus], detectors.detectors)
         )
     return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
-
-
-def _detector_table(
-    corpus: "pd.DataFrame", text_scores: "pd.DataFrame", candidate: Candidate
-) -> str:
-    """Each kept detector on every real message (all held out from it: it learned the
-    organisations' mail only), with the text model's out-of-fold scores: the real safe mail it
-    would flag (its real false-positive cost) and the real attacks it fires on."""
-    scored = corpus.merge(text_scores[["message_id", TEXT_SCORE]], on="message_id")
-    y = scored["is_attack"].to_numpy()
-    rows = []
-    for name, fired in candidate.detector_set().fired_by(scored).items():
-        safe = Rate.of(int((fired & (y == 0)).sum()), int((y == 0).sum()))
-        attacks = Rate.of(int((fired & (y == 1)).sum()), int((y == 1).sum()))
-        rows.append([name, str(safe), str(attacks)])
-    return table(["detector", "real safe mail flagged", "real attacks flagged"], rows)
 
 
 def _audit(

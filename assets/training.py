@@ -27,7 +27,6 @@ from detection.model.detectors import (
     DetectorTraining,
     Trained,
     choose_detectors,
-    detector_verdict_scores,
     train_detector,
 )
 from detection.model.drift import data_drift
@@ -276,10 +275,8 @@ def detectors_within_budget(work_dir: WorkDirResource) -> dg.AssetCheckResult:
         if one.detector is None:
             lines.append([one.category, "", "", one.reason])
             continue
-        fired = one.detector.frame_scores(test) >= one.detector.threshold
-        mine = categories == one.category
-        recall = Rate.of(int((fired & mine).sum()), int(mine.sum()))
-        fpr = Rate.of(int((fired & (y == 0)).sum()), int((y == 0).sum()))
+        fired = one.detector.fires(test)
+        recall, fpr = Rate.among(fired, categories == one.category), Rate.among(fired, y == 0)
         if fpr.n and fpr.low > one.detector.fp_budget:
             over.append(one.category)
         lines.append([one.category, str(recall), str(fpr), f"budget {one.detector.fp_budget:g}"])
@@ -321,20 +318,19 @@ def candidate_model(
         booster = train_booster(split.train, features, params)
         y_validation = split.validation["is_attack"].to_numpy()
         require_both_classes(y_validation, "validation")
-        model_scores = predict(booster, split.validation, features)
-        forced = rules.forced(split.validation)
-        general_scores = combined_scores(model_scores, forced)
+        general_scores = combined_scores(
+            predict(booster, split.validation, features), rules.forced(split.validation)
+        )
     except TrainingError as exc:
         raise dg.Failure(str(exc)) from exc
     pooled = split.train.drop(organisation_rows(split.train).index)
-    kept, places = choose_detectors(
+    kept, places, validation_scores = choose_detectors(
         detectors.trained,
         split.validation,
         general_scores,
         config.validation_fpr,
         rows(pooled, pooled["is_attack"].to_numpy() == 0),
     )
-    validation_scores = detector_verdict_scores(model_scores, forced, kept, split.validation)
     threshold = verdict_threshold(
         threshold_at_fpr(y_validation, validation_scores, config.validation_fpr)
     )

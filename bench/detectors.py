@@ -38,8 +38,7 @@ from detection.model.detectors import (
     choose_detectors,
     train_detector,
 )
-from detection.model.intervals import Rate
-from detection.model.report import detector_effect_table, place_table
+from detection.model.report import detector_effect_table, place_table, real_firing_table
 from detection.model.training import (
     TrainParams,
     combined_scores,
@@ -64,20 +63,7 @@ def main() -> None:
     training = work.load_detectors()
     frame = work.read_scored_training_table()
     corpus = frame.loc[frame["tenant_id"].astype(str).str.startswith(POOLED_TENANT_PREFIX)]
-    y = corpus["is_attack"].to_numpy()
-    real = []
-    for one in training.trained:
-        if one.detector is None:
-            real.append([one.category, "not trained", ""])
-            continue
-        fired = one.detector.frame_scores(corpus) >= one.detector.threshold
-        real.append(
-            [
-                one.category,
-                str(Rate.of(int((fired & (y == 0)).sum()), int((y == 0).sum()))),
-                str(Rate.of(int((fired & (y == 1)).sum()), int((y == 1).sum()))),
-            ]
-        )
+    trained = [one.detector for one in training.trained if one.detector is not None]
     print(f"## Validation days: does each detector earn its place? (work dir {args.work})\n")
     print(place_table(candidate.places))
     print(
@@ -88,7 +74,7 @@ def main() -> None:
     print("## Test days: before and after the kept detectors\n")
     print(detector_effect_table(evaluation))
     print("\n## Real corpora (held out from every detector)\n")
-    print(table(["detector", "real safe mail flagged", "real attacks flagged"], real))
+    print(real_firing_table(corpus, trained))
     print("\n## Added to the real-mail held-out scores (each split at its own threshold)\n")
     print(_real_lead(work, frame, training.trained))
     for budget in [float(b) for b in args.budgets.split(",") if b]:
@@ -140,7 +126,7 @@ def _judged_at(frame: pd.DataFrame, candidate: Candidate, budget: float) -> tupl
     )
     pooled = split.train.drop(own.index)
     real_safe = pooled.loc[pooled["is_attack"].to_numpy() == 0]
-    _, places = choose_detectors(
+    _, places, _ = choose_detectors(
         trained, split.validation, scores, candidate.validation_fpr, real_safe
     )
     return places

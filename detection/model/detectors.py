@@ -215,8 +215,8 @@ def train_detector(
         category,
         detector,
         "trained",
-        Rate.of(int((flagged & (y_held == 1)).sum()), int((y_held == 1).sum())),
-        Rate.of(int((flagged & (y_held == 0)).sum()), int((y_held == 0).sum())),
+        Rate.among(flagged, y_held == 1),
+        Rate.among(flagged, y_held == 0),
     )
 
 
@@ -259,11 +259,7 @@ def earns_place(
     def rates(scores: np.ndarray) -> tuple[Rate, Rate, Rate]:
         threshold = min(max(threshold_at_fpr(y, scores, budget), 0.0), 1.0)
         flagged = scores >= threshold
-        return (
-            Rate.of(int((flagged & mine).sum()), int(mine.sum())),
-            Rate.of(int((flagged & (y == 0)).sum()), int((y == 0).sum())),
-            Rate.of(int((flagged & (y == 1)).sum()), int((y == 1).sum())),
-        )
+        return Rate.among(flagged, mine), Rate.among(flagged, y == 0), Rate.among(flagged, y == 1)
 
     without, fpr_without, all_without = rates(verdict_scores)
     if trained.detector is None:
@@ -281,12 +277,11 @@ def earns_place(
             judged=False,
         )
     detector = trained.detector
-    fires = detector.frame_scores(validation) >= detector.threshold
+    fires = detector.fires(validation)
     with_detector, fpr_with, all_with = rates(np.where(fires, 1.0, verdict_scores))
     real = None
     if real_safe is not None and len(real_safe):
-        hits = detector.frame_scores(real_safe) >= detector.threshold
-        real = Rate.of(int(hits.sum()), len(real_safe))
+        real = Rate.of(int(detector.fires(real_safe).sum()), len(real_safe))
     judged = without.n >= MIN_VALIDATION_ATTACKS
     over = real is not None and real.low > detector.fp_budget
     reasons = []
@@ -333,13 +328,6 @@ def earns_place(
     )
 
 
-def detector_verdict_scores(
-    model_scores: np.ndarray, forced: np.ndarray, detectors: DetectorSet, frame: pd.DataFrame
-) -> np.ndarray:
-    """The verdict score with detectors: 1.0 where a rule forces attack or a detector fires."""
-    return np.where(forced | detectors.fired(frame), 1.0, model_scores)
-
-
 # --- the stage's hand-off ------------------------------------------------------------------------
 TRAINING_FORMAT = 1
 TRAINING_PRODUCER = "specialised_detectors"
@@ -372,9 +360,10 @@ def choose_detectors(
     verdict_scores: np.ndarray,
     budget: float,
     real_safe: pd.DataFrame | None,
-) -> tuple[DetectorSet, tuple[Place, ...]]:
+) -> tuple[DetectorSet, tuple[Place, ...], np.ndarray]:
     """Judge the trained detectors one after another (:func:`earns_place`), each against the
-    general model plus the detectors kept before it; the kept ones and every judgement."""
+    general model plus the detectors kept before it: the kept ones, every judgement, and the
+    verdict scores on ``validation`` with the kept ones (1.0 where one fires)."""
     kept: list[Detector] = []
     places = []
     scores = verdict_scores
@@ -383,9 +372,8 @@ def choose_detectors(
         places.append(place)
         if place.kept and one.detector is not None:
             kept.append(one.detector)
-            fires = one.detector.frame_scores(validation) >= one.detector.threshold
-            scores = np.where(fires, 1.0, scores)
-    return DetectorSet(tuple(kept)), tuple(places)
+            scores = np.where(one.detector.fires(validation), 1.0, scores)
+    return DetectorSet(tuple(kept)), tuple(places), scores
 
 
 @dataclass(frozen=True)
@@ -403,22 +391,20 @@ def effects(
     frame: pd.DataFrame,
     model_scores: np.ndarray,
     rules_forced: np.ndarray,
-    detectors: DetectorSet,
+    detectors_fired: np.ndarray,
     threshold: float,
     threshold_without: float,
 ) -> tuple[Effect, ...]:
-    """Before and after the detectors on ``frame``, each at its own global threshold (both
-    chosen at the same validation FP budget)."""
+    """Before and after the detectors (``detectors_fired``: the rows a kept one fires on) on
+    ``frame``, each at its own global threshold (both chosen at the same validation FP
+    budget)."""
     y = frame["is_attack"].to_numpy()
     categories = frame["category"].astype(str).to_numpy()
     before = np.where(rules_forced, 1.0, model_scores) >= threshold_without
-    after = detector_verdict_scores(model_scores, rules_forced, detectors, frame) >= threshold
+    after = np.where(rules_forced | detectors_fired, 1.0, model_scores) >= threshold
 
     def pair(name: str, mask: np.ndarray) -> Effect:
-        n = int(mask.sum())
-        return Effect(
-            name, Rate.of(int((before & mask).sum()), n), Rate.of(int((after & mask).sum()), n)
-        )
+        return Effect(name, Rate.among(before, mask), Rate.among(after, mask))
 
     slices = [pair(category, (y == 1) & (categories == category)) for category in SPECS]
     return (*slices, pair("all attacks", y == 1), pair("safe mail (FPR)", y == 0))

@@ -138,8 +138,8 @@ def evaluate(
     threshold = point.thresholds(test)
     y = test["is_attack"].to_numpy()
     model_scores, rules_forced = _model_and_rules(test, candidate, rules)
-    detectors = candidate.detector_set()
-    forced = rules_forced | detectors.fired(test)
+    detectors_fired = candidate.detector_set().fired(test)
+    forced = rules_forced | detectors_fired
     scores = combined_scores(model_scores, forced)
     tenants = test["tenant_id"].to_numpy()
     by_tenant = {
@@ -161,7 +161,7 @@ def evaluate(
             test,
             model_scores,
             rules_forced,
-            detectors,
+            detectors_fired,
             candidate.threshold,
             candidate.threshold_without_detectors,
         ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 Z95 = 1.959964
 
@@ -34,6 +35,11 @@ class Rate:
     def of(cls, k: int, n: int) -> Rate:
         low, high = wilson(k, n)
         return cls(int(k), int(n), k / n if n else float("nan"), low, high)
+
+    @classmethod
+    def among(cls, hits: Any, rows: Any) -> Rate:
+        """The share of ``rows`` (a boolean array) where ``hits`` (another) holds."""
+        return cls.of(int((hits & rows).sum()), int(rows.sum()))
 
     def __str__(self) -> str:
         return f"{self.value:.4f} [{self.low:.4f}, {self.high:.4f}] ({self.k}/{self.n})"

@@ -6,8 +6,9 @@ general model: :mod:`detection.model.detectors`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -57,25 +58,15 @@ class Detector:
     def frame_scores(self, frame: pd.DataFrame) -> np.ndarray:
         return self.scores(frame[list(self.features)].to_numpy(dtype=float))
 
-    def score_one(self, values: Mapping[str, float]) -> float:
-        row = np.array([[values[name] for name in self.features]], dtype=float)
-        return float(self.scores(row)[0])
+    def fires(self, frame: pd.DataFrame) -> np.ndarray:
+        """The rows of ``frame`` whose score reaches this detector's threshold."""
+        return self.frame_scores(frame) >= self.threshold
 
     def reason(self, score: float) -> str:
         return (
             f"detector {self.name}: {self.description}, score {score:.3f} >= its threshold "
             f"{self.threshold:.3f} (FP budget {self.fp_budget:g})"
         )
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "category": self.category,
-            "description": self.description,
-            "features": list(self.features),
-            "threshold": self.threshold,
-            "fp_budget": self.fp_budget,
-            "lightgbm_text": self.lightgbm_text,
-        }
 
 
 @dataclass(frozen=True)
@@ -93,7 +84,7 @@ class DetectorSet:
 
     def fired_by(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Per detector, the rows it fires on."""
-        return {d.name: d.frame_scores(frame) >= d.threshold for d in self.detectors}
+        return {d.name: d.fires(frame) for d in self.detectors}
 
     def fired(self, frame: pd.DataFrame) -> np.ndarray:
         """Rows on which any detector fires."""
@@ -104,13 +95,24 @@ class DetectorSet:
 
     def fired_one(self, values: Mapping[str, float]) -> list[tuple[Detector, float]]:
         """The detectors that fire on one message's feature values, with their scores."""
-        scored = ((d, d.score_one(values)) for d in self.detectors)
-        return [(d, s) for d, s in scored if s >= d.threshold]
+        return self.fired_rows([values])[0]
+
+    def fired_rows(
+        self, values: Sequence[Mapping[str, float]]
+    ) -> list[list[tuple[Detector, float]]]:
+        """:meth:`fired_one` for many messages' feature values, one LightGBM call per detector."""
+        fired: list[list[tuple[Detector, float]]] = [[] for _ in values]
+        for d in self.detectors:
+            matrix = np.array([[v[name] for name in d.features] for v in values], dtype=float)
+            for row, score in zip(fired, d.scores(matrix).tolist(), strict=True):
+                if score >= d.threshold:
+                    row.append((d, score))
+        return fired
 
     def to_bytes(self) -> bytes:
         document = {
             "format_version": DETECTORS_FORMAT,
-            "detectors": [d.as_dict() for d in self.detectors],
+            "detectors": [dataclasses.asdict(d) for d in self.detectors],
         }
         return json.dumps(document, indent=1, sort_keys=True).encode()
 

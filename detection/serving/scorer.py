@@ -203,7 +203,8 @@ class Scorer:
         attributions only for the few messages flagged)."""
         values = self.feature_vector(message)
         row = self.feature_row(values)
-        return self._verdict(message, values, row, float(self._predict(row)[0]), explain)
+        score = float(self._predict(row)[0])
+        return self._verdict(message, values, row, score, self.detectors.fired_one(values), explain)
 
     def _verdict(
         self,
@@ -211,12 +212,12 @@ class Scorer:
         values: dict[str, float],
         row: np.ndarray,
         score: float,
+        detectors: list[tuple[Detector, float]],
         explain: bool | None,
     ) -> Verdict:
         """Attack when the score reaches the threshold, a force_attack rule fires, or one of
         the bundle's specialised detectors fires (detection.model.detectors says why a union)."""
         fired = self.rules.fired(values)
-        detectors = self.detectors.fired_one(values)
         forced = bool(detectors) or any(r.action == "force_attack" for r in fired)
         verdict = "attack" if forced or score >= self.threshold_for(message.tenant_id) else "safe"
         wanted = verdict == "attack" if explain is None else explain
@@ -253,7 +254,10 @@ class Scorer:
         vectors = [self.feature_vector(m) for m in messages]
         matrix = np.array([[v[name] for name in self.features] for v in vectors], dtype=float)
         scores = self._predict(matrix)
+        detectors = self.detectors.fired_rows(vectors)  # one call per detector, not per message
         return [
-            self._verdict(message, values, matrix[i : i + 1], float(scores[i]), explain)
-            for i, (message, values) in enumerate(zip(messages, vectors, strict=True))
+            self._verdict(message, values, matrix[i : i + 1], float(scores[i]), fired, explain)
+            for i, (message, values, fired) in enumerate(
+                zip(messages, vectors, detectors, strict=True)
+            )
         ]

@@ -15,7 +15,6 @@ from detection.model.detectors import (
     SPECS,
     DetectorParams,
     choose_detectors,
-    detector_verdict_scores,
     earns_place,
     effects,
     train_detector,
@@ -118,17 +117,18 @@ def test_too_few_attacks_in_the_validation_days_are_not_enough_to_judge(trained)
 def test_chosen_detectors_set_the_verdict_and_the_threshold_keeps_the_budget(trained):
     validation, test = _frame(2), _frame(3)
     model = _general_scores(validation, miss_bec=True)
-    forced = np.zeros(len(validation), dtype=bool)
-    kept, places = choose_detectors((trained,), validation, model, 0.003, None)
+    kept, places, with_detectors = choose_detectors((trained,), validation, model, 0.003, None)
     assert kept.names == ("bec",) and [p.kept for p in places] == [True]
+    assert np.array_equal(with_detectors, np.where(kept.fired(validation), 1.0, model))
     y = validation["is_attack"].to_numpy()
-    with_detectors = detector_verdict_scores(model, forced, kept, validation)
     threshold = threshold_at_fpr(y, with_detectors, 0.003)
     without = threshold_at_fpr(y, model, 0.003)
     test_model = _general_scores(test, miss_bec=True)
     result = {
         e.slice: e
-        for e in effects(test, test_model, np.zeros(len(test), bool), kept, threshold, without)
+        for e in effects(
+            test, test_model, np.zeros(len(test), bool), kept.fired(test), threshold, without
+        )
     }
     assert result["bec"].after.k > result["bec"].before.k
     assert result["all attacks"].after.n == 240 and result["safe mail (FPR)"].after.value <= 0.01
