@@ -36,7 +36,9 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 run: manifest $(DAGSTER_HOME)/dagster.yaml
 	.venv/bin/python -m orchestration.run
 
+# the UI on :3000 and, beside it, the reports and runbook its links open (127.0.0.1:3001)
 ui: manifest $(DAGSTER_HOME)/dagster.yaml
+	.venv/bin/python -m orchestration.report_server & trap "kill $$!" EXIT; \
 	.venv/bin/dg dev --host 0.0.0.0 --port 3000
 
 test: manifest

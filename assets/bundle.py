@@ -14,6 +14,7 @@ from assets.dbt_project import manifest_sha256
 from assets.evaluation import model_evaluation
 from assets.features import baseline_snapshot
 from assets.operating_point import operating_point
+from assets.report_links import runbook
 from assets.resources import (
     ArtifactStoreResource,
     GatePolicyResource,
@@ -178,7 +179,10 @@ def challenger_not_worse_than_champion(
     except (ArtifactStoreError, BundleError) as exc:
         raise dg.Failure(f"cannot load the serving champion to compare against: {exc}") from exc
     if champion is None:
-        return dg.AssetCheckResult(passed=True, metadata={"champion": "none (first deployment)"})
+        return dg.AssetCheckResult(
+            passed=True,
+            metadata={"champion": "none (first deployment)", **runbook(CHAMPION_CHECK)},
+        )
     try:
         result = compare(
             golden,
@@ -202,6 +206,7 @@ def challenger_not_worse_than_champion(
             "regressions": dg.MetadataValue.json(for_people(result.regressions)),
             "not_judged_too_few_attacks": dg.MetadataValue.json(result.not_judged),
             "golden_rows": len(golden),
+            **runbook(CHAMPION_CHECK),
         },
     )
 
@@ -228,6 +233,7 @@ def scoring_latency_within_budget(
         **timings,
         "budget_ms": policy.latency_budget_ms,
         "version": bundle.version,
+        **runbook(LATENCY_CHECK),
     }
     if replays["real_mail"]:
         real = latency_ms(bundle, replays["real_mail"])

@@ -4,14 +4,12 @@ efficacy checks that gate deployment (judged by the deployment's gate policy), p
 the FN/FP analysis and the rules' record. The logic lives in detection.model.evaluation and
 detection.model.report; this module does I/O and metadata."""
 
-import base64
-from pathlib import Path
-
 import dagster as dg
 import numpy as np
 
 from assets.features import training_table
 from assets.operating_point import operating_point
+from assets.report_links import picture, report_metadata, runbook
 from assets.resources import (
     GatePolicyResource,
     LakeResource,
@@ -22,6 +20,7 @@ from assets.resources import (
 )
 from detection.features.vector import DESCRIPTIONS, FEATURE_COLUMNS
 from detection.mail.lake import sender_org_domains
+from detection.markdown import table
 from detection.model import plots, report
 from detection.model.drift import classification_quality, prediction_drift
 from detection.model.evaluation import (
@@ -46,17 +45,12 @@ def _rules(features: list[str] | tuple[str, ...]):
     return parse_rules(default_rules_text(), set(features))
 
 
-def _image(name: str, png: bytes, directory: Path) -> str:
-    (directory / f"{name}.png").write_bytes(png)
-    return f"![{name}](data:image/png;base64,{base64.b64encode(png).decode()})"
-
-
-def _check(judgement: Judgement) -> dg.AssetCheckResult:
+def _check(judgement: Judgement, name: str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=judgement.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"verdict: {judgement.verdict}",
-        metadata=metadata_of(judgement.metadata),
+        metadata={**metadata_of(judgement.metadata), **runbook(name)},
     )
 
 
@@ -82,7 +76,7 @@ def model_evaluation(
     threshold = float(np.median(scored["threshold"])) if len(scored) else point.threshold
     directory = work.reports
     quality = classification_quality(y, scores, threshold)
-    (directory / "classification_quality.html").write_text(quality.html)
+    classification_report = report_metadata(directory, "classification_quality", quality.html)
     evaluation = evaluation.with_classification(quality.values)
     evaluation.save(work.evaluation)
     validation = in_split(frame, VALIDATION)
@@ -102,16 +96,16 @@ def model_evaluation(
     floors = policy.floors(sorted(evaluation.recall_by_category))
     # each picture its own metadata entry (one markdown image), not three behind one entry
     pictures = {
-        "picture_precision_recall": _image(
-            "precision_recall", plots.precision_recall_png(y, scores, threshold), directory
+        "picture_precision_recall": picture(
+            directory, "precision_recall", plots.precision_recall_png(y, scores, threshold)
         ),
-        "picture_score_distribution": _image(
-            "score_distribution", plots.score_distribution_png(y, scores, threshold), directory
+        "picture_score_distribution": picture(
+            directory, "score_distribution", plots.score_distribution_png(y, scores, threshold)
         ),
-        "picture_category_recall": _image(
+        "picture_category_recall": picture(
+            directory,
             "category_recall",
             plots.category_recall_png(evaluation.recall_by_category, floors),
-            directory,
         ),
     }
     return dg.MaterializeResult(
@@ -128,10 +122,12 @@ def model_evaluation(
                 report.detector_effect_table(evaluation)
             ),
             "evidently_classification": dg.MetadataValue.json(for_people(quality.values)),
-            "classification_report": dg.MetadataValue.path(
-                str(directory / "classification_quality.html")
+            "evidently_classification_table": dg.MetadataValue.md(
+                table(["Evidently metric", "value"], for_people(quality.values).items())
             ),
-            **{name: dg.MetadataValue.md(image) for name, image in pictures.items()},
+            "classification_report": classification_report["report"],
+            "classification_report_file": classification_report["report_file"],
+            **pictures,
             "model_card": dg.MetadataValue.md(
                 report.model_card(candidate, evaluation, policy, quality.values, point, holdouts)
             ),
@@ -149,7 +145,7 @@ def recall_at_threshold(
     serving. Look at recall_by_category on model_evaluation to see which attacks are missed."""
     with handoff_failures():
         evaluation = work_dir.open().load_evaluation()
-    return _check(judge_recall(evaluation, gate_policy.policy()))
+    return _check(judge_recall(evaluation, gate_policy.policy()), RECALL_CHECK)
 
 
 @dg.asset_check(asset=model_evaluation, name=FPR_CHECK, blocking=True)
@@ -161,7 +157,7 @@ def false_positive_rate_within_budget(
     comparison on model_evaluation to find what over-fires."""
     with handoff_failures():
         evaluation = work_dir.open().load_evaluation()
-    return _check(judge_false_positive_rate(evaluation, gate_policy.policy()))
+    return _check(judge_false_positive_rate(evaluation, gate_policy.policy()), FPR_CHECK)
 
 
 @dg.asset_check(asset=model_evaluation, name=CATEGORY_CHECK, blocking=True)
@@ -175,7 +171,7 @@ def category_recall_at_floor(
     attack (say BEC) must not ship. Look at error_analysis for the missed messages' signals."""
     with handoff_failures():
         evaluation = work_dir.open().load_evaluation()
-    return _check(judge_categories(evaluation, gate_policy.policy()))
+    return _check(judge_categories(evaluation, gate_policy.policy()), CATEGORY_CHECK)
 
 
 @dg.asset_check(asset=model_evaluation, name=PREDICTION_DRIFT_CHECK, blocking=False)
@@ -192,8 +188,7 @@ def prediction_drift_check(work_dir: WorkDirResource) -> dg.AssetCheckResult:
     drift = prediction_drift(
         values[window == "validation"], values[window == "test"], seed=candidate.seed
     )
-    path = work.reports / "prediction_drift.html"
-    path.write_text(drift.html)
+    links = report_metadata(work.reports, "prediction_drift", drift.html)
     column = drift.column_scores.get("score", {})
     return dg.AssetCheckResult(
         passed=drift.passed,
@@ -204,7 +199,8 @@ def prediction_drift_check(work_dir: WorkDirResource) -> dg.AssetCheckResult:
             "drift_score": float(str(column.get("score", "nan"))),
             "reference_rows": drift.reference_rows,
             "current_rows": drift.current_rows,
-            "report": dg.MetadataValue.path(str(path)),
+            **links,
+            **runbook(PREDICTION_DRIFT_CHECK),
         },
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from assets.report_links import runbook
 from assets.resources import LakeResource, WorkDirResource, real_mail_dir
 from detection.features.behaviour import POOLED_TENANT_PREFIX
 from detection.mail import lake
@@ -269,7 +270,12 @@ def quarantine_rate_check(
     materialization = event.asset_materialization if event else None
     if event is None or materialization is None:
         return dg.AssetCheckResult(
-            passed=True, metadata={"judged": False, "not_judged": "no mail has landed yet"}
+            passed=True,
+            metadata={
+                "judged": False,
+                "not_judged": "no mail has landed yet",
+                **runbook(QUARANTINE_CHECK),
+            },
         )
     metadata = materialization.metadata
 
@@ -291,6 +297,7 @@ def quarantine_rate_check(
             f"{config.max_rate:.2%}"
         ),
         metadata={
+            **runbook(QUARANTINE_CHECK),
             "quarantined": quarantined,
             "inputs": inputs,
             "quarantine_rate": round(rate, 6),

@@ -9,6 +9,7 @@ import dagster as dg
 import numpy as np
 from pydantic import Field
 
+from assets.report_links import runbook
 from assets.resources import (
     GatePolicyResource,
     LakeResource,
@@ -259,8 +260,10 @@ def _audit(
     )
 
 
-def _not_judged(reason: str) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=True, metadata={"judged": False, "not_judged": reason})
+def _not_judged(reason: str, check: str) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=True, metadata={"judged": False, "not_judged": reason, **runbook(check)}
+    )
 
 
 @dg.asset_check(asset=real_mail_evaluation, name=REAL_MAIL_CHECK, blocking=True)
@@ -277,13 +280,13 @@ def real_mail_recall_at_fp_budget(
     with handoff_failures():
         report = work_dir.open().load_holdouts()
     if not report.judged:
-        return _not_judged(report.reason)
+        return _not_judged(report.reason, REAL_MAIL_CHECK)
     judgement = judge_real_mail(report, gate_policy.policy())
     return dg.AssetCheckResult(
         passed=judgement.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"verdict: {judgement.verdict}",
-        metadata=metadata_of(judgement.metadata),
+        metadata={**metadata_of(judgement.metadata), **runbook(REAL_MAIL_CHECK)},
     )
 
 
@@ -297,11 +300,12 @@ def shortcut_audit(work_dir: WorkDirResource) -> dg.AssetCheckResult:
     with handoff_failures():
         audit = work_dir.open().load_shortcut_audit()
     if not audit.judged:
-        return _not_judged(audit.reason)
+        return _not_judged(audit.reason, SHORTCUT_CHECK)
     return dg.AssetCheckResult(
         passed=audit.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
+            **runbook(SHORTCUT_CHECK),
             "criterion": audit.criterion,
             "shortcuts": dg.MetadataValue.json(for_people(audit.shortcuts)),
             "score_identifies_safe_source": dg.MetadataValue.json(

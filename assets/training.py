@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from assets.features import training_table
+from assets.report_links import report_metadata, runbook
 from assets.resources import (
     GatePolicyResource,
     LakeResource,
@@ -292,6 +293,7 @@ def detectors_within_budget(work_dir: WorkDirResource) -> dg.AssetCheckResult:
             ),
             "over_budget": dg.MetadataValue.json(over),
             "test_rows": len(test),
+            **runbook(DETECTOR_BUDGET_CHECK),
         },
     )
 
@@ -397,6 +399,7 @@ def detectors_earn_their_place(work_dir: WorkDirResource) -> dg.AssetCheckResult
             "kept": dg.MetadataValue.json([p.category for p in candidate.places if p.kept]),
             "not_judged": dg.MetadataValue.json(unjudged),
             "over_budget_on_real_safe_mail": dg.MetadataValue.json(over),
+            **runbook(DETECTOR_PLACE_CHECK),
             "threshold": candidate.threshold,
             "threshold_without_detectors": candidate.threshold_without_detectors,
         },
@@ -440,8 +443,7 @@ def feature_drift(
         drift_share_threshold=gate_policy.policy().drift_share_threshold,
         seed=candidate.seed,
     )
-    report = work.reports / "feature_drift.html"
-    report.write_text(result.html)
+    links = report_metadata(work.reports, "feature_drift", result.html)
     drifted = {
         c: float(str(s["score"])) for c, s in result.column_scores.items() if s.get("drifted")
     }
@@ -454,8 +456,14 @@ def feature_drift(
             "threshold": result.threshold,
             "drifted_features": dg.MetadataValue.json(result.drifted_columns),
             "top_drift_scores": dg.MetadataValue.json(for_people(dict(top[:10]))),
+            "top_drifted_features": dg.MetadataValue.md(
+                table(["feature", "drift score"], for_people(top[:10]))
+                if top
+                else "no feature drifted"
+            ),
             "reference_rows": result.reference_rows,
             "current_rows": result.current_rows,
-            "report": dg.MetadataValue.path(str(report)),
+            **links,
+            **runbook(FEATURE_DRIFT_CHECK),
         },
     )

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from assets.mail import DEMO_ATTACK_MIX
-from assets.resources import ArtifactStoreResource, GatePolicyResource
+from assets.resources import ArtifactStoreResource, GatePolicyResource, WorkDirResource
 from assets.training import TrainingConfig
 from detection.model.detectors import SPECS
 from detection.model.policy import GatePolicy
@@ -97,8 +97,20 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     trained = str(detectors.metadata["detectors"].value)
     assert all(f"| {c} |" in trained for c in ("bec", "vendor_fraud", "account_takeover"))
     [evaluation] = first_run.asset_materializations_for_node("model_evaluation")
+    reports = WorkDirResource().open().reports
     for picture in ("precision_recall", "score_distribution", "category_recall"):
-        assert "data:image/png;base64," in str(evaluation.metadata[f"picture_{picture}"].value)
+        # a short markdown image of the published file, which the UI shows in place
+        shown = str(evaluation.metadata[f"picture_{picture}"].value)
+        assert shown.startswith(f"![{picture}](http://127.0.0.1:3001/reports/published/"), shown
+        assert (reports / "published" / shown.rsplit("/", 1)[1].rstrip(")")).is_file()
+    for name in ("classification_report",):
+        link = str(evaluation.metadata[name].value)
+        assert (reports / "published" / link.rsplit("/", 1)[1]).is_file(), link
+    ours = {spec.name for checks in all_asset_checks() for spec in checks.check_specs}
+    for check in first_run.get_asset_check_evaluations():
+        if check.check_name not in ours:
+            continue  # dbt's tests: their runbook is the dbt section
+        assert str(check.metadata["runbook"].value).endswith(f"/runbook#{check.check_name}")
     assert "Model card" in str(evaluation.metadata["model_card"].value)
     effect = str(evaluation.metadata["specialised_detectors_before_after"].value)
     assert "| all attacks |" in effect and "| safe mail (FPR) |" in effect

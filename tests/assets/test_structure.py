@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-SHARED = {"resources", "dbt_project"}  # resource classes and the dbt project handle
+SHARED = {"resources", "dbt_project", "report_links"}  # resources, dbt handle, UI links
 
 
 def _imports_from_stage_modules() -> list[tuple[str, str, str]]:

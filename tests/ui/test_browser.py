@@ -2,7 +2,9 @@
 ``dagster-webserver`` serves the workspace the README's ``make ui`` serves, and the pages an
 engineer reads when something goes wrong show what the code declares: the code location loaded,
 the jobs with their descriptions, the sensors with what they do, the blocking gate checks on the
-model evaluation, the dbt baselines in the lineage."""
+model evaluation, the dbt baselines in the lineage; and what the metadata links to (pictures shown
+in place, an Evidently report and the runbook opened through ``orchestration.report_server``, as
+``make ui`` starts it beside the UI)."""
 
 import os
 import shutil
@@ -56,10 +58,16 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def webserver(session_env: Path, dbt_manifest: Path, tmp_path_factory) -> Iterator[str]:
-    require(browser_missing())
+def dagster_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("dagster-home")
     shutil.copy(REPO / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+@pytest.fixture(scope="module")
+def webserver(session_env: Path, dbt_manifest: Path, dagster_home: Path) -> Iterator[str]:
+    require(browser_missing())
+    home = dagster_home
     port = _free_port()
     log = home / "webserver.log"
     env = {**os.environ, "DAGSTER_HOME": str(home)}
@@ -183,3 +191,99 @@ def test_gate_checks_show_on_the_model_evaluation(page, webserver):
 def test_lineage_shows_the_dbt_baselines(page, webserver):
     _text(page, webserver, "/assets/fct_message_behaviour", "fct_message_behaviour")
     _text(page, webserver, "/asset-groups", "baselines", "features")
+
+
+@pytest.fixture(scope="module")
+def report_server(session_env: Path) -> Iterator[str]:
+    """``python -m orchestration.report_server`` as ``make ui`` starts it, on a free port, with
+    the links the stages write pointing at it."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ATTACK_DETECTION_REPORTS_URL", url)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.report_server"], cwd=REPO, env=dict(os.environ)
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/", timeout=2).close()
+                    break
+                except OSError:
+                    assert process.poll() is None, "the report server exited"
+                    assert time.monotonic() < deadline, "the report server did not answer"
+                    time.sleep(0.5)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_pictures_reports_and_runbook_open_from_the_ui(
+    page, webserver, dagster_home, report_server
+):
+    """The metadata model_evaluation and its checks write (built by the stages' own helpers, a
+    real Evidently report and real pictures) shows in the UI: the picture in place, without a
+    click (loaded: naturalWidth > 0); the report link opens the Evidently report; the check's
+    runbook link opens its entry."""
+    import dagster as dg
+    import numpy as np
+    from playwright.sync_api import expect
+
+    from assets.report_links import picture, report_metadata, runbook
+    from assets.resources import WorkDirResource
+    from detection.model import plots
+    from detection.model.drift import classification_quality
+
+    reports = WorkDirResource().open().reports
+    y = np.array([0, 1] * 100)
+    scores = np.clip(y * 0.6 + np.linspace(0, 0.4, 200), 0, 1)
+    quality = classification_quality(y, scores, 0.5)
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="model_evaluation",
+            metadata={
+                "picture_precision_recall": picture(
+                    reports, "precision_recall", plots.precision_recall_png(y, scores, 0.5)
+                ),
+                **report_metadata(reports, "classification_quality", quality.html),
+            },
+        )
+    )
+    instance.report_runless_asset_event(
+        dg.AssetCheckEvaluation(
+            asset_key=dg.AssetKey("model_evaluation"),
+            check_name="false_positive_rate_within_budget",
+            passed=True,
+            metadata=runbook("false_positive_rate_within_budget"),
+        )
+    )
+
+    _text(page, webserver, "/assets/model_evaluation", "picture_precision_recall")
+    image = page.locator(f"img[src^='{report_server}/reports/published/precision_recall-']")
+    expect(image.first).to_be_visible()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.first.element_handle()
+    )
+    link = page.locator(f"a[href^='{report_server}/reports/published/classification_quality-']")
+    href = link.first.get_attribute("href")
+    assert href
+    response = page.goto(href)
+    assert response is not None and response.ok
+    expect(page.get_by_text("Model Quality Metrics").first).to_be_visible()  # drawn by its JS
+
+    _text(
+        page,
+        webserver,
+        "/assets/model_evaluation?view=checks&checkDetail=false_positive_rate_within_budget",
+        "runbook",
+    )
+    runbook_link = page.locator(
+        f"a[href='{report_server}/runbook#false_positive_rate_within_budget']"
+    )
+    href = runbook_link.first.get_attribute("href")
+    assert href
+    page.goto(href)
+    expect(page.locator("#false_positive_rate_within_budget")).to_be_visible()

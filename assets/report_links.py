@@ -1,0 +1,68 @@
+"""Links from the Dagster UI to what on-call must open: the Evidently reports, the pictures and the
+runbook, served over HTTP by ``python -m orchestration.report_server`` (which ``make ui`` starts
+beside the UI, on 127.0.0.1:3001 unless ``$ATTACK_DETECTION_REPORTS_URL`` says otherwise).
+
+A report is published under a name that carries its content's hash (``reports/published/
+<name>-<sha256[:12]>.<ext>``), so the link in a run's metadata keeps opening that run's report
+after later runs write theirs; the newest :data:`KEEP` copies of each name are kept. The
+unhashed ``reports/<name>.<ext>`` beside it is always the latest (what scripts read).
+
+Pictures are markdown images that point at their URL: short markdown, which the UI renders in
+place (a data-URI image is long markdown, which it hides behind "[Show Markdown]").
+"""
+
+import hashlib
+import os
+from pathlib import Path
+
+import dagster as dg
+
+DEFAULT_URL = "http://127.0.0.1:3001"
+PUBLISHED = "published"
+KEEP = 5  # copies of each report kept for older runs' links
+
+
+def base_url() -> str:
+    """Where the report server answers ($ATTACK_DETECTION_REPORTS_URL), without a trailing
+    slash; read when a run uses it."""
+    return (os.environ.get("ATTACK_DETECTION_REPORTS_URL") or DEFAULT_URL).rstrip("/")
+
+
+def publish(reports: Path, name: str, data: bytes, suffix: str) -> tuple[Path, str]:
+    """Write ``data`` as the latest ``reports/<name><suffix>`` and as its content-addressed copy;
+    return the latest file's path and the copy's URL."""
+    latest = reports / f"{name}{suffix}"
+    latest.write_bytes(data)
+    published = reports / PUBLISHED
+    published.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    copy = published / f"{name}-{digest}{suffix}"
+    copy.write_bytes(data)
+    older = sorted(
+        (p for p in published.glob(f"{name}-*{suffix}") if p != copy),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for stale in older[KEEP - 1 :]:
+        stale.unlink(missing_ok=True)
+    return latest, f"{base_url()}/reports/{PUBLISHED}/{copy.name}"
+
+
+def report_metadata(reports: Path, name: str, html: str) -> dict[str, dg.MetadataValue]:
+    """An Evidently report published: a link that opens it and the path of the latest copy."""
+    latest, url = publish(reports, name, html.encode(), ".html")
+    return {
+        "report": dg.MetadataValue.url(url),
+        "report_file": dg.MetadataValue.path(str(latest)),
+    }
+
+
+def picture(reports: Path, name: str, png: bytes) -> dg.MetadataValue:
+    """A PNG published and shown in place: a markdown image pointing at its URL."""
+    _, url = publish(reports, name, png, ".png")
+    return dg.MetadataValue.md(f"![{name}]({url})")
+
+
+def runbook(check: str) -> dict[str, dg.MetadataValue]:
+    """The link to ``check``'s entry in the on-call runbook (docs/oncall.md, served rendered)."""
+    return {"runbook": dg.MetadataValue.url(f"{base_url()}/runbook#{check}")}
