@@ -63,6 +63,11 @@ def picture(reports: Path, name: str, png: bytes) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![{name}]({url})")
 
 
+def runbook_url(check: str) -> str:
+    """``check``'s entry in the on-call runbook (docs/oncall.md, served rendered)."""
+    return f"{base_url()}/runbook#{check}"
+
+
 def runbook(check: str) -> dict[str, dg.MetadataValue]:
-    """The link to ``check``'s entry in the on-call runbook (docs/oncall.md, served rendered)."""
-    return {"runbook": dg.MetadataValue.url(f"{base_url()}/runbook#{check}")}
+    """The runbook link as check metadata."""
+    return {"runbook": dg.MetadataValue.url(runbook_url(check))}

@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.mail import MAIL_START, QUARANTINE_CHECK
+from assets.report_links import runbook_url
 from assets.resources import LakeResource
 from assets.training import FEATURE_DRIFT_CHECK
 from detection.alerts import post_alert
@@ -165,7 +166,10 @@ def check_failure_alert_sensor(context: dg.SensorEvaluationContext) -> dg.SkipRe
             continue
         seen[name] = record.id
         if record.status.value == "FAILED":
-            alerts.append(f"attack-detection: check {name} failed in run {record.run_id}")
+            alerts.append(
+                f"attack-detection: check {name} failed in run {record.run_id}; what to do: "
+                f"{runbook_url(key.name)}"
+            )
     for text in alerts:
         context.log.error(text)
         problem = post_alert(text)

@@ -117,6 +117,7 @@ def test_check_failure_alert_announces_each_failed_evaluation_once(instance, mon
     context = dg.build_sensor_context(instance=instance)
     sensors.check_failure_alert_sensor(context)
     assert len(posted) == 1 and "candidate_model:feature_drift failed" in posted[0]
+    assert posted[0].endswith("what to do: http://127.0.0.1:3001/runbook#feature_drift")
     again = dg.build_sensor_context(instance=instance, cursor=context.cursor)
     sensors.check_failure_alert_sensor(again)
     assert len(posted) == 1  # the same evaluation is not announced twice
