@@ -76,7 +76,9 @@ def model_evaluation(
     threshold = float(np.median(scored["threshold"])) if len(scored) else point.threshold
     directory = work.reports
     quality = classification_quality(y, scores, threshold)
-    classification_report = report_metadata(directory, "classification_quality", quality.html)
+    classification_report = report_metadata(
+        directory, "classification_quality", quality.html, key="classification_report"
+    )
     evaluation = evaluation.with_classification(quality.values)
     evaluation.save(work.evaluation)
     validation = in_split(frame, VALIDATION)
@@ -125,8 +127,7 @@ def model_evaluation(
             "evidently_classification_table": dg.MetadataValue.md(
                 table(["Evidently metric", "value"], for_people(quality.values).items())
             ),
-            "classification_report": classification_report["report"],
-            "classification_report_file": classification_report["report_file"],
+            **classification_report,
             **pictures,
             "model_card": dg.MetadataValue.md(
                 report.model_card(candidate, evaluation, policy, quality.values, point, holdouts)

@@ -48,12 +48,15 @@ def publish(reports: Path, name: str, data: bytes, suffix: str) -> tuple[Path, s
     return latest, f"{base_url()}/reports/{PUBLISHED}/{copy.name}"
 
 
-def report_metadata(reports: Path, name: str, html: str) -> dict[str, dg.MetadataValue]:
-    """An Evidently report published: a link that opens it and the path of the latest copy."""
+def report_metadata(
+    reports: Path, name: str, html: str, key: str = "report"
+) -> dict[str, dg.MetadataValue]:
+    """An Evidently report published: ``key``, a link that opens it, and ``<key>_file``, the
+    path of the latest copy."""
     latest, url = publish(reports, name, html.encode(), ".html")
     return {
-        "report": dg.MetadataValue.url(url),
-        "report_file": dg.MetadataValue.path(str(latest)),
+        key: dg.MetadataValue.url(url),
+        f"{key}_file": dg.MetadataValue.path(str(latest)),
     }
 
 

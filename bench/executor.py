@@ -53,14 +53,21 @@ def multiprocess_job() -> dg.JobDefinition:
     return definitions.resolve_job_def(INGEST_JOB)
 
 
+def _point_at(root: str) -> None:
+    """Every location a run writes (lake, warehouse, work directory, deployed bundles) under
+    ``root``; the run worker processes inherit it."""
+    os.environ["ATTACK_DETECTION_LAKE_DIR"] = f"{root}/lake"
+    os.environ["ATTACK_DETECTION_DUCKDB_PATH"] = f"{root}/warehouse.duckdb"
+    os.environ["ATTACK_DETECTION_WORK_DIR"] = f"{root}/work"
+    os.environ["ATTACK_DETECTION_ARTIFACT_URI"] = f"{root}/artifacts"
+
+
 def _one(kind: str, days: int) -> dict[str, float]:
     from orchestration.run import partition_range_tags
 
     target = {"in-process": in_process_job, "multiprocess": multiprocess_job}[kind]
     with tempfile.TemporaryDirectory(prefix="executor-") as root:
-        os.environ["ATTACK_DETECTION_LAKE_DIR"] = f"{root}/lake"
-        os.environ["ATTACK_DETECTION_DUCKDB_PATH"] = f"{root}/warehouse.duckdb"
-        os.environ["ATTACK_DETECTION_WORK_DIR"] = f"{root}/work"
+        _point_at(root)
         Path(root, "home").mkdir()
         with dg.instance_for_test(temp_dir=f"{root}/home") as instance:
             started = time.perf_counter()
@@ -114,10 +121,7 @@ def compare_retrain(days: int, repeats: int) -> None:
     times: dict[str, list[float]] = {"UI run worker": [], "make run": []}
     outcomes: set[tuple[bool, bool]] = set()  # (run worker succeeded, make run succeeded)
     with tempfile.TemporaryDirectory(prefix="retrain-") as root:
-        os.environ["ATTACK_DETECTION_ARTIFACT_URI"] = f"{root}/artifacts"
-        os.environ["ATTACK_DETECTION_LAKE_DIR"] = f"{root}/lake"
-        os.environ["ATTACK_DETECTION_WORK_DIR"] = f"{root}/work"
-        os.environ["ATTACK_DETECTION_DUCKDB_PATH"] = f"{root}/warehouse.duckdb"
+        _point_at(root)
         home = Path(root, "home")
         home.mkdir()
         Path(home, "dagster.yaml").write_text(Path("orchestration/dagster.yaml").read_text())
@@ -166,12 +170,8 @@ def main() -> None:
     print(f"ingest_job over {args.days} days; {args.repeats} runs each, alternated")
     print("executor | run wall s, median (min-max) | run start -> first step s")
     for kind, runs in results.items():
-        walls = [r["wall"] for r in runs]
         firsts = [r["first_step_after"] for r in runs]
-        print(
-            f"{kind} | {statistics.median(walls):.1f} ({min(walls):.1f}-{max(walls):.1f})"
-            f" | {statistics.median(firsts):.1f}"
-        )
+        print(f"{kind} | {_summary([r['wall'] for r in runs])} | {statistics.median(firsts):.1f}")
     ratio = statistics.median(r["wall"] for r in results["multiprocess"]) / statistics.median(
         r["wall"] for r in results["in-process"]
     )

@@ -103,9 +103,11 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
         shown = str(evaluation.metadata[f"picture_{picture}"].value)
         assert shown.startswith(f"![{picture}](http://127.0.0.1:3001/reports/published/"), shown
         assert (reports / "published" / shown.rsplit("/", 1)[1].rstrip(")")).is_file()
-    for name in ("classification_report",):
-        link = str(evaluation.metadata[name].value)
-        assert (reports / "published" / link.rsplit("/", 1)[1]).is_file(), link
+    link = str(evaluation.metadata["classification_report"].value)
+    assert (reports / "published" / link.rsplit("/", 1)[1]).is_file(), link
+    assert str(evaluation.metadata["classification_report_file"].value).endswith(
+        "classification_quality.html"
+    )
     ours = {spec.name for checks in all_asset_checks() for spec in checks.check_specs}
     for check in first_run.get_asset_check_evaluations():
         if check.check_name not in ours:
