@@ -1,7 +1,7 @@
 """The MIME parse's work bound: shapes that made the standard library's parser take 7-24 s are
 refused as ``too_complex`` in a fraction of a second, a legitimate attachment at the message cap
-still parses (its hash unchanged by the stash), and moving base64 bodies out of the parser's way
-changes nothing the parser reads on the real corpus."""
+still parses (its hash unchanged by the stash), and moving base64 and quoted-printable bodies out
+of the parser's way changes nothing the parser reads on the real corpus."""
 
 import base64
 import csv
@@ -77,13 +77,13 @@ def test_a_dash_line_inside_a_base64_body_does_not_change_the_attachment(monkeyp
     assert stashed.attachments[0].size > 300_000
 
 
-def test_stashing_base64_bodies_changes_nothing_on_the_real_corpus(real_mail, monkeypatch):
+def test_stashing_encoded_bodies_changes_nothing_on_the_real_corpus(real_mail, monkeypatch):
     with open(real_mail / "manifest.csv", newline="") as handle:
         paths = [real_mail / row["path"] for row in csv.DictReader(handle)]
     raws = [path.read_bytes() for path in paths]
-    changed = 0
-    stashed = 0
-    for raw in raws:
+    changed: list[int] = []
+    stashed = {"base64": 0, "quoted-printable": 0}
+    for i, raw in enumerate(raws):
         try:
             monkeypatch.setattr(parsing, "_STASH_FROM_BYTES", 10**12)
             plain = parse_message(raw, tenant_id="t", fallback_time=UNDATED)
@@ -91,7 +91,70 @@ def test_stashing_base64_bodies_changes_nothing_on_the_real_corpus(real_mail, mo
             fast = parse_message(raw, tenant_id="t", fallback_time=UNDATED)
         except ParseError:
             continue
-        stashed += b"base64" in raw.lower()
-        changed += plain != fast
-    assert changed == 0
-    assert stashed > 500  # the corpus exercises the stash (561 messages with base64 bodies)
+        for encoding in stashed:
+            stashed[encoding] += encoding.encode() in raw.lower()
+        if plain != fast:
+            changed.append(i)
+    assert not changed, [str(paths[i]) for i in changed[:5]]
+    # the corpus exercises the stash (561 messages with base64 bodies, 1,700 quoted-printable)
+    assert stashed["base64"] > 500 and stashed["quoted-printable"] > 1000, stashed
+
+
+_QP_HEAD = b"From: a@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+
+
+def _both_ways(raw: bytes, monkeypatch) -> tuple[object, object]:
+    """The message parsed with every encoded body stashed, and with none."""
+    monkeypatch.setattr(parsing, "_STASH_FROM_BYTES", 0)
+    fast = parse_message(raw, tenant_id="t", fallback_time=UNDATED)
+    monkeypatch.setattr(parsing, "_STASH_FROM_BYTES", 10**12)
+    return fast, parse_message(raw, tenant_id="t", fallback_time=UNDATED)
+
+
+def test_a_multipart_body_starting_with_its_boundary_keeps_its_parts(monkeypatch):
+    """A container declaring quoted-printable whose body starts with the boundary line: the
+    stash must not swallow the first part (found in the corpus: the HTML lure went missing)."""
+    html = b"<p>" + b"Verify your account now =\r\n" * 400 + b'<a href="https://evil.test/">go</a>'
+    raw = (
+        _QP_HEAD + b"Content-Transfer-Encoding: quoted-printable\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/html\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+        + html
+        + b"\r\n--b--\r\n"
+    )
+    fast, plain = _both_ways(raw, monkeypatch)
+    assert fast == plain
+    assert [u.host for u in fast.urls] == ["evil.test"] and "Verify your account" in fast.body_text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"caf\xe9 " * 2000,  # 8-bit bytes in a quoted-printable body: not stashed, still read
+        b"line\r" * 3000 + b"--b\r",  # bare CRs end lines for the parser: not stashed
+        b"x-attack-detection-stashed-body-0 " * 200,  # the placeholder's text: nothing stashed
+    ],
+)
+def test_bodies_the_stash_must_not_touch_parse_as_without_it(body, monkeypatch):
+    raw = (
+        _QP_HEAD + b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+        + body
+        + b"\r\n--b\r\nContent-Type: application/zip\r\n"
+        b'Content-Disposition: attachment; filename="a.zip"\r\n\r\nPK\r\n--b--\r\n'
+    )
+    fast, plain = _both_ways(raw, monkeypatch)
+    assert fast == plain
+
+
+def test_a_quoted_printable_body_over_the_line_cap_is_read_not_refused():
+    """Ten million one-character lines are refused as plain text (above), but as a quoted-
+    printable body they leave the parser's way and are read (text capped), quickly."""
+    raw = (
+        _QP_HEAD + b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+        b"\r\nurgent: verify your password\n" + b"a\n" * 10_000_000
+    )
+    started = time.process_time()
+    message = parse_message(raw, tenant_id="t")
+    assert time.process_time() - started < 5
+    assert message.body_text.startswith("urgent: verify your password")
