@@ -15,6 +15,7 @@ import pytest
 from detection.mail import parsing
 from detection.mail.mutations import hostile_messages, large_attachment
 from detection.mail.parsing import ParseError, parse_message
+from detection.mail.schema import Message
 
 UNDATED = datetime(2026, 1, 5, tzinfo=UTC)
 HOSTILE = hostile_messages()
@@ -103,7 +104,7 @@ def test_stashing_encoded_bodies_changes_nothing_on_the_real_corpus(real_mail, m
 _QP_HEAD = b"From: a@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
 
 
-def _both_ways(raw: bytes, monkeypatch) -> tuple[object, object]:
+def _both_ways(raw: bytes, monkeypatch) -> tuple[Message, Message]:
     """The message parsed with every encoded body stashed, and with none."""
     monkeypatch.setattr(parsing, "_STASH_FROM_BYTES", 0)
     fast = parse_message(raw, tenant_id="t", fallback_time=UNDATED)
