@@ -132,6 +132,13 @@ def max_lookalike(candidate: str, targets: frozenset[str] | set[str]) -> float:
 
 
 @functools.lru_cache(maxsize=65536)
+def brand_lookalike(candidate: str) -> float:
+    """``max_lookalike`` against the brands' own domains, remembered per domain: the sender's
+    and every link's domain of every message ask it, and mail repeats its domains."""
+    return max_lookalike(candidate, BRAND_REGISTRABLE)
+
+
+@functools.lru_cache(maxsize=65536)
 def has_confusables(text: str) -> bool:
     """Mixed scripts or characters that imitate Latin letters (paypal with a Cyrillic a)."""
     if text.isascii():

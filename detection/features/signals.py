@@ -14,9 +14,9 @@ from detection.features.domains import (
     BRAND_REGISTRABLE,
     FREEMAIL,
     SHORTENERS,
+    brand_lookalike,
     has_confusables,
     is_ip,
-    max_lookalike,
     registrable,
 )
 from detection.features.terms import FAMILIES, term_counts
@@ -166,9 +166,7 @@ def _url_signals(message: Message, sender_domain: str) -> dict[str, float]:
         "url_ip_host": float(any(is_ip(h) for h in hosts)),
         "url_punycode_or_confusable": float(any("xn--" in h or has_confusables(h) for h in hosts)),
         "url_shortener": float(any(d in SHORTENERS for d in domains)),
-        "url_brand_lookalike": max(
-            (max_lookalike(d, BRAND_REGISTRABLE) for d in domains), default=0.0
-        ),
+        "url_brand_lookalike": max((brand_lookalike(d) for d in domains), default=0.0),
         "url_brand_in_subdomain": brand_in_subdomain,
         "url_text_domain_differs": text_differs,
         "url_domain_differs_from_sender": float(
@@ -223,7 +221,7 @@ def content_signals(message: Message) -> dict[str, float]:
             bool(header_id_domain) and registrable(header_id_domain) != sender_domain
         ),
         "date_missing": float(not message.header_date),
-        "sender_brand_lookalike": max_lookalike(sender_domain, BRAND_REGISTRABLE),
+        "sender_brand_lookalike": brand_lookalike(sender_domain),
         "subject_urgency": float(term_counts(message.subject)[_URGENCY] > 0),
         "html_form": float(message.html_form_count > 0),
         "html_image_count": float(message.html_image_count),

@@ -16,6 +16,7 @@ never pickled. :meth:`TextModel.score` reproduces scikit-learn's ``decision_func
 
 from __future__ import annotations
 
+import heapq
 import io
 import itertools
 import json
@@ -92,6 +93,7 @@ class TextModel:
     _columns: dict[str, int] = field(init=False, repr=False, compare=False)
     _squared: np.ndarray = field(init=False, repr=False, compare=False)
     _weighted: np.ndarray = field(init=False, repr=False, compare=False)
+    _push: dict[str, float] = field(init=False, repr=False, compare=False)  # idf * weight
 
     def __post_init__(self) -> None:
         names = list(self.terms)
@@ -100,6 +102,7 @@ class TextModel:
         object.__setattr__(self, "_columns", {t: i for i, t in enumerate(names)})
         object.__setattr__(self, "_squared", idf * idf)
         object.__setattr__(self, "_weighted", idf * weight)
+        object.__setattr__(self, "_push", {t: i * w for t, (i, w) in self.terms.items()})
 
     def score_terms(self, terms: list[str]) -> float:
         """The log-odds of attack from the language alone: one dictionary lookup per distinct
@@ -124,9 +127,9 @@ class TextModel:
     def top_terms(self, message: Message, limit: int = 3) -> list[str]:
         """The terms of ``message`` that push most towards attack (for reasons; no body text
         leaves the scorer beyond these few words)."""
-        present = {t for t in text_terms(message) if t in self.terms}
-        ranked = sorted(present, key=lambda t: -self.terms[t][1] * self.terms[t][0])
-        return [t for t in ranked[:limit] if self.terms[t][1] > 0]
+        present = sorted(self._push.keys() & text_terms(message))  # sorted: ties keep an order
+        ranked = heapq.nlargest(limit, present, key=self._push.__getitem__)
+        return [t for t in ranked if self._push[t] > 0]
 
     # --- storage: a parquet table, never pickle ------------------------------------------------
     def to_bytes(self) -> bytes:
