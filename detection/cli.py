@@ -103,9 +103,10 @@ class _Rows:
 def _score(args: argparse.Namespace) -> int:
     _check_artifact(args.artifact)
     _check_inputs(args.paths)
-    from detection.serving.startup import import_lightgbm_for_scoring
+    if args.attribution == "shap":  # the only use of LightGBM when scoring (TreeSHAP)
+        from detection.serving.startup import import_lightgbm_for_scoring
 
-    import_lightgbm_for_scoring()  # first: this process only scores
+        import_lightgbm_for_scoring()  # first: this process only scores
     from detection.mail.ingest import iter_raw_messages, walk_inputs
     from detection.mail.parsing import ParseError
     from detection.serving.scorer import Scorer

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from detection.mail.schema import ATTACK_CATEGORIES
+from detection.serving.forest import Forest, UnsupportedModel
 
 if TYPE_CHECKING:
-    import lightgbm as lgb
     import pandas as pd
 
     from detection.serving.artifact import Bundle
@@ -46,14 +46,13 @@ class Detector:
         return self.category
 
     @cached_property
-    def booster(self) -> lgb.Booster:
-        import lightgbm as lgb
-
-        return lgb.Booster(model_str=self.lightgbm_text)
+    def forest(self) -> Forest:
+        """The detector's model, evaluated as the scorer evaluates the general model."""
+        return Forest.from_text(self.lightgbm_text)
 
     def scores(self, matrix: np.ndarray) -> np.ndarray:
         """Scores of rows of this detector's features (shape ``(n, features)``)."""
-        return np.asarray(self.booster.predict(matrix, num_threads=1), dtype=float)
+        return self.forest.predict(matrix)
 
     def frame_scores(self, frame: pd.DataFrame) -> np.ndarray:
         return self.scores(frame[list(self.features)].to_numpy(dtype=float))
@@ -203,12 +202,10 @@ def _detector(entry: Any, features: set[str], where: str) -> Detector:
 
 def _model_problems(detector: Detector) -> list[str]:
     """The model must parse and read exactly the detector's features, in their order."""
-    import lightgbm as lgb
-
     try:
-        booster = detector.booster
-    except lgb.basic.LightGBMError as exc:
+        forest = detector.forest
+    except UnsupportedModel as exc:
         return [f"its LightGBM model does not load ({str(exc)[:200]})"]
-    if booster.feature_name() != list(detector.features):
+    if list(forest.feature_names) != list(detector.features):
         return ["its model's features are not the detector's features in the same order"]
     return []

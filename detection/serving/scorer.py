@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,11 +21,12 @@ from detection.rules import Rule, parse_rules
 from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle, BundleError
 from detection.serving.detectors import Detector, detectors_of
 from detection.serving.explain import PathExplainer
+from detection.serving.forest import Forest, UnsupportedModel
 from detection.serving.registry import load_production, read_production
 from detection.serving.stores import ArtifactStore, open_store
 
 if TYPE_CHECKING:
-    pass
+    import lightgbm as lgb
 
 TOP_REASONS = 3
 ATTRIBUTIONS = ("path", "shap")
@@ -63,9 +65,8 @@ class Scorer:
     ) -> None:
         """``attribution``: how reasons rank features. ``path`` (default) sums attributions
         precomputed per leaf (a quarter of TreeSHAP's cost, see :mod:`detection.serving.explain`);
-        ``shap`` runs LightGBM's exact TreeSHAP for each explained message."""
-        import lightgbm as lgb
-
+        ``shap`` runs LightGBM's exact TreeSHAP for each explained message (the only use of
+        LightGBM here: the model is evaluated by :class:`Forest`)."""
         if attribution not in ATTRIBUTIONS:
             raise ValueError(f"attribution must be one of {ATTRIBUTIONS}, not {attribution!r}")
         self.bundle = bundle
@@ -77,9 +78,17 @@ class Scorer:
         self.threshold = bundle.threshold
         self.tenant_thresholds = bundle.tenant_thresholds
         self.with_history_threshold = bundle.with_history_threshold
-        self.booster = lgb.Booster(model_str=bundle.files[MODEL_FILE].decode())
+        try:
+            self.forest = Forest.from_text(bundle.files[MODEL_FILE].decode())
+        except (UnsupportedModel, UnicodeDecodeError) as exc:
+            raise BundleError(f"bundle {self.version}: its model cannot be read: {exc}") from exc
+        if self.forest.feature_count != len(self.features):
+            raise BundleError(
+                f"bundle {self.version}: its model reads {self.forest.feature_count} features, "
+                f"its feature list names {len(self.features)}; rebuild the bundle"
+            )
         self.rules = parse_rules(bundle.files[RULES_FILE].decode(), set(self.features))
-        self.explainer = PathExplainer(self.booster) if attribution == "path" else None
+        self.explainer = PathExplainer(self.forest) if attribution == "path" else None
         self.state = BehaviourState.from_tables(bundle.snapshot())
         text = bundle.text_model
         self.text_model = TextModel.from_bytes(text) if text is not None else None
@@ -134,12 +143,14 @@ class Scorer:
         gc.freeze()
         return self
 
+    @cached_property
+    def booster(self) -> lgb.Booster:
+        """The model as a LightGBM booster: for TreeSHAP (``attribution="shap"``) only."""
+        import lightgbm as lgb
+
+        return lgb.Booster(model_str=self.bundle.files[MODEL_FILE].decode())
+
     # --- scoring ---------------------------------------------------------------------------
-    def _predict(self, matrix: np.ndarray, *, pred_contrib: bool = False) -> np.ndarray:
-        result = self.booster.predict(
-            matrix, pred_contrib=pred_contrib, num_threads=self.num_threads
-        )
-        return np.asarray(result, dtype=float)
 
     def feature_vector(self, message: Message) -> dict[str, float]:
         """Content signals, structure features, the text model's score and behavioural features
@@ -154,11 +165,15 @@ class Scorer:
         """The model's input row (shape ``(1, features)``) for one message's feature values."""
         return np.array([[values[name] for name in self.features]], dtype=float)
 
-    def contributions(self, row: np.ndarray) -> np.ndarray:
-        """Each feature's share of one row's raw score (log-odds), by the chosen attribution."""
+    def contributions(self, row: np.ndarray, leaves: np.ndarray | None = None) -> np.ndarray:
+        """Each feature's share of one row's raw score (log-odds), by the chosen attribution.
+        ``leaves``: the row's leaf nodes when scoring found them already."""
         if self.explainer is not None:
-            return self.explainer.explain(row, self.num_threads)
-        return np.asarray(self._predict(row, pred_contrib=True))[0][:-1]
+            if leaves is not None:
+                return self.explainer.attributions(leaves)
+            return self.explainer.explain(row)
+        shap = self.booster.predict(row, pred_contrib=True, num_threads=self.num_threads)
+        return np.asarray(shap, dtype=float)[0][:-1]
 
     def _reasons(
         self,
@@ -166,8 +181,9 @@ class Scorer:
         fired: list[Rule],
         message: Message | None = None,
         detectors: list[tuple[Detector, float]] | None = None,
+        leaves: np.ndarray | None = None,
     ) -> tuple[str, ...]:
-        contributions = self.contributions(row)
+        contributions = self.contributions(row, leaves)
         order = np.argsort(-contributions)
         reasons = [d.reason(score) for d, score in detectors or ()]
         reasons += [f"rule {r.name}: {r.description}" for r in fired]
@@ -203,8 +219,10 @@ class Scorer:
         attributions only for the few messages flagged)."""
         values = self.feature_vector(message)
         row = self.feature_row(values)
-        score = float(self._predict(row)[0])
-        return self._verdict(message, values, row, score, self.detectors.fired_one(values), explain)
+        leaves = self.forest.leaves(row)  # found once: for the score and for the reasons
+        score = float(self.forest.probabilities(leaves)[0])
+        detectors = self.detectors.fired_one(values)
+        return self._verdict(message, values, row, score, detectors, explain, leaves[0])
 
     def _verdict(
         self,
@@ -214,6 +232,7 @@ class Scorer:
         score: float,
         detectors: list[tuple[Detector, float]],
         explain: bool | None,
+        leaves: np.ndarray | None = None,
     ) -> Verdict:
         """Attack when the score reaches the threshold, a force_attack rule fires, or one of
         the bundle's specialised detectors fires (detection.model.detectors says why a union)."""
@@ -221,7 +240,7 @@ class Scorer:
         forced = bool(detectors) or any(r.action == "force_attack" for r in fired)
         verdict = "attack" if forced or score >= self.threshold_for(message.tenant_id) else "safe"
         wanted = verdict == "attack" if explain is None else explain
-        reasons = self._reasons(row, fired, message, detectors) if wanted else ()
+        reasons = self._reasons(row, fired, message, detectors, leaves) if wanted else ()
         return Verdict(
             message.message_id,
             score,
@@ -253,10 +272,13 @@ class Scorer:
             return []
         vectors = [self.feature_vector(m) for m in messages]
         matrix = np.array([[v[name] for name in self.features] for v in vectors], dtype=float)
-        scores = self._predict(matrix)
+        leaves = self.forest.leaves(matrix)
+        scores = self.forest.probabilities(leaves)
         detectors = self.detectors.fired_rows(vectors)  # one call per detector, not per message
         return [
-            self._verdict(message, values, matrix[i : i + 1], float(scores[i]), fired, explain)
+            self._verdict(
+                message, values, matrix[i : i + 1], float(scores[i]), fired, explain, leaves[i]
+            )
             for i, (message, values, fired) in enumerate(
                 zip(messages, vectors, detectors, strict=True)
             )

@@ -7,6 +7,9 @@ A process that only scores calls :func:`import_lightgbm_for_scoring` before anyt
 imports lightgbm: lightgbm then finds them absent (its own fallback for installations without
 them) and both stay importable for anything else in the process. Never call it in a process
 that trains: lightgbm's estimators and DataFrame inputs would be unavailable there.
+
+Scoring itself no longer imports LightGBM (the scorer evaluates the model text with
+:mod:`detection.serving.forest`); only TreeSHAP reasons (``--attribution shap``) still do.
 """
 
 from __future__ import annotations

@@ -5,10 +5,22 @@ import numpy as np
 import pytest
 
 from detection.serving.explain import PathExplainer
+from detection.serving.forest import Forest, UnsupportedModel
 
 
 def _predict(booster: lgb.Booster, features: np.ndarray, **kind: bool) -> np.ndarray:
     return np.asarray(booster.predict(features, **kind))
+
+
+def _explainer(booster: lgb.Booster) -> PathExplainer:
+    return PathExplainer(Forest.from_text(booster.model_to_string()))
+
+
+def _leaves(explainer: PathExplainer, booster: lgb.Booster, features: np.ndarray) -> np.ndarray:
+    """The leaf nodes each row reaches, checked against LightGBM's own leaf indices."""
+    nodes = explainer.forest.leaves(features)
+    assert (explainer.forest.leaf[nodes] == _predict(booster, features, pred_leaf=True)).all()
+    return nodes
 
 
 def _model(labels: np.ndarray, features: np.ndarray, **params: object) -> lgb.Booster:
@@ -28,9 +40,9 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 def test_attributions_add_up_to_the_raw_score(data):
     features, labels = data
     booster = _model(labels, features, num_leaves=15)
-    explainer = PathExplainer(booster)
+    explainer = _explainer(booster)
     raw = _predict(booster, features[:300], raw_score=True)
-    leaves = _predict(booster, features[:300], pred_leaf=True)
+    leaves = _leaves(explainer, booster, features[:300])
     for row, leaf_row, expected in zip(features[:300], leaves, raw, strict=True):
         total = explainer.bias + explainer.attributions(leaf_row).sum()
         assert total == pytest.approx(expected, abs=1e-9)
@@ -41,8 +53,8 @@ def test_attributions_add_up_to_the_raw_score(data):
 def test_attributions_credit_the_feature_the_label_depends_on(data):
     features, labels = data
     booster = _model(labels, features, num_leaves=7)
-    explainer = PathExplainer(booster)
-    leaves = _predict(booster, features[:500], pred_leaf=True)
+    explainer = _explainer(booster)
+    leaves = _leaves(explainer, booster, features[:500])
     strongest = [int(np.argmax(np.abs(explainer.attributions(row)))) for row in leaves]
     assert strongest.count(0) / len(strongest) > 0.95
     # and they point the same way as TreeSHAP for that feature
@@ -54,8 +66,8 @@ def test_attributions_credit_the_feature_the_label_depends_on(data):
 def test_trees_without_splits_are_handled(data):
     features, labels = data
     booster = _model(labels, features, min_data_in_leaf=5000)  # no split possible: single leaves
-    explainer = PathExplainer(booster)
-    leaves = _predict(booster, features[:10], pred_leaf=True)
+    explainer = _explainer(booster)
+    leaves = _leaves(explainer, booster, features[:10])
     assert not explainer.attributions(leaves[0]).any()
     assert explainer.bias == pytest.approx(_predict(booster, features[:1], raw_score=True)[0])
 
@@ -64,5 +76,5 @@ def test_multiclass_models_are_refused(data):
     features, _ = data
     labels = (features[:, 0] * 3).astype(int)
     booster = _model(labels, features, objective="multiclass", num_class=3)
-    with pytest.raises(ValueError, match="binary"):
-        PathExplainer(booster)
+    with pytest.raises(UnsupportedModel, match="binary"):
+        _explainer(booster)

@@ -1,6 +1,7 @@
 """A process that only scores does not load what it does not use: the CLI's ``score`` imports
-LightGBM without scikit-learn and pandas (seconds of start-up), Dagster, DuckDB or Evidently, and
-still scores; other processes keep LightGBM whole."""
+neither LightGBM (with SciPy) nor scikit-learn, pandas, Dagster, DuckDB or Evidently, and still
+scores; with TreeSHAP reasons it imports LightGBM without scikit-learn and pandas; other processes
+keep LightGBM whole."""
 
 import csv
 import io
@@ -12,7 +13,7 @@ from pathlib import Path
 from detection.serving.scorer import Scorer
 from tests.detection.serving.test_bundle_formats import PHISH, RELEASED
 
-HEAVY = ("sklearn", "pandas", "dagster", "duckdb", "evidently")
+HEAVY = ("lightgbm", "scipy", "sklearn", "pandas", "dagster", "duckdb", "evidently")
 PROBE = f"""
 import json, sys
 from detection.cli import main
@@ -38,6 +39,21 @@ def test_score_loads_nothing_it_does_not_use(tmp_path: Path):
     expected = Scorer.load(RELEASED[-1]).score_bytes(PHISH)  # this process loads it all
     assert row["verdict"] == expected.verdict
     assert abs(float(row["score"]) - expected.score) < 1e-6 and float(row["score"]) > 0
+
+
+def test_treeshap_reasons_load_lightgbm_without_sklearn_and_pandas(tmp_path: Path):
+    message = tmp_path / "one.eml"
+    message.write_bytes(PHISH)
+    args = ["score", "--attribution", "shap", "--artifact", str(RELEASED[-1]), str(message)]
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    probe = json.loads(done.stderr.strip().splitlines()[-1])
+    assert probe == {"code": 0, "loaded": ["lightgbm", "scipy"]}
 
 
 def test_other_processes_keep_lightgbm_whole():
