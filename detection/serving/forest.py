@@ -29,7 +29,7 @@ ZERO_THRESHOLD = float(np.float32(1e-35))
 _DEFAULT_LEFT = 2  # decision_type bit
 _CATEGORICAL = 1  # decision_type bit
 _MISSING_ZERO, _MISSING_NAN = 1, 2  # (decision_type >> 2) & 3
-_CHUNK_ROWS = 256  # rows decided at once: a (rows, nodes) matrix of booleans
+_CHUNK_ROWS = 4096  # rows stepped at once: a few (rows, trees) arrays
 
 
 class UnsupportedModel(ValueError):
@@ -166,26 +166,34 @@ class Forest:
         values = rows.copy()
         nan = np.isnan(values)
         values[nan | (np.abs(values) <= ZERO_THRESHOLD)] = 0.0
-        left = values[:, self.feature] <= self.threshold
+        left_child, right_child = self._sides
+        if len(rows) > 1:  # many rows: each tree stepped level by level, (rows, trees) at a time
+            at = np.broadcast_to(self.roots, (len(rows), self.trees)).copy()
+            row = np.arange(len(rows))[:, None]
+            for _ in range(self.depth):
+                feature = self.feature[at]
+                value = values[row, feature]
+                left = value <= self.threshold[at]
+                taken = (self.missing_nan[at] & nan[row, feature]) | (
+                    self.missing_zero[at] & (value == 0.0)
+                )
+                left = np.where(taken, self.default_left[at], left)
+                at = np.where(left, left_child[at], right_child[at])
+            return at
+        # one row (the scorer's case): every split decided at once, then a gather per level
+        at_node = values[:, self.feature]
+        left = at_node <= self.threshold
         nodes, feature, by_nan, by_zero, default = self._defaults
         if nodes.size:  # the nodes whose missing type sends NaN (or zero) to a default side
             taken = by_nan & nan[:, feature]
             taken |= by_zero & (values[:, feature] == 0.0)
-            row, which = np.nonzero(taken)
-            left[row, nodes[which]] = default[which]
-        left_child, right_child = self._sides
-        step = np.where(left, left_child, right_child)  # each node's next node (a leaf: itself)
-        if len(rows) == 1:
-            at, step = self.roots, step[0]
-            for _ in range(self.depth):
-                at = step[at]
-            return at[None, :]
-        offsets = (np.arange(len(rows)) * len(self.value))[:, None]  # rows laid end to end
-        flat = (step + offsets).ravel()
-        at = self.roots + offsets
+            _, which = np.nonzero(taken)
+            left[0, nodes[which]] = default[which]
+        step = np.where(left[0], left_child, right_child)  # each node's next (a leaf: itself)
+        at = self.roots
         for _ in range(self.depth):
-            at = flat[at]
-        return at - offsets
+            at = step[at]
+        return at[None, :]
 
     def probabilities(self, leaves: np.ndarray) -> np.ndarray:
         """Probabilities of attack from the leaves rows reached (:meth:`leaves`): the sigmoid of
