@@ -217,7 +217,11 @@ def report_server(session_env: Path) -> Iterator[str]:
             yield url
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # as the webserver's: a stopped child ignores TERM
+                process.kill()
+                process.wait(timeout=30)
 
 
 def test_pictures_reports_and_runbook_open_from_the_ui(
