@@ -39,6 +39,24 @@ def _figures(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def _timed(name: str, command: list[str], runs: int, compare: Path | None) -> dict[str, object]:
+    """``<name>_seconds`` over ``runs`` runs of ``command`` here; with ``compare``, the same
+    command from that checkout's root alternated with each run here (``<name>_seconds_compared``,
+    ``<name>_ratio``: there / here). The first run on each side warms the file cache, not counted.
+    """
+    sides = [None] if compare is None else [None, compare]
+    for cwd in sides:
+        _seconds(command, cwd)
+    timings = [[_seconds(command, cwd) for cwd in sides] for _ in range(runs)]
+    here = [pair[0] for pair in timings]
+    figures: dict[str, object] = {f"{name}_seconds": _figures(here)}
+    if compare is not None:
+        there = _figures([pair[1] for pair in timings])
+        figures[f"{name}_seconds_compared"] = there
+        figures[f"{name}_ratio"] = there["median"] / statistics.median(here)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--artifact", default="var/artifacts")
@@ -63,34 +81,10 @@ def main() -> None:
             "-c",
             "from orchestration.definitions import defs; defs()",
         ]
-        _seconds(score)  # the first run warms the file cache; not counted
-        compared: dict[str, object] = {}
-        if args.compare is None:
-            scores = [_seconds(score) for _ in range(args.runs)]
-        else:
-            _seconds(score, args.compare)
-            both = [(_seconds(score), _seconds(score, args.compare)) for _ in range(args.runs)]
-            scores = [here for here, _ in both]
-            there = _figures([other for _, other in both])
-            compared = {
-                "cli_score_one_message_seconds_compared": there,
-                "cli_score_ratio": there["median"] / statistics.median(scores),
-            }
-        result: dict[str, object] = {"cli_score_one_message_seconds": _figures(scores)}
-        result.update(compared)
-        if args.compare is None:
-            loads = [_seconds(definitions) for _ in range(args.runs)]
-        else:
-            _seconds(definitions, args.compare)  # warm
-            pairs = [
-                (_seconds(definitions), _seconds(definitions, args.compare))
-                for _ in range(args.runs)
-            ]
-            loads = [here for here, _ in pairs]
-            other = _figures([there for _, there in pairs])
-            result["definitions_load_seconds_compared"] = other
-            result["definitions_load_ratio"] = other["median"] / statistics.median(loads)
-        result["definitions_load_seconds"] = _figures(loads)
+        result = {
+            **_timed("cli_score_one_message", score, args.runs, args.compare),
+            **_timed("definitions_load", definitions, args.runs, args.compare),
+        }
     print(json.dumps(result))
 
 
