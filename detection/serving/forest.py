@@ -233,6 +233,8 @@ def _tree_arrays(
         raise UnsupportedModel(f"{where}: {leaves} leaves")
     internal = leaves - 1
     leaf_value = _numbers(tree, "leaf_value", np.float64, leaves, where)
+    feature = decision = left = right = np.zeros(0, dtype=np.intp)
+    threshold = internal_value = np.zeros(0)
     if internal:
         feature = _numbers(tree, "split_feature", np.intp, internal, where)
         threshold = _numbers(tree, "threshold", np.float64, internal, where)
@@ -240,33 +242,29 @@ def _tree_arrays(
         left = _numbers(tree, "left_child", np.intp, internal, where)
         right = _numbers(tree, "right_child", np.intp, internal, where)
         internal_value = _numbers(tree, "internal_value", np.float64, internal, where)
-    else:
-        feature = decision = left = right = np.zeros(0, dtype=np.intp)
-        threshold = internal_value = np.zeros(0)
-    if internal and ((decision & _CATEGORICAL).any() or feature.min() < 0):
-        raise UnsupportedModel(f"{where}: categorical or malformed splits")
-    if internal and feature.max() >= feature_count:
-        raise UnsupportedModel(f"{where}: a split on feature {feature.max()} of {feature_count}")
-
-    def node(child: np.ndarray) -> np.ndarray:  # LightGBM writes leaf j as ~j
-        return np.where(child >= 0, base + child, base + internal + ~child)
-
-    ends = np.concatenate([node(left), node(right)]) if internal else np.zeros(0, np.intp)
-    if internal and (ends.min() < base or ends.max() >= base + leaves + internal):
-        raise UnsupportedModel(f"{where}: a child outside the tree")
+        if (decision & _CATEGORICAL).any() or feature.min() < 0:
+            raise UnsupportedModel(f"{where}: categorical or malformed splits")
+        if feature.max() >= feature_count:
+            raise UnsupportedModel(
+                f"{where}: a split on feature {feature.max()} of {feature_count}"
+            )
+        named = np.concatenate([left, right])  # internal node i as i, leaf j as ~j
+        if named.min() < -leaves or named.max() >= internal:
+            raise UnsupportedModel(f"{where}: a child outside the tree")
+    # LightGBM writes leaf j as ~j; a leaf's children are itself
     own = base + internal + np.arange(leaves)
     children = np.empty((internal + leaves, 2), dtype=np.intp)
-    children[:internal, 0], children[:internal, 1] = node(right), node(left)
-    children[internal:, 0] = children[internal:, 1] = own
-    missing = (decision.astype(np.int64) >> 2) & 3
+    for side, child in ((0, right), (1, left)):
+        children[:internal, side] = np.where(child >= 0, base + child, base + internal + ~child)
+        children[internal:, side] = own
+    missing = (decision >> 2) & 3
+    no_split = np.zeros(leaves, bool)
     arrays = {
         "feature": np.concatenate([feature, np.zeros(leaves)]).astype(np.intp),
         "threshold": np.concatenate([threshold, np.zeros(leaves)]).astype(np.float64),
-        "default_left": np.concatenate(
-            [(decision.astype(np.int64) & _DEFAULT_LEFT) > 0, np.zeros(leaves, bool)]
-        ),
-        "missing_zero": np.concatenate([missing == _MISSING_ZERO, np.zeros(leaves, bool)]),
-        "missing_nan": np.concatenate([missing == _MISSING_NAN, np.zeros(leaves, bool)]),
+        "default_left": np.concatenate([(decision & _DEFAULT_LEFT) > 0, no_split]),
+        "missing_zero": np.concatenate([missing == _MISSING_ZERO, no_split]),
+        "missing_nan": np.concatenate([missing == _MISSING_NAN, no_split]),
         "children": children.ravel(),
         "value": np.concatenate([internal_value, leaf_value]).astype(np.float64),
         "leaf": np.concatenate([np.full(internal, -1), np.arange(leaves)]).astype(np.intp),
