@@ -12,6 +12,7 @@ describe the organisations' mail. Usage::
 import argparse
 import html
 import re
+import signal
 import sys
 from functools import cache
 from http import HTTPStatus
@@ -113,6 +114,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=default.hostname or "127.0.0.1", help="bind address")
     parser.add_argument("--port", type=int, default=default.port or 3001, help="port")
     args = parser.parse_args(argv)
+    # it is stopped with SIGTERM (make ui's trap, the UI tests): a SIGTERM ignored by whatever
+    # started it, inherited across exec, kept one serving its port after its CI run had ended
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     sys.stderr.write(f"reports and runbook on http://{args.host}:{args.port}/ ({_reports_dir()})\n")
     server.serve_forever()

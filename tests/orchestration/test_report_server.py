@@ -109,3 +109,40 @@ def test_the_runbook_is_served_with_anchors(served: str):
     status, kind, body = _get(f"{served}/runbook")
     assert status == 200 and kind.startswith("text/html")
     assert b'<h3 id="false_positive_rate_within_budget">' in body
+
+
+def test_the_server_stops_on_sigterm_even_when_it_was_started_ignoring_it(tmp_path: Path):
+    """``make ui`` and the UI tests stop it with SIGTERM; a SIGTERM ignored by whatever started
+    it (inherited across exec, as in one CI run) must not keep it serving its port."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, ATTACK_DETECTION_WORK_DIR=str(tmp_path / "work"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.report_server", "--port", str(port)],
+        cwd=Path(report_server.__file__).resolve().parents[1],
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+        process.terminate()
+        assert process.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
