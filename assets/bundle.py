@@ -4,7 +4,6 @@ by the deployment's gate policy. ``deployed_model`` runs only when every blockin
 on model_evaluation passed."""
 
 import importlib.metadata
-import shutil
 from typing import Any
 
 import dagster as dg
@@ -24,6 +23,7 @@ from assets.resources import (
     handoff_failures,
 )
 from assets.training import candidate_model, text_model
+from detection import storage
 from detection.features.behaviour import POOLED_TENANT_PREFIX
 from detection.features.vector import FEATURE_COLUMNS
 from detection.mail.lake import replay_sets
@@ -84,14 +84,14 @@ def golden_set(
     work = work_dir.open()
     path = work.golden_set
     if path.is_file() and not config.refresh:
-        frozen = pd.read_parquet(path, columns=["is_attack"])
+        frozen = storage.read_frame(path, columns=["is_attack"])
         context.log.info(f"golden set kept as frozen at {path}")
     else:
         with handoff_failures():
             frame = work.read_training_table()
         columns = GOLDEN_COLUMNS + [c for c in FEATURE_COLUMNS if c in frame.columns]
         frozen = with_texts(in_split(frame, TEST).loc[:, columns], lake_store.lake)
-        frozen.to_parquet(path, index=False)
+        storage.write_frame(frozen, path)
         context.log.info(f"golden set frozen from the test window: {len(frozen)} rows at {path}")
     return dg.MaterializeResult(
         metadata={
@@ -136,7 +136,7 @@ def candidate_bundle(
         lineage=lineage_of(candidate, gate_policy.policy(), context.run.run_id),
     )
     directory = work.candidate_bundle
-    shutil.rmtree(directory, ignore_errors=True)
+    storage.remove_tree(directory)
     bundle.write_dir(directory)
     context.log.info(f"candidate bundle {bundle.version} written to {directory}")
     return dg.MaterializeResult(

@@ -18,6 +18,7 @@ from assets.resources import (
     handoff_failures,
     metadata_of,
 )
+from detection import storage
 from detection.features.vector import DESCRIPTIONS, FEATURE_COLUMNS
 from detection.mail.lake import sender_org_domains
 from detection.markdown import table
@@ -84,13 +85,14 @@ def model_evaluation(
     validation = in_split(frame, VALIDATION)
     reference = combined_scores(*candidate_scores(validation, candidate, rules))
     labels = ["message_id", "tenant_id", "category", "is_attack"]
-    pd.concat(
+    labelled = pd.concat(
         [
             validation[labels].assign(score=reference, window="validation"),
             scored[[*labels, "score", "threshold"]].assign(window="test"),
         ],
         ignore_index=True,
-    ).to_parquet(work.evaluation_scores, index=False)
+    )
+    storage.write_frame(labelled, work.evaluation_scores)
     combined = evaluation.combined
     context.log.info(
         f"test recall {combined.recall:.4f}, FPR {combined.fpr:.5f} at threshold {threshold:.4f}"

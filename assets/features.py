@@ -3,11 +3,11 @@ and the serving snapshot of the baselines."""
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field
 
 from assets.baselines import BEHAVIOUR_MART, SNAPSHOT_MODELS, WAREHOUSE_POOL
 from assets.resources import LakeResource, WarehouseResource, WorkDirResource, handoff_failures
+from detection import storage
 from detection.features.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES
 from detection.features.vector import (
     MESSAGE_FEATURES,
@@ -60,7 +60,7 @@ def message_features(
         )
     frame = files_content_frame(files, workers=feature_workers())
     path = work_dir.open().message_features
-    frame.to_parquet(path, index=False)
+    storage.write_frame(frame, path)
     context.log.info(f"content signals for {len(frame)} messages written to {path}")
     return dg.MaterializeResult(
         metadata={
@@ -109,7 +109,7 @@ def training_table(
     table["split"] = None
     table.loc[labelled, "split"] = split
     path = work.training_table
-    table.to_parquet(path, index=False)
+    storage.write_frame(table, path)
     context.log.info(f"training table with {len(table)} rows written to {path}")
     return dg.MaterializeResult(
         metadata={
@@ -145,7 +145,7 @@ def baseline_snapshot(
         columns = ", ".join(schema.names)  # ordered, so the same data gives the same bytes
         frame = warehouse.read(f"select {columns} from {key.path[-1]} order by {columns}")
         table = pa.Table.from_pandas(frame, preserve_index=False).cast(schema)
-        pq.write_table(table, work.snapshot_table(name))
+        storage.write_table(table, work.snapshot_table(name))
         counts[name] = table.num_rows
     context.log.info(f"baseline snapshot written: {counts}")
     return dg.MaterializeResult(

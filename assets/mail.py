@@ -25,6 +25,7 @@ from detection.model.intervals import wilson
 from detection.simulation.corpus_text import HOLD_BACK_SHARE, held_back_ids, write_pool
 from detection.simulation.generator import SimulationConfig
 from detection.simulation.to_lake import write_simulation
+from detection.storage import Location
 from detection.workdir import WorkDir
 
 GROUP = "mail"
@@ -106,7 +107,7 @@ class MailSourceConfig(dg.Config):
     workers: int = Field(default=2, description="simulator processes (the output is identical)")
 
 
-def text_pool(config: MailSourceConfig, work: WorkDir) -> Path | None:
+def text_pool(config: MailSourceConfig, work: WorkDir) -> "Location | None":
     """The simulator's pool of real words (built once per corpus), or None for the templates."""
     if config.text_corpus == "none":
         return None
@@ -120,7 +121,7 @@ def text_pool(config: MailSourceConfig, work: WorkDir) -> Path | None:
 
 
 def _simulated(
-    config: MailSourceConfig, days: list[date], lake_dir: Path, pool: Path | None
+    config: MailSourceConfig, days: list[date], lake_dir: "Location", pool: "Location | None"
 ) -> dict[str, Any]:
     start = date.fromisoformat(MAIL_START)
     sim = SimulationConfig(

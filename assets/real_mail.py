@@ -19,6 +19,7 @@ from assets.resources import (
     metadata_of,
 )
 from assets.training import candidate_model
+from detection import storage
 from detection.features.text import TEXT_SCORE
 from detection.markdown import table
 from detection.model.candidate import Candidate
@@ -191,7 +192,7 @@ def real_mail_evaluation(
     )
     audit = _audit(report, held, frame, text_scores, candidate, lake_store)
     report.save(work.holdout_report)
-    held.to_parquet(work.holdout_scores, index=False)
+    storage.write_frame(held, work.holdout_scores)
     audit.save(work.shortcut_audit)
     summary = report.reason or f"mean recall {report.safe_source_mean_recall:.4f} by safe source"
     context.log.info(f"real mail: {summary}; threshold at the FP budget {report.threshold:.6f}")

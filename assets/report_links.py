@@ -13,9 +13,11 @@ place (a data-URI image is long markdown, which it hides behind "[Show Markdown]
 
 import hashlib
 import os
-from pathlib import Path
 
 import dagster as dg
+
+from detection import storage
+from detection.storage import Location
 
 DEFAULT_URL = "http://127.0.0.1:3001"
 PUBLISHED = "published"
@@ -28,13 +30,13 @@ def base_url() -> str:
     return (os.environ.get("ATTACK_DETECTION_REPORTS_URL") or DEFAULT_URL).rstrip("/")
 
 
-def publish(reports: Path, name: str, data: bytes, suffix: str) -> tuple[Path, str]:
+def publish(reports: "Location", name: str, data: bytes, suffix: str) -> "tuple[Location, str]":
     """Write ``data`` as the latest ``reports/<name><suffix>`` and as its content-addressed copy;
     return the latest file's path and the copy's URL."""
     latest = reports / f"{name}{suffix}"
     latest.write_bytes(data)
     published = reports / PUBLISHED
-    published.mkdir(parents=True, exist_ok=True)
+    storage.make_dir(published)
     digest = hashlib.sha256(data).hexdigest()[:12]
     copy = published / f"{name}-{digest}{suffix}"
     copy.write_bytes(data)
@@ -49,7 +51,7 @@ def publish(reports: Path, name: str, data: bytes, suffix: str) -> tuple[Path, s
 
 
 def report_metadata(
-    reports: Path, name: str, html: str, key: str = "report"
+    reports: "Location", name: str, html: str, key: str = "report"
 ) -> dict[str, dg.MetadataValue]:
     """An Evidently report published: ``key``, a link that opens it, and ``<key>_file``, the
     path of the latest copy."""
@@ -60,7 +62,7 @@ def report_metadata(
     }
 
 
-def picture(reports: Path, name: str, png: bytes) -> dg.MetadataValue:
+def picture(reports: "Location", name: str, png: bytes) -> dg.MetadataValue:
     """A PNG published and shown in place: a markdown image pointing at its URL."""
     _, url = publish(reports, name, png, ".png")
     return dg.MetadataValue.md(f"![{name}]({url})")

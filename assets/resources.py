@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
+from detection import storage
 from detection.handoff import HandoffError
 from detection.model.policy import GatePolicy, PolicyError
 from detection.serving.stores import ArtifactStore, open_store
+from detection.storage import Location
 from detection.workdir import WorkDir
 
 if TYPE_CHECKING:
@@ -64,8 +66,9 @@ class LakeResource(dg.ConfigurableResource):
     it) and where new mail is delivered ($ATTACK_DETECTION_DROP_DIR, default var/drop)."""
 
     @property
-    def lake(self) -> Path:
-        return _env_path("ATTACK_DETECTION_LAKE_DIR", VAR_DIR / "lake")
+    def lake(self) -> "Location":
+        """A local directory or a URL such as s3://bucket/lake (detection.storage)."""
+        return storage.location(os.environ.get("ATTACK_DETECTION_LAKE_DIR") or VAR_DIR / "lake")
 
     @property
     def drop(self) -> Path:
@@ -78,7 +81,9 @@ class WorkDirResource(dg.ConfigurableResource):
     :class:`detection.workdir.WorkDir` owns the layout and the typed loaders."""
 
     def open(self) -> WorkDir:
-        return WorkDir(_env_path("ATTACK_DETECTION_WORK_DIR", VAR_DIR / "work"))
+        return WorkDir(
+            storage.location(os.environ.get("ATTACK_DETECTION_WORK_DIR") or VAR_DIR / "work")
+        )
 
 
 def for_people(value: Any, digits: int = 4) -> Any:

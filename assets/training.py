@@ -18,6 +18,7 @@ from assets.resources import (
     for_people,
     handoff_failures,
 )
+from detection import storage
 from detection.features.text import TEXT_SCORE
 from detection.features.vector import MODEL_FEATURES
 from detection.markdown import table
@@ -181,13 +182,14 @@ def text_model(
         run_id=context.run.run_id,
     )
     info.save(work.text_model, model.to_bytes())
-    pd.DataFrame(
+    text_scores = pd.DataFrame(
         {
             "message_id": frame["message_id"],
             TEXT_SCORE: scores,
             "out_of_fold": np.isin(np.arange(len(frame)), train),
         }
-    ).to_parquet(work.text_scores, index=False)
+    )
+    storage.write_frame(text_scores, work.text_scores)
     heaviest = sorted(model.terms.items(), key=lambda kv: -kv[1][1] * kv[1][0])
     context.log.info(f"text model: {len(model.terms)} terms from {len(train)} training messages")
     return dg.MaterializeResult(

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from detection import storage
 from detection.mail.schema import dumps_summary
 
 EXIT_CLEAN, EXIT_ATTACK, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -172,7 +173,7 @@ def _simulate(args: argparse.Namespace) -> int:
     )
     with _progress("day", total=args.days) as bar:
         counts = write_simulation(
-            config, Path(args.out), workers=args.workers, on_day=lambda n: bar.update()
+            config, storage.location(args.out), workers=args.workers, on_day=lambda n: bar.update()
         )
     attacks = {k: v for k, v in counts.items() if k != "safe"}
     summary = {
@@ -180,10 +181,15 @@ def _simulate(args: argparse.Namespace) -> int:
         "attacks": sum(attacks.values()),
         "attacks_by_category": attacks,
         "days": args.days,
-        "out": str(Path(args.out).resolve()),
+        "out": _shown(storage.location(args.out)),
     }
     print(dumps_summary(summary))
     return 0
+
+
+def _shown(where: storage.Location) -> str:
+    """A location as the summary prints it: a local path made absolute, a URL as it is."""
+    return str(where.resolve()) if isinstance(where, Path) else str(where)
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -194,6 +200,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from detection.mail.lake import write_day, write_quarantine
     from detection.mail.schema import messages_to_tables
 
+    out = storage.location(args.out)
     undated = datetime.fromisoformat(args.undated_time) if args.undated_time else None
     if undated is not None and undated.tzinfo is None:
         undated = undated.replace(tzinfo=UTC)
@@ -208,14 +215,17 @@ def _ingest(args: argparse.Namespace) -> int:
     # day, and ingesting the same files again rewrites the same part with the same rows
     for day, messages in sorted(by_day.items()):
         ids = "\n".join(sorted(m.message_id for m in messages))
-        write_day(Path(args.out), day, messages_to_tables(messages), part=_part_name("batch", ids))
+        write_day(
+            storage.location(args.out),
+            day,
+            messages_to_tables(messages),
+            part=_part_name("batch", ids),
+        )
     if result.quarantine:
         day = (undated or datetime.now(UTC)).date()
         rows = "\n".join(sorted(map(str, result.quarantine)))
-        write_quarantine(
-            Path(args.out), day, result.quarantine, part=_part_name("quarantine", rows)
-        )
-    print(dumps_summary({**result.summary(), "out": str(Path(args.out).resolve())}))
+        write_quarantine(out, day, result.quarantine, part=_part_name("quarantine", rows))
+    print(dumps_summary({**result.summary(), "out": _shown(out)}))
     # quarantined mail is landed with its reason (nothing lost); a path that could not be read
     # at all is not
     unread = sum(n for why, n in result.skipped.items() if why not in DELIBERATE_SKIPS)
@@ -273,7 +283,7 @@ def _whatif(args: argparse.Namespace) -> int:
         raise UsageError("--days must be at least 1, --examples 0 or more, --idea-fpr in [0, 1]")
     if args.bundle is not None:
         _check_artifact(args.bundle)
-    work, lake = Path(args.work), Path(args.lake)
+    work, lake = storage.location(args.work), storage.location(args.lake)
     if not (work / "training_table.parquet").is_file():
         raise UsageError(
             f"no training table in --work {args.work!r}: run the pipeline (make run) or point "
@@ -330,7 +340,7 @@ def _whatif(args: argparse.Namespace) -> int:
     )
     report = run(production, proposal, loaded, examples=args.examples, fpr_cap=args.idea_fpr)
     if args.out:
-        paths = report.write(Path(args.out))
+        paths = report.write(storage.location(args.out))
         print(f"parquet written to {args.out}: {', '.join(sorted(paths))}", file=sys.stderr)
     if args.format == "json":
         document = {

@@ -13,8 +13,12 @@ import json
 import math
 import types
 import typing
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from detection import storage
+
+if TYPE_CHECKING:
+    from detection.storage import Location
 
 T = TypeVar("T")
 
@@ -44,15 +48,17 @@ def _plain(value: object) -> object:
     return value
 
 
-def save(value: object, path: Path, format_version: int, exclude: tuple[str, ...] = ()) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def save(
+    value: object, path: Location, format_version: int, exclude: tuple[str, ...] = ()
+) -> Location:
+    storage.make_dir(path.parent)
     path.write_text(to_json(value, format_version, exclude))
     return path
 
 
 def load(
     cls: type[T],
-    path: Path,
+    path: Location,
     format_version: int,
     producer: str,
     extra: dict[str, object] | None = None,

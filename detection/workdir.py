@@ -3,7 +3,8 @@ its layout. Each stage writes through this class and reads another stage's outpu
 its typed loader, which fails with a :class:`~detection.handoff.HandoffError` naming the asset to
 materialise when the output is missing or from an older release.
 
-Layout under the root ($ATTACK_DETECTION_WORK_DIR, default var/work)::
+Layout under the root ($ATTACK_DETECTION_WORK_DIR, default var/work; a URL such as
+``s3://bucket/work`` puts it on an object store, see :mod:`detection.storage`)::
 
     message_features.parquet    content signals per message          message_features
     training_table.parquet      content + behaviour + label           training_table
@@ -28,8 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from detection import storage
 from detection.features.behaviour import SNAPSHOT_TABLES
 from detection.features.text import TEXT_SCORE, TextModel, TextModelError
 from detection.handoff import HandoffError
@@ -44,92 +45,94 @@ if TYPE_CHECKING:  # each loader imports its stage's module when called: nothing
     from detection.model.holdouts import HoldoutReport
     from detection.model.operating_point import OperatingPoint
     from detection.model.shortcuts import ShortcutAudit
+    from detection.storage import Location
 
 
 @dataclass(frozen=True)
 class WorkDir:
-    root: Path
+    root: Location
 
     # --- paths -------------------------------------------------------------------------------
-    def _file(self, *parts: str) -> Path:
+    def _file(self, *parts: str) -> Location:
         path = self.root.joinpath(*parts)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(path, Path):  # an object store has no directories to make
+            path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
     @property
-    def message_features(self) -> Path:
+    def message_features(self) -> Location:
         return self._file("message_features.parquet")
 
     @property
-    def training_table(self) -> Path:
+    def training_table(self) -> Location:
         return self._file("training_table.parquet")
 
     @property
-    def snapshot(self) -> Path:
+    def snapshot(self) -> Location:
         return self._file("snapshot", "x").parent
 
-    def snapshot_table(self, name: str) -> Path:
+    def snapshot_table(self, name: str) -> Location:
         return self._file("snapshot", f"{name}.parquet")
 
     @property
-    def candidate(self) -> Path:
+    def candidate(self) -> Location:
         return self._file("candidate", "x").parent
 
     @property
-    def detectors(self) -> Path:
+    def detectors(self) -> Location:
         return self._file("detectors", "detectors.json")
 
     @property
-    def evaluation(self) -> Path:
+    def evaluation(self) -> Location:
         return self._file("evaluation.json")
 
     @property
-    def evaluation_scores(self) -> Path:
+    def evaluation_scores(self) -> Location:
         return self._file("evaluation_scores.parquet")
 
     @property
-    def reports(self) -> Path:
+    def reports(self) -> Location:
         return self._file("reports", "x").parent
 
     @property
-    def candidate_bundle(self) -> Path:
+    def candidate_bundle(self) -> Location:
         return self._file("candidate_bundle", "x").parent
 
     @property
-    def golden_set(self) -> Path:
+    def golden_set(self) -> Location:
         return self._file("golden", "golden_set.parquet")
 
-    def text_pool(self, key: str) -> Path:
+    def text_pool(self, key: str) -> Location:
         """The simulator's pool of real words for one corpus (see simulation.corpus_text)."""
         return self._file("text_pool", f"{key}.parquet")
 
     @property
-    def text_model(self) -> Path:
+    def text_model(self) -> Location:
         return self._file("text_model", "x").parent
 
     @property
-    def text_scores(self) -> Path:
+    def text_scores(self) -> Location:
         return self._file("text_scores.parquet")
 
     @property
-    def holdout_report(self) -> Path:
+    def holdout_report(self) -> Location:
         return self._file("real_mail", "holdouts.json")
 
     @property
-    def holdout_scores(self) -> Path:
+    def holdout_scores(self) -> Location:
         return self._file("real_mail", "held_out_scores.parquet")
 
     @property
-    def shortcut_audit(self) -> Path:
+    def shortcut_audit(self) -> Location:
         return self._file("real_mail", "shortcut_audit.json")
 
     @property
-    def whatif(self) -> Path:
+    def whatif(self) -> Location:
         """The last what-if replay's parquet files (detection.model.whatif_report)."""
         return self._file("whatif", "x").parent
 
     @property
-    def operating_point(self) -> Path:
+    def operating_point(self) -> Location:
         return self._file("real_mail", "operating_point.json")
 
     # --- typed loaders -----------------------------------------------------------------------
@@ -148,7 +151,7 @@ class WorkDir:
             path = self.snapshot_table(name)
             if not path.is_file():
                 raise HandoffError(f"no snapshot table at {path}; materialise baseline_snapshot")
-            tables[name] = pq.read_table(path)
+            tables[name] = storage.read_table(path)
         return tables
 
     def load_candidate(self) -> Candidate:
@@ -219,9 +222,7 @@ class WorkDir:
         return _parquet(self.golden_set, "golden_set")
 
 
-def _parquet(path: Path, producer: str) -> pd.DataFrame:
+def _parquet(path: Location, producer: str) -> pd.DataFrame:
     if not path.is_file():
         raise HandoffError(f"no {path.name} at {path}; materialise {producer} first")
-    import pandas as pd
-
-    return pd.read_parquet(path)
+    return storage.read_frame(path)

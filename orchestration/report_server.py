@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+from detection.storage import Location
+
 REPO = Path(__file__).resolve().parent.parent
 RUNBOOK = REPO / "docs" / "oncall.md"
 TYPES = {".html": "text/html; charset=utf-8", ".png": "image/png"}
@@ -44,13 +46,13 @@ def render_runbook(markdown: str) -> str:
 
 
 @cache
-def _reports_dir() -> Path:
+def _reports_dir() -> "Location":
     from assets.resources import WorkDirResource
 
     return WorkDirResource().open().reports
 
 
-def report_file(reports: Path, path: str) -> Path | None:
+def report_file(reports: "Location", path: str) -> "Location | None":
     """The file ``path`` (after ``/reports/``) names, or None when it is not a report file:
     one plain name, or ``published/`` and one plain name, with a served suffix."""
     parts = unquote(path).split("/")
@@ -62,7 +64,7 @@ def report_file(reports: Path, path: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def index_page(reports: Path) -> str:
+def index_page(reports: "Location") -> str:
     names = sorted(p.name for p in reports.iterdir() if p.is_file() and p.suffix in TYPES)
     items = "".join(f"<li><a href='/reports/{quote(n)}'>{html.escape(n)}</a></li>" for n in names)
     return (

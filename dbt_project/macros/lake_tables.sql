@@ -2,7 +2,8 @@
     raw_messages asset) as the engine's source tables. DuckDB reads the files in place through
     the sources' external_location and needs nothing. Spark gets external tables in the schema
     mail_lake over the same files, created again at the start of every run so a run sees the days
-    landed since the last one (dropping an external table leaves its files). -#}
+    landed since the last one (dropping an external table leaves its files). A lake at s3://...
+    is given to Spark as s3a:// (Hadoop's S3 connector: hadoop-aws on the cluster; untested). -#}
 {% macro create_lake_tables() -%}
     {{ return(adapter.dispatch('create_lake_tables', 'attack_detection')()) }}
 {%- endmacro %}
@@ -13,6 +14,7 @@
 {% macro spark__create_lake_tables() -%}
     {%- if execute -%}
         {%- set lake = env_var('ATTACK_DETECTION_LAKE_DIR', '../var/lake') -%}
+        {%- if lake.startswith('s3://') -%}{%- set lake = 's3a://' ~ lake[5:] -%}{%- endif -%}
         {%- do run_query('create schema if not exists mail_lake') -%}
         {%- for table in ['messages', 'recipients', 'urls'] -%}
             {%- do run_query('drop table if exists mail_lake.' ~ table) -%}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from detection.features.behaviour import BEHAVIOUR_DESCRIPTIONS, BEHAVIOUR_FEATURES
@@ -27,6 +26,8 @@ from detection.mail.schema import Message
 
 if TYPE_CHECKING:  # pandas is for the pipeline's frames; scoring one message never loads it
     import pandas as pd
+
+    from detection.storage import Location
 
 # computed per message from the message alone (the message_features asset, the scorer)
 MESSAGE_FEATURES: tuple[str, ...] = (*CONTENT_FEATURES, *STRUCTURE_FEATURES)
@@ -66,15 +67,15 @@ def content_frame(messages: Iterable[Message]) -> pd.DataFrame:
 KEY_COLUMNS = ("tenant_id", "received_at", "label", "category", "source")
 
 
-def file_content_frame(path: str | Path) -> pd.DataFrame:
+def file_content_frame(path: Location) -> pd.DataFrame:
     """Content signals of every message in one lake parquet file, with its key columns."""
     import pandas as pd
-    import pyarrow.parquet as pq
 
-    from detection.mail.schema import message_from_row
+    from detection import storage
+    from detection.mail.schema import MESSAGES, message_from_row
 
     frames = []
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=20_000):
+    for batch in storage.batches([path], MESSAGES.names, MESSAGES):
         rows = batch.to_pylist()
         signals = content_frame(message_from_row(row) for row in rows).reset_index()
         keys = pd.DataFrame({k: [row[k] for row in rows] for k in KEY_COLUMNS})
@@ -83,7 +84,7 @@ def file_content_frame(path: str | Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def files_content_frame(paths: Sequence[str | Path], workers: int = 1) -> pd.DataFrame:
+def files_content_frame(paths: Sequence[Location], workers: int = 1) -> pd.DataFrame:
     """Content signals of every message in many lake files, in file order; ``workers`` processes
     share the files (the same rows whatever the number of workers)."""
     import pandas as pd
@@ -95,7 +96,7 @@ def files_content_frame(paths: Sequence[str | Path], workers: int = 1) -> pd.Dat
         from multiprocessing import get_context
 
         with ProcessPoolExecutor(min(workers, len(paths)), mp_context=get_context("spawn")) as pool:
-            frames = list(pool.map(file_content_frame, [str(p) for p in paths]))
+            frames = list(pool.map(file_content_frame, paths))
     return pd.concat(frames, ignore_index=True)
 
 

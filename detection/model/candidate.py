@@ -6,15 +6,16 @@ its threshold and the facts of how it was trained (windows, counts, parameters).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from detection import handoff
+from detection import handoff, storage
 from detection.model.detectors import Place
 from detection.serving.detectors import Detector, DetectorSet
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from detection.storage import Location
 
 # 1: the untyped candidate.json of earlier releases; 2: before the text model; 3: before the
 # specialised detectors
@@ -93,13 +94,13 @@ class Candidate:
             "test": self.test,
         }
 
-    def save(self, directory: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
+    def save(self, directory: Location) -> Location:
+        storage.make_dir(directory)
         (directory / MODEL_FILE).write_text(self.model_text)
         return handoff.save(self, directory / INFO_FILE, FORMAT_VERSION, exclude=("model_text",))
 
     @classmethod
-    def load(cls, directory: Path) -> Candidate:
+    def load(cls, directory: Location) -> Candidate:
         model = directory / MODEL_FILE
         if not model.is_file():
             raise handoff.HandoffError(
@@ -125,13 +126,13 @@ class TextModelInfo:
     out_of_fold_rows: int
     run_id: str = ""
 
-    def save(self, directory: Path, model_bytes: bytes) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
+    def save(self, directory: Location, model_bytes: bytes) -> Location:
+        storage.make_dir(directory)
         (directory / TEXT_MODEL_FILE).write_bytes(model_bytes)
         return handoff.save(self, directory / TEXT_INFO_FILE, TEXT_FORMAT_VERSION)
 
     @classmethod
-    def load(cls, directory: Path) -> tuple[TextModelInfo, bytes]:
+    def load(cls, directory: Location) -> tuple[TextModelInfo, bytes]:
         model = directory / TEXT_MODEL_FILE
         if not model.is_file():
             raise handoff.HandoffError(

@@ -7,7 +7,6 @@ import gc
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +25,8 @@ from detection.serving.scorer import Scorer
 if TYPE_CHECKING:
     import pandas as pd
 
+    from detection.storage import Location
+
 
 class GoldenSetError(ValueError):
     """The golden set cannot evaluate this bundle; the message says why and what to do."""
@@ -34,7 +35,7 @@ class GoldenSetError(ValueError):
 GOLDEN_TEXT_COLUMNS = ("subject", "body_text")  # the text each bundle's own text model reads
 
 
-def with_texts(rows: pd.DataFrame, lake_dir: Path) -> pd.DataFrame:
+def with_texts(rows: pd.DataFrame, lake_dir: Location) -> pd.DataFrame:
     """``rows`` (feature rows with a message_id) with the subject and body each bundle's own text
     model scores, read from the lake as landed."""
     texts = read_texts(lake_dir, rows["message_id"].tolist())

@@ -31,7 +31,6 @@ pickle.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,6 +42,8 @@ from detection.serving.detectors import Detector, DetectorSet
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from detection.storage import Location
 
 # the categories with a detector, what the reason calls each, and the features it reads (never
 # the text model's score: see the module's docstring)
@@ -342,13 +343,13 @@ class DetectorTraining:
     params: dict[str, Any]
     run_id: str = ""
 
-    def save(self, path: Path) -> Path:
+    def save(self, path: Location) -> Location:
         from detection import handoff
 
         return handoff.save(self, path, TRAINING_FORMAT)
 
     @classmethod
-    def load(cls, path: Path) -> DetectorTraining:
+    def load(cls, path: Location) -> DetectorTraining:
         from detection import handoff
 
         return handoff.load(cls, path, TRAINING_FORMAT, TRAINING_PRODUCER)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +25,8 @@ from detection.rules import RuleSet
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from detection.storage import Location
 
 FORMAT_VERSION = 3  # 1: the untyped evaluation.json of earlier releases; 2: before detectors
 PRODUCER = "model_evaluation"
@@ -98,11 +99,11 @@ class Evaluation:
     # validation threshold (detection.model.detectors.effects)
     detector_effects: tuple[Effect, ...] = ()
 
-    def save(self, path: Path) -> Path:
+    def save(self, path: Location) -> Location:
         return handoff.save(self, path, FORMAT_VERSION)
 
     @classmethod
-    def load(cls, path: Path) -> Evaluation:
+    def load(cls, path: Location) -> Evaluation:
         return handoff.load(cls, path, FORMAT_VERSION, PRODUCER)
 
     def as_dict(self) -> dict[str, object]:

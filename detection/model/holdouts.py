@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,6 +44,8 @@ from detection.simulation.corpus_text import provenance
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from detection.storage import Location
 
 FORMAT_VERSION = 1
 PRODUCER = "real_mail_evaluation"
@@ -84,11 +85,11 @@ class HoldoutReport:
     safe_source_mean_recall: float = float("nan")
     safe_source_max_fpr: float = float("nan")
 
-    def save(self, path: Path) -> Path:
+    def save(self, path: Location) -> Location:
         return handoff.save(self, path, FORMAT_VERSION)
 
     @classmethod
-    def load(cls, path: Path) -> HoldoutReport:
+    def load(cls, path: Location) -> HoldoutReport:
         return handoff.load(cls, path, FORMAT_VERSION, PRODUCER)
 
     def of_kind(self, kind: str) -> list[SplitResult]:

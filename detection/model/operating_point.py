@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +27,8 @@ from detection.model.thresholds import threshold_allowing
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from detection.storage import Location
 
 FORMAT_VERSION = 2
 PRODUCER = "operating_point"
@@ -59,11 +60,11 @@ class OperatingPoint:
             dtype=float,
         )
 
-    def save(self, path: Path) -> Path:
+    def save(self, path: Location) -> Location:
         return handoff.save(self, path, FORMAT_VERSION)
 
     @classmethod
-    def load(cls, path: Path) -> OperatingPoint:
+    def load(cls, path: Location) -> OperatingPoint:
         return handoff.load(cls, path, FORMAT_VERSION, PRODUCER)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +30,8 @@ from detection.model.intervals import Rate
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from detection.storage import Location
 
 FORMAT_VERSION = 1
 PRODUCER = "real_mail_evaluation"
@@ -87,11 +88,11 @@ class ShortcutAudit:
     def passed(self) -> bool:
         return not self.shortcuts
 
-    def save(self, path: Path) -> Path:
+    def save(self, path: Location) -> Location:
         return handoff.save(self, path, FORMAT_VERSION)
 
     @classmethod
-    def load(cls, path: Path) -> ShortcutAudit:
+    def load(cls, path: Location) -> ShortcutAudit:
         return handoff.load(cls, path, FORMAT_VERSION, PRODUCER)
 
 

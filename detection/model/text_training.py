@@ -16,7 +16,6 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +24,7 @@ from detection.features.text import TextModel, terms_of
 from detection.handoff import HandoffError
 
 if TYPE_CHECKING:
-    pass
+    from detection.storage import Location
 
 
 @dataclass(frozen=True)
@@ -271,7 +270,7 @@ def first_of_each(rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def lake_term_matrix(
     message_ids: list[str],
-    lake_dir: Path,
+    lake_dir: Location,
     vocabulary: Iterable[str] | None = None,
     workers: int = 1,
 ) -> TermMatrix:
@@ -283,7 +282,7 @@ def lake_term_matrix(
 
     files = message_files(lake_dir)
     if vocabulary is None or workers <= 1 or len(files) <= 1:
-        parts = [_lake_part(str(lake_dir), message_ids, None, vocabulary)]
+        parts = [_lake_part(lake_dir, message_ids, None, vocabulary)]
     else:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
@@ -293,17 +292,16 @@ def lake_term_matrix(
         shares = [files[k::count] for k in range(count)]
         with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
             jobs = [
-                pool.submit(_lake_part, str(lake_dir), message_ids, share, terms)
-                for share in shares
+                pool.submit(_lake_part, lake_dir, message_ids, share, terms) for share in shares
             ]
             parts = [job.result() for job in jobs]
     return _joined(parts, message_ids)
 
 
 def _lake_part(
-    lake_dir: str,
+    lake_dir: Location,
     message_ids: list[str],
-    files: list[str] | None,
+    files: list[Location] | None,
     vocabulary: Iterable[str] | None,
 ) -> tuple[TermMatrix, list[str]]:
     """One share of the lake's files: the matrix of the wanted messages in them, and their ids
@@ -312,7 +310,7 @@ def _lake_part(
 
     builder = _Builder(vocabulary)
     ids: list[str] = []
-    for message_id, subject, body, _ in iter_texts(Path(lake_dir), message_ids, files):
+    for message_id, subject, body, _ in iter_texts(lake_dir, message_ids, files):
         ids.append(message_id)
         builder.add_text(subject, body)
     return builder.matrix(), ids

@@ -5,17 +5,15 @@ parquet files for notebooks. Ids, scores and reasons only: no message body leave
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from detection import storage
 from detection.features.text import TEXT_SCORE
 from detection.markdown import table
 from detection.model.gaps import Gaps, capability_gaps
@@ -39,6 +37,7 @@ if TYPE_CHECKING:
 
     from detection.model.text_training import TermMatrix
     from detection.serving.artifact import Bundle
+    from detection.storage import Location
 
 DEFAULT_DAYS = 14
 EXAMPLES = 5
@@ -75,8 +74,8 @@ def _utc(value: datetime) -> datetime:
 
 
 def load_window(
-    training_table: Path,
-    lake_dir: Path | None,
+    training_table: Location,
+    lake_dir: Location | None,
     *,
     vocabulary: Iterable[str] | None = None,
     workers: int = 1,
@@ -107,11 +106,9 @@ def load_window(
         )
     wanted = None
     if columns is not None:  # the keys, and what the bundles and the gap report read
-        import pyarrow.parquet as pq
-
-        present = set(pq.read_schema(training_table).names)
+        present = set(storage.column_names(training_table))
         wanted = [c for c in dict.fromkeys([*KEYS, *columns]) if c in present]
-    frame = pd.read_parquet(training_table, columns=wanted)
+    frame = storage.read_frame(training_table, columns=wanted)
     frame = frame[frame["label"].isin(["attack", "safe"])]
     if not len(frame):
         raise WhatIfError(f"{training_table} holds no labelled mail; land labelled mail first")
@@ -403,12 +400,12 @@ class Report:
         return "rules:\n" + "".join(i.yaml(k) for k, i in enumerate(self.gaps.ideas))
 
     # --- parquet --------------------------------------------------------------------------
-    def write(self, directory: Path) -> dict[str, Path]:
+    def write(self, directory: Location) -> dict[str, Location]:
         """Parquet for analysts: every changed message, the summaries, the examples, the gaps
         and the rule ideas, plus ``summary.json``."""
         import pandas as pd
 
-        directory.mkdir(parents=True, exist_ok=True)
+        storage.make_dir(directory)
         ideas = pd.DataFrame(
             [
                 {
@@ -439,22 +436,22 @@ class Report:
         # every file is written into a staging folder first and moved in only when all are
         # written: a failure leaves the previous report's files as they were, never a mix
         staging = directory / ".writing"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
+        storage.remove_tree(staging)
+        storage.make_dir(staging)
         try:
             names = {}
             for name, frame in frames.items():
                 names[name] = f"{name}.parquet"
-                frame.to_parquet(staging / names[name], index=False)
+                storage.write_frame(frame, staging / names[name])
             names["rule_ideas_yaml"] = "rule_ideas.yaml"  # for whatif --add-rules
             (staging / names["rule_ideas_yaml"]).write_text(self.ideas_yaml())
             names["summary"] = "summary.json"
             summary = json.dumps(self.summary(), indent=2, sort_keys=True)
             (staging / names["summary"]).write_text(summary)
             for file in names.values():
-                os.replace(staging / file, directory / file)
+                storage.replace(staging / file, directory / file)
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            storage.remove_tree(staging)
         return {name: directory / file for name, file in names.items()}
 
 

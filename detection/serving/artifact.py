@@ -15,12 +15,12 @@ import json
 import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from detection import storage
 from detection.features.behaviour import SNAPSHOT_TABLES
 from detection.serving.signing import (
     SIGNATURE_FILE,
@@ -32,6 +32,8 @@ from detection.serving.signing import (
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from detection.storage import Location
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.txt"
@@ -243,14 +245,14 @@ class Bundle:
             {**self.files, SIGNATURE_FILE: sign(self.files[MANIFEST], key)}, self.manifest
         )
 
-    def write_dir(self, directory: Path) -> None:
+    def write_dir(self, directory: Location) -> None:
         for name, data in self.files.items():
             target = directory / name
-            target.parent.mkdir(parents=True, exist_ok=True)
+            storage.make_dir(target.parent)
             target.write_bytes(data)
 
     @classmethod
-    def read_dir(cls, directory: Path) -> Bundle:
+    def read_dir(cls, directory: Location) -> Bundle:
         manifest_path = directory / MANIFEST
         if not manifest_path.is_file():
             raise BundleError(f"{directory}: no {MANIFEST}; point at a bundle directory or a store")
@@ -266,7 +268,7 @@ class Bundle:
         return cls.from_files(files, str(directory))
 
 
-def read_bundle_file(path: Path) -> bytes:
+def read_bundle_file(path: Location) -> bytes:
     """A bundle file's bytes, read only if it is a regular file within the size cap (a FIFO would
     hang the loader, a device or a huge file exhaust it)."""
     try:

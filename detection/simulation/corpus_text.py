@@ -25,10 +25,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from detection import storage
 from detection.features.signals import content_signals
 from detection.mail.schema import Message, Url
+from detection.storage import Location
 
 HOLD_BACK_SHARE = 0.1
 PROVENANCE = "simulator:"
@@ -139,15 +140,11 @@ def build_pool(messages: list[Message], share: float = HOLD_BACK_SHARE) -> pa.Ta
     return pa.Table.from_pylist(rows, schema=_SCHEMA)
 
 
-def write_pool(corpus: Path, out: Path, share: float = HOLD_BACK_SHARE) -> Path:
+def write_pool(corpus: Path, out: Location, share: float = HOLD_BACK_SHARE) -> Location:
     """Parse the corpus once and write its pool (atomically)."""
     from detection.mail.ingest import ingest
 
-    table = build_pool(ingest([corpus]).messages, share)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp-{out.name}")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(out)
+    storage.write_table(build_pool(ingest([corpus]).messages, share), out)
     return out
 
 
@@ -179,9 +176,9 @@ class TextPool:
         self.min_distinct = min_distinct
 
     @classmethod
-    def load(cls, path: Path) -> TextPool:
+    def load(cls, path: Location) -> TextPool:
         samples: dict[tuple[str, bool], list[Sample]] = defaultdict(list)
-        for row in pq.read_table(path, schema=_SCHEMA).to_pylist():
+        for row in storage.read_table(path, schema=_SCHEMA).to_pylist():
             sample = Sample(
                 row["subject"] or "",
                 row["body"] or "",

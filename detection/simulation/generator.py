@@ -11,8 +11,8 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
+from detection import storage
 from detection.mail.schema import ATTACK_CATEGORIES, Message
 from detection.simulation import content, hard_cases
 from detection.simulation.corpus_text import TextPool, with_text
@@ -246,7 +246,7 @@ def simulate(
     beyond ``config.days``), never on which other days are generated, so days can be produced in
     any order or in parallel."""
     world = build_world(config.seed, config.tenants, config.employees)
-    pool = TextPool.load(Path(config.text_pool)) if config.text_pool else None
+    pool = TextPool.load(storage.location(config.text_pool)) if config.text_pool else None
     planner = random.Random(config.seed + 1)
     for tenant in world:
         for vendor in tenant.vendors:

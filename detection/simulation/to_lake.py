@@ -10,12 +10,12 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Any, Protocol
 
 from detection.mail.lake import write_day
 from detection.mail.schema import messages_to_tables
 from detection.simulation.generator import SimulationConfig, simulate
+from detection.storage import Location
 
 
 class _Done(Protocol):
@@ -33,7 +33,7 @@ class _Call:
 
 
 def _write_days(
-    config: SimulationConfig, lake_dir: Path, day_indices: list[int], done: _Done | None = None
+    config: SimulationConfig, lake_dir: Location, day_indices: list[int], done: _Done | None = None
 ) -> Counter[str]:
     counts: Counter[str] = Counter()
     for day, messages in simulate(config, day_indices):
@@ -46,7 +46,7 @@ def _write_days(
 
 def write_simulation(
     config: SimulationConfig,
-    lake_dir: Path,
+    lake_dir: Location,
     workers: int = 2,
     day_indices: list[int] | None = None,
     on_day: Callable[[int], None] | None = None,

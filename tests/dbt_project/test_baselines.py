@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from detection import storage
 from detection.features.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES, BehaviourState
 from detection.features.behaviour import dbt_vars as dbt_vars_of_python
 from detection.mail import lake
@@ -86,7 +87,7 @@ def builds(days, tmp_path_factory, dbt_manifest):
     shutil.copytree(root / "lake", partial)
     for day, _ in days[6:]:
         for table in lake.TABLES:
-            shutil.rmtree(lake.partition_dir(partial, table, day))
+            storage.remove_tree(lake.partition_dir(partial, table, day))
     _dbt_build(partial, root / "partial.duckdb")
     _dbt_build(root / "lake", root / "full.duckdb")
     return root / "partial.duckdb", root / "full.duckdb"

@@ -21,6 +21,7 @@ def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("ATTACK_DETECTION_REPORTS_URL", "http://127.0.0.1:9/")
     report_server._reports_dir.cache_clear()
     folder = report_server._reports_dir()
+    assert isinstance(folder, Path)
     yield folder
     report_server._reports_dir.cache_clear()
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from detection import storage
 from detection.features.behaviour import BEHAVIOUR_FEATURES
 from detection.features.text import text_terms
 from detection.features.vector import FEATURE_COLUMNS, content_frame
@@ -222,7 +223,7 @@ def test_the_report_rule_ideas_cost_what_their_replay_shows(production, mail, tm
     paths = report.write(tmp_path / "out")
     for name, path in paths.items():
         assert path.is_file(), name
-    examples = pd.read_parquet(paths["examples"])
+    examples = storage.read_frame(paths["examples"])
     assert {"subject", "body_text", "body"}.isdisjoint(examples.columns)
     assert "rules:" in paths["rule_ideas_yaml"].read_text()
     markdown = report.markdown()
@@ -334,7 +335,7 @@ def test_nothing_of_a_message_but_its_id_leaves_in_the_report(production, mail, 
         report.markdown(),
         *(p.read_text() for p in paths.values() if p.suffix != ".parquet"),
     ]
-    written += [pd.read_parquet(p).to_csv() for p in paths.values() if p.suffix == ".parquet"]
+    written += [storage.read_frame(p).to_csv() for p in paths.values() if p.suffix == ".parquet"]
     text = "\n".join(written)
     for message in mail:
         for part in (message.subject, message.body_text[:40], message.sender_address):

@@ -1,0 +1,191 @@
+"""Where the lake and the work directory live: a local directory (the default) or a URL that an
+fsspec filesystem opens, such as ``s3://bucket/prefix``, so that steps on different machines
+share them (issue #19).
+
+A location is a :class:`pathlib.Path` for a local directory and a :class:`upath.UPath` for a
+URL; both have the same path methods (``/``, ``open``, ``read_text``, ``write_bytes``,
+``is_file``, ``glob``, ``mkdir``...), which is all most stages use. The few operations that
+pathlib does not cover the same way on both (parquet through pyarrow, atomic replacement, a
+library that can only write to a local file) are here, once.
+
+S3 credentials and the endpoint come from the standard AWS chain (environment, profile, instance
+role; ``AWS_ENDPOINT_URL_S3`` for an S3-compatible endpoint), read by s3fs when a step first
+touches the location: never from config, never logged. The dbt subprocess reads the lake through
+the same chain (``dbt_project/profiles.yml`` registers the s3 filesystem with DuckDB).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    from upath import UPath
+
+Location: TypeAlias = "Path | UPath"
+
+
+def location(text: str | os.PathLike[str]) -> Location:
+    """A local path, or a UPath for a URL (``scheme://...``; ``file://`` reads as local)."""
+    text = os.fspath(text)
+    if "://" not in text:
+        return Path(text)
+    if text.startswith("file://"):
+        return Path(text.removeprefix("file://"))
+    from upath import UPath
+
+    return UPath(text)
+
+
+def make_dir(path: Location) -> None:
+    """Make a local directory and its parents (an object store has no directories to make)."""
+    if isinstance(path, Path):
+        path.mkdir(parents=True, exist_ok=True)
+
+
+def write_table(table: pa.Table, path: Location) -> None:
+    """Write a parquet file atomically: readers see the old file or the new one, never half of
+    one (locally a temp name then a rename; on an object store one PUT is atomic already)."""
+    import pyarrow.parquet as pq
+
+    make_dir(path.parent)
+    if isinstance(path, Path):
+        tmp = path.with_name(f".tmp-{path.name}")
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+        return
+    with path.open("wb") as sink:
+        pq.write_table(table, sink, compression="zstd")
+
+
+def write_frame(frame: pd.DataFrame, path: Location) -> None:
+    """A DataFrame as a parquet file (pandas' own writer, without the index)."""
+    make_dir(path.parent)
+    if isinstance(path, Path):
+        frame.to_parquet(path, index=False)
+        return
+    with path.open("wb") as sink:
+        frame.to_parquet(sink, index=False)
+
+
+def read_table(path: Location, columns: list[str] | None = None, schema: Any = None) -> pa.Table:
+    """A parquet file as an Arrow table (``schema``: the columns to read it as)."""
+    import pyarrow.parquet as pq
+
+    if isinstance(path, Path):
+        return pq.read_table(path, columns=columns, schema=schema)
+    # a remote file through its fsspec file object, on this thread: pyarrow's threads calling
+    # back into a Python filesystem abort the interpreter at exit (seen with pyarrow 23)
+    with path.open("rb") as source:
+        table = pq.ParquetFile(source).read(columns=columns, use_threads=False)
+    return _conformed(table, schema) if schema is not None else table
+
+
+def read_frame(path: Location, columns: list[str] | None = None) -> pd.DataFrame:
+    """A parquet file as a DataFrame (pandas' own reader, as the file was written)."""
+    import pandas as pd
+
+    if isinstance(path, Path):
+        return pd.read_parquet(path, columns=columns)
+    with path.open("rb") as source:
+        return pd.read_parquet(source, columns=columns)
+
+
+def column_names(path: Location) -> list[str]:
+    """The columns of a parquet file, read from its footer."""
+    import pyarrow.parquet as pq
+
+    if isinstance(path, Path):
+        return pq.read_schema(path).names
+    with path.open("rb") as source:
+        return pq.ParquetFile(source).schema_arrow.names
+
+
+def _conformed(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The table with exactly ``schema``'s fields: absent ones as nulls (a file written before
+    a column existed), in order, cast to its types."""
+    import pyarrow as pa
+
+    columns = [
+        table.column(field.name).cast(field.type)
+        if field.name in table.column_names
+        else pa.nulls(table.num_rows, field.type)
+        for field in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def batches(
+    files: list[Location],
+    columns: list[str],
+    schema: pa.Schema,
+    keep: Callable[[pa.Table], pa.Array] | None = None,
+    expression: Any = None,
+    batch_size: int = 20_000,
+) -> Iterator[pa.RecordBatch]:
+    """The ``columns`` of these parquet files in batches, read as ``schema`` (a column missing
+    from an older file reads as nulls), keeping the rows ``expression`` (a pyarrow.dataset
+    filter, used on local files) or ``keep`` (the same condition as a mask, used on remote
+    files) selects; nothing is held beyond one batch."""
+    import pyarrow.parquet as pq
+
+    if all(isinstance(f, Path) for f in files):
+        import pyarrow.dataset as ds
+
+        dataset = ds.dataset([str(f) for f in files], format="parquet", schema=schema)
+        scanner = dataset.scanner(columns=columns, filter=expression, batch_size=batch_size)
+        yield from scanner.to_batches()
+        return
+    import pyarrow as pa
+
+    wanted = pa.schema([schema.field(c) for c in columns])
+    for file in files:
+        with file.open("rb") as source:
+            parquet = pq.ParquetFile(source)
+            present = [c for c in columns if c in parquet.schema_arrow.names]
+            for batch in parquet.iter_batches(batch_size, columns=present, use_threads=False):
+                table = _conformed(pa.Table.from_batches([batch]), wanted)
+                if keep is not None:
+                    table = table.filter(keep(table))
+                yield from table.to_batches()
+
+
+def replace(source: Location, target: Location) -> None:
+    """Move a file over another (atomic locally; a copy then a delete on an object store)."""
+    if isinstance(source, Path) and isinstance(target, Path):
+        os.replace(source, target)
+    elif not isinstance(source, Path) and not isinstance(target, Path):
+        source.rename(target)
+    else:
+        raise ValueError(f"cannot move {source} to {target}: one is local, the other is not")
+
+
+def remove_tree(path: Location) -> None:
+    """Delete a directory and everything under it, if it exists."""
+    if isinstance(path, Path):
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.fs.rm(path.path, recursive=True)
+
+
+@contextmanager
+def local_file(path: Location) -> Iterator[Path]:
+    """A local file to hand a library that only writes to local paths (Evidently's HTML,
+    matplotlib's PNG): the path itself when local, else a temp file uploaded to ``path`` when the
+    block ends without an error."""
+    if isinstance(path, Path):
+        make_dir(path.parent)
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="attack-detection-") as tmp:
+        local = Path(tmp) / path.name
+        yield local
+        path.write_bytes(local.read_bytes())
