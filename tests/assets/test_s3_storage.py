@@ -112,3 +112,31 @@ def test_dbt_read_the_lake_on_s3(graph_on_s3, on_s3):
     with duckdb.connect(on_s3["ATTACK_DETECTION_DUCKDB_PATH"], read_only=True) as connection:
         rows = connection.execute("select count(*) from fct_message_behaviour").fetchone()
     assert landed > 0 and rows is not None and rows[0] == landed
+
+
+def test_steps_in_separate_processes_share_the_lake_on_s3(
+    on_s3: dict[str, str], s3_endpoint: str, session_env: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """ingest_job with a process per step (as a step-per-pod executor runs it): the mail step
+    lands three days on S3 and the dbt step, in another process, builds the baselines from them."""
+    from bench.executor import multiprocess_job
+
+    monkeypatch.setenv("ATTACK_DETECTION_LAKE_DIR", f"s3://{BUCKET}/per-step/lake")
+    monkeypatch.setenv("ATTACK_DETECTION_DUCKDB_PATH", str(session_env / "per-step.duckdb"))
+    with dg.instance_for_test() as instance:
+        result = dg.execute_job(
+            dg.reconstructable(multiprocess_job), instance=instance, tags=partition_range_tags(3)
+        )
+        assert result.success
+        starts = instance.get_records_for_run(
+            result.run_id, of_type=dg.DagsterEventType.STEP_START
+        ).records
+        pids = {record.event_log_entry.dagster_event.pid for record in starts}  # type: ignore[union-attr]
+        assert len(starts) >= 2 and len(pids) == len(starts)
+    landed = _keys(s3_endpoint, "per-step/lake/messages/")
+    assert len({key.split("/")[3] for key in landed}) == 3
+    import duckdb
+
+    with duckdb.connect(str(session_env / "per-step.duckdb"), read_only=True) as connection:
+        rows = connection.execute("select count(*) from fct_message_behaviour").fetchone()
+    assert rows is not None and rows[0] > 0
