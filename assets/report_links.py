@@ -12,6 +12,7 @@ place (a data-URI image is long markdown, which it hides behind "[Show Markdown]
 """
 
 import hashlib
+import json
 import os
 
 import dagster as dg
@@ -40,14 +41,25 @@ def publish(reports: "Location", name: str, data: bytes, suffix: str) -> "tuple[
     digest = hashlib.sha256(data).hexdigest()[:12]
     copy = published / f"{name}-{digest}{suffix}"
     copy.write_bytes(data)
-    older = sorted(
-        (p for p in published.glob(f"{name}-*{suffix}") if p != copy),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for stale in older[KEEP - 1 :]:
-        stale.unlink(missing_ok=True)
+    # the copies' order is kept in a small file beside them, not read from modification times:
+    # an object store's are whole seconds, and several runs publish within one
+    order_file = published / f"{name}{suffix}.order.json"
+    order = [digest, *(d for d in _order(published, name, suffix, order_file) if d != digest)]
+    for stale in order[KEEP:]:
+        (published / f"{name}-{stale}{suffix}").unlink(missing_ok=True)
+    order_file.write_text(json.dumps(order[:KEEP]))
     return latest, f"{base_url()}/reports/{PUBLISHED}/{copy.name}"
+
+
+def _order(published: "Location", name: str, suffix: str, order_file: "Location") -> list[str]:
+    """The copies' digests, newest first (copies published before the order file existed:
+    by modification time)."""
+    if order_file.is_file():
+        return [str(d) for d in json.loads(order_file.read_text())]
+    copies = sorted(
+        published.glob(f"{name}-*{suffix}"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    return [p.name[len(name) + 1 : -len(suffix)] for p in copies]
 
 
 def report_metadata(

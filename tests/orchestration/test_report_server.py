@@ -12,22 +12,29 @@ from pathlib import Path
 import pytest
 
 from assets import report_links
+from detection import storage
+from detection.storage import Location
 from orchestration import report_server
 
 
-@pytest.fixture
-def reports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("ATTACK_DETECTION_WORK_DIR", str(tmp_path / "work"))
+@pytest.fixture(params=["local", "url"])
+def reports(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Location]:
+    """The work directory's reports folder: a local one, and one at an fsspec URL (the in-memory
+    filesystem standing for s3://), which the stages publish to and the server reads alike."""
+    work = str(tmp_path / "work") if request.param == "local" else f"memory://{tmp_path.name}/work"
+    monkeypatch.setenv("ATTACK_DETECTION_WORK_DIR", work)
     monkeypatch.setenv("ATTACK_DETECTION_REPORTS_URL", "http://127.0.0.1:9/")
     report_server._reports_dir.cache_clear()
     folder = report_server._reports_dir()
-    assert isinstance(folder, Path)
+    assert str(folder).startswith(work)
     yield folder
     report_server._reports_dir.cache_clear()
 
 
 @pytest.fixture
-def served(reports: Path) -> Iterator[str]:
+def served(reports: Location) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), report_server.Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -46,7 +53,7 @@ def _get(url: str) -> tuple[int, str, bytes]:
         return exc.code, exc.headers["Content-Type"], exc.read()
 
 
-def test_a_published_report_keeps_its_link_and_the_latest_copy(reports: Path):
+def test_a_published_report_keeps_its_link_and_the_latest_copy(reports: Location):
     latest, first = report_links.publish(reports, "prediction_drift", b"<html>one</html>", ".html")
     _, second = report_links.publish(reports, "prediction_drift", b"<html>two</html>", ".html")
     assert latest.read_bytes() == b"<html>two</html>"  # the unhashed name is the newest
@@ -55,7 +62,7 @@ def test_a_published_report_keeps_its_link_and_the_latest_copy(reports: Path):
     assert old.read_bytes() == b"<html>one</html>"  # the older run's link still opens its own
 
 
-def test_only_the_newest_copies_are_kept(reports: Path):
+def test_only_the_newest_copies_are_kept(reports: Location):
     for n in range(report_links.KEEP + 3):
         report_links.publish(reports, "feature_drift", f"<p>{n}</p>".encode(), ".html")
     kept = sorted((reports / "published").glob("feature_drift-*.html"))
@@ -64,16 +71,16 @@ def test_only_the_newest_copies_are_kept(reports: Path):
     assert f"<p>{report_links.KEEP + 2}</p>" in texts and "<p>0</p>" not in texts
 
 
-def test_pictures_are_short_markdown_images_pointing_at_their_url(reports: Path):
+def test_pictures_are_short_markdown_images_pointing_at_their_url(reports: Location):
     value = report_links.picture(reports, "score_distribution", b"\x89PNG fake")
     text = str(value.value)
     assert text.startswith("![score_distribution](http://127.0.0.1:9/reports/published/")
     assert "base64" not in text and len(text) < 200
 
 
-def test_the_server_serves_reports_and_refuses_everything_else(reports: Path, served: str):
+def test_the_server_serves_reports_and_refuses_everything_else(reports: Location, served: str):
     _, url = report_links.publish(reports, "classification_quality", b"<html>ok</html>", ".html")
-    (reports.parent / "candidate").mkdir()
+    storage.make_dir(reports.parent / "candidate")
     (reports.parent / "candidate" / "candidate.json").write_text("{}")
     (reports / "notes.txt").write_text("not a report")
     path = url.split("/reports/", 1)[1]
