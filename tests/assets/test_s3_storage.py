@@ -140,3 +140,44 @@ def test_steps_in_separate_processes_share_the_lake_on_s3(
     with duckdb.connect(str(session_env / "per-step.duckdb"), read_only=True) as connection:
         rows = connection.execute("select count(*) from fct_message_behaviour").fetchone()
     assert rows is not None and rows[0] > 0
+
+
+def test_the_cli_lands_mail_and_replays_a_proposal_on_s3(graph_on_s3, on_s3, s3_endpoint, tmp_path):
+    """``attack-detection ingest --out s3://...`` and ``whatif`` over the work directory and
+    lake on S3 (their defaults come from the same variables), writing its parquet to S3."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from detection import storage
+    from detection.mail.lake import message_files
+
+    cli = str(Path(sys.executable).with_name("attack-detection"))
+    env = {**os.environ, "ATTACK_DETECTION_S3_ENDPOINT_URL": s3_endpoint}
+    proposal = ["--threshold", "0.5", "--format", "json", "--out", f"s3://{BUCKET}/whatif"]
+    replay = subprocess.run(
+        [cli, "whatif", "--artifact", f"s3://{BUCKET}/models", *proposal],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert replay.returncode == 0, replay.stderr[-2000:]
+    written = _keys(s3_endpoint, "whatif/")
+    assert "whatif/summary.json" in written and "whatif/changes.parquet" in written
+    assert not any("/.writing/" in key for key in written)  # the staging folder is gone
+
+    mail = tmp_path / "one.eml"
+    mail.write_bytes(
+        b"From: Ann <ann@corp.example>\r\nTo: bob@corp.example\r\nSubject: lunch\r\n"
+        b"Date: Mon, 5 Jan 2026 10:00:00 +0000\r\nMessage-ID: <l1@corp.example>\r\n\r\nnoon?\r\n"
+    )
+    out = f"s3://{BUCKET}/cli-lake"
+    ingest = subprocess.run(
+        [cli, "ingest", "--out", out, str(mail)], env=env, capture_output=True, text=True
+    )
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    assert json.loads(ingest.stdout)["out"] == out
+    files = message_files(storage.location(out))
+    assert sum(storage.read_table(f).num_rows for f in files) == 1
