@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -147,24 +147,35 @@ def _count(value: int) -> float:
     return float(min(value, HISTORY_CAP))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECONDS = {"s": 1_000_000, "ms": 1_000, "us": 1}
+
+
 def _rows(table: pa.Table) -> list[dict[str, Any]]:
-    """Rows as Python values, UTC time stamps converted without pyarrow's time-zone path (which
-    imports pandas: seconds of start-up for a process that only scores)."""
+    """Rows as Python values, UTC time stamps converted from their integers (pyarrow's
+    time-zone path imports pandas, and a cast imports pyarrow.compute: most of a second of
+    start-up for a process that only scores)."""
     utc = [
-        f.name
+        f
         for f in table.schema
         if pa.types.is_timestamp(f.type) and f.type.tz in ("UTC", "+00:00")  # type: ignore[attr-defined]
     ]
-    for name in utc:
-        index = table.schema.get_field_index(name)
-        unit = table.schema.field(name).type.unit  # type: ignore[attr-defined]
-        table = table.set_column(index, name, table.column(name).cast(pa.timestamp(unit)))
-    rows = table.to_pylist()
-    for row in rows:
-        for name in utc:
-            if row[name] is not None:
-                row[name] = row[name].replace(tzinfo=UTC)
+    times = {f.name: _utc_times(table.column(f.name), f.type.unit) for f in utc}  # type: ignore[attr-defined]
+    rows = table.drop_columns(list(times)).to_pylist() if times else table.to_pylist()
+    for name, values in times.items():
+        for row, value in zip(rows, values, strict=True):
+            row[name] = value
     return rows
+
+
+def _utc_times(column: pa.ChunkedArray, unit: str) -> list[datetime | None]:
+    """A UTC timestamp column as aware datetimes (nanoseconds truncated to microseconds, the
+    most a datetime holds)."""
+    integers = [v for chunk in column.chunks for v in chunk.view(pa.int64()).to_pylist()]
+    if unit == "ns":
+        return [None if v is None else _EPOCH + timedelta(microseconds=v // 1000) for v in integers]
+    scale = _MICROSECONDS[unit]
+    return [None if v is None else _EPOCH + timedelta(microseconds=v * scale) for v in integers]
 
 
 @dataclass
