@@ -1,13 +1,14 @@
 """Session fixtures: isolated local paths for every location the system writes, the dbt manifest
 prepared once, and moto's standalone S3 server on 127.0.0.1 (real HTTP, boto3 unpatched)."""
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REAL_MAIL = REPO_ROOT.parent / "shared" / "data" / "real-mail"
@@ -43,18 +44,12 @@ def dbt_manifest(session_env: Path) -> Path:
     return project / "target" / "manifest.json"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint(session_env: Path) -> Iterator[str]:
     """moto's standalone server over real HTTP on 127.0.0.1, for the session."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

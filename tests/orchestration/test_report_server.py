@@ -15,6 +15,7 @@ from assets import report_links
 from detection import storage
 from detection.storage import Location
 from orchestration import report_server
+from tests.servers import free_port, wait_until_answering
 
 
 @pytest.fixture(params=["local", "url"])
@@ -124,14 +125,10 @@ def test_the_server_stops_on_sigterm_even_when_it_was_started_ignoring_it(tmp_pa
     it (inherited across exec, as in one CI run) must not keep it serving its port."""
     import os
     import signal
-    import socket
     import subprocess
     import sys
-    import time
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = dict(os.environ, ATTACK_DETECTION_WORK_DIR=str(tmp_path / "work"))
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestration.report_server", "--port", str(port)],
@@ -140,14 +137,7 @@ def test_the_server_stops_on_sigterm_even_when_it_was_started_ignoring_it(tmp_pa
         preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.3)
+        wait_until_answering(f"http://127.0.0.1:{port}/", process)
         process.terminate()
         assert process.wait(timeout=10) == -signal.SIGTERM
     finally:

@@ -8,16 +8,14 @@ in place, an Evidently report and the runbook opened through ``orchestration.rep
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port, wait_until_answering
 from tests.system_deps import browser_missing, chromium_path, require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -37,26 +35,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"dagster-webserver exited:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise AssertionError(f"dagster-webserver did not answer in 180 s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def dagster_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("dagster-home")
@@ -68,7 +46,7 @@ def dagster_home(tmp_path_factory) -> Path:
 def webserver(session_env: Path, dbt_manifest: Path, dagster_home: Path) -> Iterator[str]:
     require(browser_missing())
     home = dagster_home
-    port = _free_port()
+    port = free_port()
     log = home / "webserver.log"
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     webserver = Path(sys.executable).with_name("dagster-webserver")
@@ -82,7 +60,7 @@ def webserver(session_env: Path, dbt_manifest: Path, dagster_home: Path) -> Iter
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(url, process, log)
+        wait_until_answering(f"{url}/server_info", process, 180, log.read_text)
         yield url
     finally:
         process.terminate()
@@ -197,7 +175,7 @@ def test_lineage_shows_the_dbt_baselines(page, webserver):
 def report_server(session_env: Path) -> Iterator[str]:
     """``python -m orchestration.report_server`` as ``make ui`` starts it, on a free port, with
     the links the stages write pointing at it."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ATTACK_DETECTION_REPORTS_URL", url)
@@ -205,15 +183,7 @@ def report_server(session_env: Path) -> Iterator[str]:
             [sys.executable, "-m", "orchestration.report_server"], cwd=REPO, env=dict(os.environ)
         )
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/", timeout=2).close()
-                    break
-                except OSError:
-                    assert process.poll() is None, "the report server exited"
-                    assert time.monotonic() < deadline, "the report server did not answer"
-                    time.sleep(0.5)
+            wait_until_answering(f"{url}/", process)
             yield url
         finally:
             process.terminate()
