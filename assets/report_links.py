@@ -47,19 +47,23 @@ def publish(reports: "Location", name: str, data: bytes, suffix: str) -> "tuple[
     order = [digest, *(d for d in _order(published, name, suffix, order_file) if d != digest)]
     for stale in order[KEEP:]:
         (published / f"{name}-{stale}{suffix}").unlink(missing_ok=True)
-    order_file.write_text(json.dumps(order[:KEEP]))
+    storage.write_bytes(order_file, json.dumps(order[:KEEP]).encode())
     return latest, f"{base_url()}/reports/{PUBLISHED}/{copy.name}"
 
 
 def _order(published: "Location", name: str, suffix: str, order_file: "Location") -> list[str]:
-    """The copies' digests, newest first (copies published before the order file existed:
-    by modification time)."""
-    if order_file.is_file():
-        return [str(d) for d in json.loads(order_file.read_text())]
+    """The copies' digests, newest first: as the order file lists them, then any copy it does not
+    list (published before the file existed, or by a run whose list another run overwrote) by
+    modification time; an unreadable order file counts as none."""
+    try:
+        listed = [str(d) for d in json.loads(order_file.read_text())]
+    except (OSError, ValueError, TypeError):
+        listed = []
     copies = sorted(
         published.glob(f"{name}-*{suffix}"), key=lambda p: p.stat().st_mtime, reverse=True
     )
-    return [p.name[len(name) + 1 : -len(suffix)] for p in copies]
+    found = [p.name[len(name) + 1 : -len(suffix)] for p in copies]
+    return [d for d in listed if d in found] + [d for d in found if d not in listed]
 
 
 def report_metadata(

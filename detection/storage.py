@@ -49,9 +49,21 @@ def make_dir(path: Location) -> None:
         path.mkdir(parents=True, exist_ok=True)
 
 
+def write_bytes(path: Location, data: bytes) -> None:
+    """Write a file atomically: readers see the old file or the new one, never half of one
+    (locally a temp name then a rename; on an object store one PUT of the whole content, so a
+    write that fails midway uploads nothing)."""
+    make_dir(path.parent)
+    if isinstance(path, Path):
+        tmp = path.with_name(f".tmp-{path.name}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    else:
+        path.write_bytes(data)
+
+
 def write_table(table: pa.Table, path: Location) -> None:
-    """Write a parquet file atomically: readers see the old file or the new one, never half of
-    one (locally a temp name then a rename; on an object store one PUT is atomic already)."""
+    """A parquet file (zstd), written atomically."""
     import pyarrow.parquet as pq
 
     make_dir(path.parent)
@@ -60,31 +72,49 @@ def write_table(table: pa.Table, path: Location) -> None:
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)
         return
-    with path.open("wb") as sink:
-        pq.write_table(table, sink, compression="zstd")
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    write_bytes(path, sink.getvalue().to_pybytes())
 
 
 def write_frame(frame: pd.DataFrame, path: Location) -> None:
-    """A DataFrame as a parquet file (pandas' own writer, without the index)."""
+    """A DataFrame as a parquet file (pandas' own writer, without the index); on an object store
+    written whole or not at all."""
     make_dir(path.parent)
     if isinstance(path, Path):
         frame.to_parquet(path, index=False)
         return
-    with path.open("wb") as sink:
-        frame.to_parquet(sink, index=False)
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    write_bytes(path, buffer.getvalue())
+
+
+def _buffer(path: UPath) -> pa.BufferReader:
+    """A remote file's bytes in memory (one GET) for pyarrow's native readers: never a Python
+    file object, which pyarrow's threads would call back into (that aborts the interpreter at
+    exit, seen with pyarrow 23 over fsspec)."""
+    import pyarrow as pa
+
+    return pa.BufferReader(path.read_bytes())
 
 
 def read_table(path: Location, columns: list[str] | None = None, schema: Any = None) -> pa.Table:
-    """A parquet file as an Arrow table (``schema``: the columns to read it as)."""
+    """A parquet file as an Arrow table: ``columns`` (default all), read as ``schema`` when
+    given (a column the file predates reads as nulls)."""
     import pyarrow.parquet as pq
 
     if isinstance(path, Path):
         return pq.read_table(path, columns=columns, schema=schema)
-    # a remote file through its fsspec file object, on this thread: pyarrow's threads calling
-    # back into a Python filesystem abort the interpreter at exit (seen with pyarrow 23)
-    with path.open("rb") as source:
-        table = pq.ParquetFile(source).read(columns=columns, use_threads=False)
-    return _conformed(table, schema) if schema is not None else table
+    parquet = pq.ParquetFile(_buffer(path))
+    if schema is None:
+        return parquet.read(columns=columns)
+    wanted = _fields(schema, columns)
+    present = [n for n in wanted.names if n in parquet.schema_arrow.names]
+    return _conformed(parquet.read(columns=present), wanted)
 
 
 def read_frame(path: Location, columns: list[str] | None = None) -> pd.DataFrame:
@@ -93,8 +123,7 @@ def read_frame(path: Location, columns: list[str] | None = None) -> pd.DataFrame
 
     if isinstance(path, Path):
         return pd.read_parquet(path, columns=columns)
-    with path.open("rb") as source:
-        return pd.read_parquet(source, columns=columns)
+    return pd.read_parquet(_buffer(path), columns=columns)
 
 
 def column_names(path: Location) -> list[str]:
@@ -103,8 +132,14 @@ def column_names(path: Location) -> list[str]:
 
     if isinstance(path, Path):
         return pq.read_schema(path).names
-    with path.open("rb") as source:
+    with path.open("rb") as source:  # the footer only, read on this thread
         return pq.ParquetFile(source).schema_arrow.names
+
+
+def _fields(schema: pa.Schema, columns: list[str] | None) -> pa.Schema:
+    import pyarrow as pa
+
+    return schema if columns is None else pa.schema([schema.field(c) for c in columns])
 
 
 def _conformed(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -130,9 +165,12 @@ def batches(
     batch_size: int = 20_000,
 ) -> Iterator[pa.RecordBatch]:
     """The ``columns`` of these parquet files in batches, read as ``schema`` (a column missing
-    from an older file reads as nulls), keeping the rows ``expression`` (a pyarrow.dataset
-    filter, used on local files) or ``keep`` (the same condition as a mask, used on remote
-    files) selects; nothing is held beyond one batch."""
+    from an older file reads as nulls), keeping the rows a condition selects, given twice:
+    ``expression`` (a pyarrow.dataset filter, pushed down into local reads) and ``keep`` (the
+    same condition as a mask over ``columns``, for remote files); a remote file is read whole
+    into memory (one GET), a local one in batches."""
+    if (keep is None) != (expression is None):
+        raise ValueError("give the row condition both as an expression and as keep, or neither")
     import pyarrow.parquet as pq
 
     if all(isinstance(f, Path) for f in files):
@@ -144,16 +182,17 @@ def batches(
         return
     import pyarrow as pa
 
-    wanted = pa.schema([schema.field(c) for c in columns])
+    wanted = _fields(schema, columns)
     for file in files:
-        with file.open("rb") as source:
-            parquet = pq.ParquetFile(source)
-            present = [c for c in columns if c in parquet.schema_arrow.names]
-            for batch in parquet.iter_batches(batch_size, columns=present, use_threads=False):
-                table = _conformed(pa.Table.from_batches([batch]), wanted)
-                if keep is not None:
-                    table = table.filter(keep(table))
-                yield from table.to_batches()
+        if isinstance(file, Path):
+            raise ValueError(f"{file}: one read mixes local files and URLs")
+        parquet = pq.ParquetFile(_buffer(file))
+        present = [c for c in columns if c in parquet.schema_arrow.names]
+        for batch in parquet.iter_batches(batch_size, columns=present):
+            table = _conformed(pa.Table.from_batches([batch], batch.schema), wanted)
+            if keep is not None:
+                table = table.filter(keep(table))
+            yield from table.to_batches()
 
 
 def replace(source: Location, target: Location) -> None:

@@ -65,7 +65,9 @@ def report_file(reports: "Location", path: str) -> "Location | None":
 
 
 def index_page(reports: "Location") -> str:
-    names = sorted(p.name for p in reports.iterdir() if p.is_file() and p.suffix in TYPES)
+    # on an object store the folder does not exist until the first report is written
+    files = reports.iterdir() if reports.is_dir() else []
+    names = sorted(p.name for p in files if p.is_file() and p.suffix in TYPES)
     items = "".join(f"<li><a href='/reports/{quote(n)}'>{html.escape(n)}</a></li>" for n in names)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Reports</title></head><body>"

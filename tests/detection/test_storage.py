@@ -134,3 +134,37 @@ def test_a_work_directory_at_a_url_hands_off_like_a_local_one(root):
         pa.table({"message_id": ["m"], "x": [1.0]}).to_pandas(), work.message_features
     )
     assert work.read_message_features()["message_id"].tolist() == ["m"]
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file(root):
+    import pandas as pd
+
+    path = root / "t" / "x.parquet"
+    storage.write_frame(pd.DataFrame({"a": [1, 2]}), path)
+    unwritable = pd.DataFrame({"a": [1, "two"]})  # mixed types: pyarrow refuses mid-write
+    with pytest.raises((TypeError, ValueError, pa.ArrowException)):
+        storage.write_frame(unwritable, path)
+    assert storage.read_frame(path)["a"].tolist() == [1, 2]
+    storage.write_bytes(path, b"new")
+    assert path.read_bytes() == b"new"
+
+
+def test_read_table_gives_the_columns_asked_for_as_the_schema_types_them(root):
+    path = root / "x.parquet"
+    storage.write_table(pa.table({"a": [1], "b": ["x"]}), path)
+    schema = pa.schema([("a", pa.int64()), ("b", pa.string()), ("c", pa.bool_())])
+    assert storage.read_table(path, columns=["a", "c"], schema=schema).to_pylist() == [
+        {"a": 1, "c": None}
+    ]
+
+
+def test_a_row_condition_is_given_for_both_kinds_of_location(tmp_path: Path):
+    with pytest.raises(ValueError, match="both as an expression and as keep"):
+        list(
+            storage.batches(
+                [tmp_path / "x.parquet"],
+                ["a"],
+                pa.schema([("a", pa.int64())]),
+                keep=lambda table: table.column("a"),
+            )
+        )

@@ -144,3 +144,19 @@ def test_the_server_stops_on_sigterm_even_when_it_was_started_ignoring_it(tmp_pa
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_an_unreadable_order_file_does_not_stop_publishing(reports: Location):
+    for n in range(3):
+        report_links.publish(reports, "feature_drift", f"<p>{n}</p>".encode(), ".html")
+    (reports / "published" / "feature_drift.html.order.json").write_text("{half a list")
+    for n in range(3, report_links.KEEP + 3):
+        report_links.publish(reports, "feature_drift", f"<p>{n}</p>".encode(), ".html")
+    kept = {p.read_text() for p in (reports / "published").glob("feature_drift-*.html")}
+    assert len(kept) == report_links.KEEP and f"<p>{report_links.KEEP + 2}</p>" in kept
+
+
+def test_the_index_says_none_yet_before_any_report(tmp_path: Path):
+    """On an object store the reports folder exists only once a report is written."""
+    empty = storage.location(f"memory://{tmp_path.name}-empty/work/reports")
+    assert "none yet" in report_server.index_page(empty)
