@@ -11,10 +11,10 @@ import pytest
 
 from detection import storage
 from detection.mail import lake
-from detection.mail.parsing import parse_message
-from detection.mail.schema import MESSAGES, Message, messages_to_tables
+from detection.mail.schema import MESSAGES, messages_to_tables
 from detection.model.operating_point import OperatingPoint
 from detection.workdir import WorkDir
+from tests.detection.mail.test_lake_replay import landed_messages
 
 
 @pytest.fixture(params=["local", "memory"])
@@ -22,17 +22,6 @@ def root(request: pytest.FixtureRequest, tmp_path: Path) -> storage.Location:
     if request.param == "local":
         return tmp_path / "root"
     return storage.location(f"memory://test-{uuid.uuid4().hex}/root")
-
-
-def _messages(tenant: str, n: int, day: int) -> list[Message]:
-    return [
-        parse_message(
-            f"From: s{i}@org{i}.example\r\nTo: r@example.com\r\nSubject: {tenant} {i}\r\n"
-            f"Date: Mon, {day} Jan 2026 10:0{i}:00 +0000\r\n\r\nbody {i}\r\n".encode(),
-            tenant_id=tenant,
-        )
-        for i in range(n)
-    ]
 
 
 def test_location_reads_paths_and_urls(tmp_path: Path):
@@ -86,7 +75,7 @@ def test_moving_between_a_local_path_and_a_url_is_refused(tmp_path: Path):
 
 def test_the_lake_reads_the_same_wherever_it_is(root):
     first, second = date(2026, 1, 5), date(2026, 1, 6)
-    older, newer = _messages("acme", 3, 5), _messages("corpus:real-mail", 4, 6)
+    older, newer = landed_messages("acme", 3, 5), landed_messages("corpus:real-mail", 4, 6)
     lake.write_day(root, first, messages_to_tables(older))
     lake.write_day(root, second, messages_to_tables(newer))
     lake.write_quarantine(root, second, [])
@@ -108,7 +97,7 @@ def test_the_lake_reads_the_same_wherever_it_is(root):
 
 def test_lake_files_from_before_a_column_read_with_it_empty(root):
     """A lake written before ``body_is_html`` existed reads it as False, local or remote."""
-    table = messages_to_tables(_messages("acme", 2, 5))["messages"]
+    table = messages_to_tables(landed_messages("acme", 2, 5))["messages"]
     old = table.drop_columns(["body_is_html"])
     storage.write_table(old, lake.partition_dir(root, "messages", date(2026, 1, 5)) / "p.parquet")
     texts = list(lake.iter_texts(root, table.column("message_id").to_pylist()))
