@@ -40,7 +40,10 @@ def location(text: str | os.PathLike[str]) -> Location:
         return Path(text.removeprefix("file://"))
     from upath import UPath
 
-    return UPath(text)
+    # no cached listings: other processes (the simulator's workers, other steps, other runs)
+    # write into these folders, and s3fs would otherwise answer a later glob, exists() or
+    # is_file() from a listing taken before their writes (a whole landed day went unseen)
+    return UPath(text, use_listings_cache=False)
 
 
 def make_dir(path: Location) -> None:

@@ -181,3 +181,27 @@ def test_the_cli_lands_mail_and_replays_a_proposal_on_s3(graph_on_s3, on_s3, s3_
     assert json.loads(ingest.stdout)["out"] == out
     files = message_files(storage.location(out))
     assert sum(storage.read_table(f).num_rows for f in files) == 1
+
+
+def test_files_another_writer_adds_are_seen_after_a_listing(on_s3: dict[str, str], s3_endpoint):
+    """s3fs caches listings per process: without turning that off, a day listed before the
+    simulator's workers wrote into it kept its old listing, and make run's features missed a
+    whole landed day (1,224 messages)."""
+    from datetime import date
+
+    from detection import storage
+    from detection.mail import lake
+    from detection.mail.schema import messages_to_tables
+    from tests.detection.mail.test_lake_replay import landed_messages
+
+    root = storage.location(f"s3://{BUCKET}/listing/lake")
+    day = date(2026, 1, 5)
+    lake.write_day(root, day, messages_to_tables(landed_messages("a", 2, 5)), part="path-1")
+    assert len(lake.message_files(root)) == 1
+    assert lake.arrival_span(root, [day]) is not None
+    other = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    written = lake.partition_dir(root, "messages", day) / "path-1.parquet"
+    key = f"listing/lake/messages/date={day.isoformat()}/part-0.parquet"
+    other.put_object(Bucket=BUCKET, Key=key, Body=written.read_bytes())  # another writer
+    assert len(lake.message_files(root)) == 2
+    assert (lake.partition_dir(root, "messages", day) / "part-0.parquet").is_file()
