@@ -215,12 +215,7 @@ def _ingest(args: argparse.Namespace) -> int:
     # day, and ingesting the same files again rewrites the same part with the same rows
     for day, messages in sorted(by_day.items()):
         ids = "\n".join(sorted(m.message_id for m in messages))
-        write_day(
-            storage.location(args.out),
-            day,
-            messages_to_tables(messages),
-            part=_part_name("batch", ids),
-        )
+        write_day(out, day, messages_to_tables(messages), part=_part_name("batch", ids))
     if result.quarantine:
         day = (undated or datetime.now(UTC)).date()
         rows = "\n".join(sorted(map(str, result.quarantine)))

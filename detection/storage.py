@@ -5,8 +5,8 @@ share them (issue #19).
 A location is a :class:`pathlib.Path` for a local directory and a :class:`upath.UPath` for a
 URL; both have the same path methods (``/``, ``open``, ``read_text``, ``write_bytes``,
 ``is_file``, ``glob``, ``mkdir``...), which is all most stages use. The few operations that
-pathlib does not cover the same way on both (parquet through pyarrow, atomic replacement, a
-library that can only write to a local file) are here, once.
+pathlib does not cover the same way on both (parquet through pyarrow, atomic replacement,
+directories) are here, once.
 
 S3 credentials and the endpoint come from the standard AWS chain (environment, profile, instance
 role; ``AWS_ENDPOINT_URL_S3`` for an S3-compatible endpoint), read by s3fs when a step first
@@ -17,9 +17,7 @@ the same chain (``dbt_project/profiles.yml`` registers the s3 filesystem with Du
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -58,22 +56,25 @@ def write_bytes(path: Location, data: bytes) -> None:
     write that fails midway uploads nothing)."""
     make_dir(path.parent)
     if isinstance(path, Path):
-        tmp = path.with_name(f".tmp-{path.name}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        _replaced(path, lambda tmp: tmp.write_bytes(data))
     else:
         path.write_bytes(data)
+
+
+def _replaced(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` a temp file beside ``path``, then rename it over ``path`` (atomic locally)."""
+    tmp = path.with_name(f".tmp-{path.name}")
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def write_table(table: pa.Table, path: Location) -> None:
     """A parquet file (zstd), written atomically."""
     import pyarrow.parquet as pq
 
-    make_dir(path.parent)
     if isinstance(path, Path):
-        tmp = path.with_name(f".tmp-{path.name}")
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
+        make_dir(path.parent)
+        _replaced(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
         return
     import pyarrow as pa
 
@@ -216,18 +217,3 @@ def remove_tree(path: Location) -> None:
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists():
         path.fs.rm(path.path, recursive=True)
-
-
-@contextmanager
-def local_file(path: Location) -> Iterator[Path]:
-    """A local file to hand a library that only writes to local paths (Evidently's HTML,
-    matplotlib's PNG): the path itself when local, else a temp file uploaded to ``path`` when the
-    block ends without an error."""
-    if isinstance(path, Path):
-        make_dir(path.parent)
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="attack-detection-") as tmp:
-        local = Path(tmp) / path.name
-        yield local
-        path.write_bytes(local.read_bytes())

@@ -25,7 +25,6 @@ Layout under the root ($ATTACK_DETECTION_WORK_DIR, default var/work; a URL such 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
@@ -55,8 +54,7 @@ class WorkDir:
     # --- paths -------------------------------------------------------------------------------
     def _file(self, *parts: str) -> Location:
         path = self.root.joinpath(*parts)
-        if isinstance(path, Path):  # an object store has no directories to make
-            path.parent.mkdir(parents=True, exist_ok=True)
+        storage.make_dir(path.parent)
         return path
 
     @property

@@ -282,7 +282,7 @@ def lake_term_matrix(
 
     files = message_files(lake_dir)
     if vocabulary is None or workers <= 1 or len(files) <= 1:
-        parts = [_lake_part(lake_dir, message_ids, None, vocabulary)]
+        parts = [_lake_part(lake_dir, message_ids, files, vocabulary)]
     else:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
@@ -301,7 +301,7 @@ def lake_term_matrix(
 def _lake_part(
     lake_dir: Location,
     message_ids: list[str],
-    files: list[Location] | None,
+    files: list[Location],
     vocabulary: Iterable[str] | None,
 ) -> tuple[TermMatrix, list[str]]:
     """One share of the lake's files: the matrix of the wanted messages in them, and their ids

@@ -47,21 +47,12 @@ def test_parquet_round_trip_and_older_files_read_with_the_new_schema(root):
     assert storage.read_frame(root / "f.parquet", columns=["c"])["c"].tolist() == [0.5, 1.5]
 
 
-def test_move_remove_and_a_local_file_for_libraries(root):
+def test_move_and_remove(root):
     storage.make_dir(root / "d")
     source, target = root / "d" / "a.txt", root / "d" / "b.txt"
     source.write_text("one")
     storage.replace(source, target)
     assert target.read_text() == "one" and not source.exists()
-    with storage.local_file(root / "d" / "c.html") as local:
-        assert isinstance(local, Path)
-        local.write_text("<p>")
-    assert (root / "d" / "c.html").read_text() == "<p>"
-    with pytest.raises(RuntimeError), storage.local_file(root / "d" / "e.html") as local:
-        local.write_text("half")
-        raise RuntimeError("the library failed")
-    if not isinstance(root, Path):  # a failed write leaves nothing behind on a store
-        assert not (root / "d" / "e.html").exists()
     storage.remove_tree(root / "d")
     assert not target.exists()
     storage.remove_tree(root / "never-made")  # nothing to remove is not an error
