@@ -166,6 +166,11 @@ def _real(config: MailSourceConfig, days: list[date], lake_store: LakeResource) 
             "source='path' needs config 'path' and exactly one partition (the day the mail "
             f"arrived); got path={config.path!r} and {len(days)} partitions"
         )
+    if config.source == "path" and not Path(config.path).exists():
+        raise dg.Failure(
+            f"source='path': {config.path} does not exist (nothing was landed); give a directory "
+            "or file of .eml/mbox mail, or a labelled corpus with manifest.csv"
+        )
     totals: Counter[str] = Counter()
     categories: Counter[str] = Counter()
     reasons: Counter[str] = Counter()

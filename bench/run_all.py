@@ -18,6 +18,8 @@
   the earlier standard-library one on the real corpus (3 runs);
 - startup: the CLI scoring one message end to end, and importing the Dagster definitions, each
   a fresh process (5 runs);
+- make_run (only when named): ``make run``'s pipeline end to end on fresh folders (3 runs of about
+  4 minutes);
 - a plot of the cost per message against volume (var/bench/cost_vs_volume.png) and a cost model:
   each step's time as fixed seconds plus a marginal cost per message, fitted over the sizes.
 
@@ -121,8 +123,8 @@ def plot(baselines: dict[int, dict[str, dict[str, float]]], path: Path) -> None:
 def main() -> None:
     """Sections run in order; each one's results are saved as soon as it finishes. Pass section
     names (simulator, scorer, baselines, pipeline, whatif, gc, evidently, text, real_mail,
-    efficacy, hostile, startup) to run only those, or ``plot`` to redraw the plot from saved
-    results; --scale adds 5M messages to the baselines."""
+    efficacy, hostile, startup, make_run) to run only those, or ``plot`` to redraw the plot from
+    saved results; --scale adds 5M messages to the baselines. make_run runs only when named."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
     wanted = [a for a in sys.argv[1:] if not a.startswith("--")] or [
         "simulator",
@@ -173,6 +175,8 @@ def main() -> None:
             if not Path("var/artifacts/production.json").is_file():
                 subprocess.run([sys.executable, "-m", "orchestration.run"], check=True)
             results["startup"] = run_json("bench.startup", "--artifact", "var/artifacts")
+        elif section == "make_run":  # 3 runs inside, each on fresh folders
+            results["make_run"] = run_json("bench.make_run")
         elif section == "efficacy":  # deterministic per seed: one run for each of three seeds
             results["efficacy_base_rate"] = {
                 seed: run_json("bench.efficacy", "--seed", seed) for seed in ("7", "8", "9")

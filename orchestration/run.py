@@ -1,7 +1,9 @@
 """``make run``: land the labelled real-mail corpus when it is present (as the pooled tenant
 ``corpus:real-mail``, keeping each message's own date), then six weeks of simulated mail (one
-partition per day, one run), then run the whole graph after it in-process, and print where the
-deployed model went. Runs land in $DAGSTER_HOME, so ``make ui`` shows them."""
+partition per day, one run), then run the whole graph after it, and print where the deployed
+model went. Each run is launched through the instance at $DAGSTER_HOME and the workspace's code
+location, as the UI launches it (``orchestration.launch``), so ``make ui`` shows them on their
+jobs' pages and the timeline and can re-execute them."""
 
 import argparse
 import os
@@ -14,12 +16,13 @@ import dagster as dg
 from assets.mail import MAIL_START
 from assets.resources import real_mail_dir
 from detection.features.behaviour import POOLED_TENANT_PREFIX
-from orchestration.definitions import defs
 from orchestration.jobs import INGEST_JOB, RETRAIN_JOB
+from orchestration.launch import Finished, LaunchError, launch, materialization, wait
 
 CORPUS_TENANT = f"{POOLED_TENANT_PREFIX}real-mail"
 PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
 
 
 def partition_range_tags(days: int) -> dict[str, str]:
@@ -28,17 +31,28 @@ def partition_range_tags(days: int) -> dict[str, str]:
     return {PARTITION_RANGE_START: MAIL_START, PARTITION_RANGE_END: last.isoformat()}
 
 
-def _failed(result: dg.ExecuteInProcessResult) -> int:
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            key = evaluation.asset_key.to_user_string()
-            print(f"check failed: {key} {evaluation.check_name}", file=sys.stderr)
+def _failed(finished: Finished) -> int:
+    for line in finished.problems:
+        print(line, file=sys.stderr)
+    run = finished.run
     print(
-        f"run {result.run_id} did not deploy a model (see the failed checks above and the run in "
-        "`make ui`); production is unchanged",
+        f"run {run.run_id} of {run.job_name} ended {run.status.value} and did not deploy a model "
+        "(see the failed steps and checks above and the run in `make ui`); production is "
+        "unchanged",
         file=sys.stderr,
     )
     return 1
+
+
+def _run(
+    instance: dg.DagsterInstance,
+    job: str,
+    tags: dict[str, str] | None = None,
+    run_config: dict[str, object] | None = None,
+) -> Finished:
+    run_id = launch(job, tags=tags, run_config=run_config)
+    print(f"launched {job} run {run_id}; waiting for it to finish")
+    return wait(instance, run_id)
 
 
 def corpus_run_config(path: Path) -> dict[str, object]:
@@ -58,39 +72,39 @@ def main() -> int:
     )
     parser.add_argument("--no-corpus", action="store_true", help="simulated mail only")
     args = parser.parse_args()
-    definitions = defs()
-    instance = (
-        dg.DagsterInstance.get()
-        if os.environ.get("DAGSTER_HOME")
-        else dg.DagsterInstance.ephemeral()
-    )
+    if not os.environ.get("DAGSTER_HOME"):
+        print(
+            "DAGSTER_HOME is not set: runs are launched through a persistent Dagster instance "
+            "(`make run` sets var/dagster)",
+            file=sys.stderr,
+        )
+        return 2
+    instance = dg.DagsterInstance.get()
     corpus = args.corpus or real_mail_dir()
-    if args.no_corpus:
+    try:
+        return _pipeline(instance, args.days, None if args.no_corpus else corpus)
+    except LaunchError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+
+def _pipeline(instance: dg.DagsterInstance, days: int, corpus: Path | None) -> int:
+    if corpus is None:
         print("no real-mail corpus (--no-corpus): training on simulated mail only")
     elif not (corpus / "manifest.csv").is_file() and not (corpus / "attack").is_dir():
         print(f"no labelled real-mail corpus at {corpus}: training on simulated mail only")
     else:
         print(f"landing the labelled real-mail corpus from {corpus} as tenant {CORPUS_TENANT}")
-        landed = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
-            instance=instance,
-            partition_key=MAIL_START,
-            run_config=corpus_run_config(corpus),
-            raise_on_error=False,
-        )
+        landed = _run(instance, INGEST_JOB, {PARTITION_TAG: MAIL_START}, corpus_run_config(corpus))
         if not landed.success:
             return _failed(landed)
-    ingest = definitions.resolve_job_def(INGEST_JOB).execute_in_process(
-        instance=instance, tags=partition_range_tags(args.days), raise_on_error=False
-    )
+    ingest = _run(instance, INGEST_JOB, partition_range_tags(days))
     if not ingest.success:
         return _failed(ingest)
-    result = definitions.resolve_job_def(RETRAIN_JOB).execute_in_process(
-        instance=instance, raise_on_error=False
-    )
-    deployed = result.asset_materializations_for_node("deployed_model") if result.success else []
-    if not deployed:
+    result = _run(instance, RETRAIN_JOB)
+    metadata = materialization(instance, result.run.run_id, "deployed_model")
+    if not result.success or metadata is None:
         return _failed(result)
-    metadata = {k: v.value for k, v in deployed[0].metadata.items()}
     recall, fpr, threshold, with_history = (
         float(str(metadata[k])) for k in ("recall", "fpr", "threshold", "with_history_threshold")
     )

@@ -4,7 +4,8 @@ engineer reads when something goes wrong show what the code declares: the code l
 the jobs with their descriptions, the sensors with what they do, the blocking gate checks on the
 model evaluation, the dbt baselines in the lineage; and what the metadata links to (pictures shown
 in place, an Evidently report and the runbook opened through ``orchestration.report_server``, as
-``make ui`` starts it beside the UI)."""
+``make ui`` starts it beside the UI); and a run launched through the UI's GraphQL API runs to
+success and is listed on its job's Runs tab."""
 
 import os
 import shutil
@@ -71,6 +72,40 @@ def webserver(session_env: Path, dbt_manifest: Path, dagster_home: Path) -> Iter
 
 
 @pytest.fixture(scope="module")
+def launched_run(webserver: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A run of ``ingest_job`` launched through the webserver's GraphQL API (the mutation the
+    Launch button sends), landing one message from a folder; the id of the run, which must
+    succeed: the local instance starts launched runs without a daemon."""
+    import time
+
+    from dagster import DagsterRunStatus
+    from dagster_graphql import DagsterGraphQLClient
+
+    mail = tmp_path_factory.mktemp("mail")
+    (mail / "one.eml").write_text(
+        "From: Alice <alice@example.com>\nTo: bob@example.org\nSubject: lunch\n"
+        "Date: Mon, 05 Jan 2026 10:00:00 +0000\nMessage-ID: <1@example.com>\n\n"
+        "See you at noon.\n"
+    )
+    config = {"source": "path", "path": str(mail), "tenant_id": "browser-test"}
+    port = int(webserver.rsplit(":", 1)[1])
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+    run_id = client.submit_job_execution(
+        "ingest_job",
+        run_config={"ops": {"raw_messages": {"config": config}}},
+        tags={"dagster/partition": "2026-01-05"},
+    )
+    deadline = time.monotonic() + 300
+    status = client.get_run_status(run_id)
+    finished = {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+    while status not in finished and time.monotonic() < deadline:
+        time.sleep(1)
+        status = client.get_run_status(run_id)
+    assert status == DagsterRunStatus.SUCCESS, f"run {run_id} ended {status}"
+    return run_id
+
+
+@pytest.fixture(scope="module")
 def browser(webserver: str) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
@@ -129,6 +164,15 @@ def test_jobs_carry_their_descriptions(page, webserver):
         f"/locations/{LOCATION}/jobs/retrain_job",
         "Compute features over all landed mail, retrain, evaluate",
     )
+
+
+def test_a_launched_run_is_on_its_jobs_runs_tab(page, webserver, launched_run):
+    """A launched run carries the code location's origin, which the job's Runs tab filters on
+    (``make run`` launches its runs the same way; a run executed in a script's own process has no
+    origin and is missing there: tests/orchestration/test_launch.py)."""
+    _text(page, webserver, f"/locations/{LOCATION}/jobs/ingest_job/runs", launched_run[:8])
+    _text(page, webserver, f"/runs/{launched_run}", "Success", "Re-execute")
+    _text(page, webserver, "/overview/activity/timeline", "ingest_job")
 
 
 def test_sensors_say_what_they_do(page, webserver):

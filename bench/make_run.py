@@ -1,0 +1,99 @@
+"""``make run``'s pipeline end to end (``python -m orchestration.run``: the real corpus when
+present, 42 simulated days, ``retrain_job`` to a deployed model), each run on a fresh instance,
+lake, warehouse, work folder and artifact store under a temporary folder, timed from the outside.
+Prints one JSON object: wall seconds per run with the median, min and max, and the deployed model
+version of each run (the same inputs must give the same model).
+
+Usage: python -m bench.make_run [--runs 3] [--compare ../other-checkout]
+(with --compare, the same command from that checkout's root, alternated with each run here, so
+both sides meet the same machine load)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+_DEPLOYED = re.compile(r"^deployed model (\w+)", re.MULTILINE)
+
+
+def _once(root: Path, scratch: Path) -> tuple[float, str]:
+    home = scratch / "dagster"
+    home.mkdir(parents=True)
+    shutil.copy(root / "orchestration" / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "ATTACK_DETECTION_LAKE_DIR": str(scratch / "lake"),
+        "ATTACK_DETECTION_DUCKDB_PATH": str(scratch / "warehouse.duckdb"),
+        "ATTACK_DETECTION_WORK_DIR": str(scratch / "work"),
+        "ATTACK_DETECTION_ARTIFACT_URI": str(scratch / "artifacts"),
+        # this environment's tools (dbt, dagster) for either checkout
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    log = scratch / "make-run.log"
+    started = time.perf_counter()
+    # to a file, not a pipe: a launched run's process inherits it, and a pipe would be read to
+    # its last writer's exit, not to this command's
+    with log.open("w") as out:
+        code = subprocess.run(
+            [sys.executable, "-m", "orchestration.run"],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
+    seconds = time.perf_counter() - started
+    text = log.read_text(errors="replace")
+    if code:
+        raise SystemExit(f"make run's pipeline failed in {root}:\n{text[-4000:]}")
+    found = _DEPLOYED.search(text)
+    return seconds, found.group(1) if found else "none"
+
+
+def _figures(seconds: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(seconds), 1),
+        "min": round(min(seconds), 1),
+        "max": round(max(seconds), 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--compare", type=Path, default=None, help="another checkout to alternate")
+    args = parser.parse_args()
+    roots = {"here": REPO} | ({"compared": args.compare.resolve()} if args.compare else {})
+    seconds: dict[str, list[float]] = {name: [] for name in roots}
+    versions: dict[str, list[str]] = {name: [] for name in roots}
+    for run in range(args.runs):
+        for name, root in roots.items():
+            with tempfile.TemporaryDirectory(prefix=f"make-run-{name}-{run}-") as scratch:
+                wall, version = _once(root, Path(scratch))
+            seconds[name].append(round(wall, 1))
+            versions[name].append(version)
+    result: dict[str, object] = {
+        name: {"seconds": seconds[name], **_figures(seconds[name]), "deployed": versions[name]}
+        for name in roots
+    }
+    if args.compare:
+        result["ratio_of_medians"] = round(
+            statistics.median(seconds["here"]) / statistics.median(seconds["compared"]), 3
+        )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
