@@ -68,3 +68,14 @@ def test_a_run_that_no_daemon_takes_is_reported(home: Path, monkeypatch):
 def test_a_job_the_code_location_lacks_is_a_clear_error(home: Path):
     with pytest.raises(launching.LaunchError, match="no_such_job"):
         launching.launch("no_such_job")
+
+
+def test_the_local_instance_keeps_the_warehouse_pool_without_a_queue(home: Path):
+    """The instance make run installs starts runs without a queue; the DuckDB pool (one step at
+    a time) is then enforced by each step claiming its slot in its run's process, which Dagster
+    does at op granularity only."""
+    instance = dg.DagsterInstance.get()
+    assert not isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
+    pools = instance.get_concurrency_config().pool_config
+    assert pools.default_pool_limit == 1
+    assert pools.pool_granularity is not None and pools.pool_granularity.value == "op"
