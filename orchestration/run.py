@@ -86,6 +86,15 @@ def main() -> int:
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # the terminal sends Ctrl-C to the whole foreground process group, the launched run's
+        # process included: Dagster stops that run and records it as failed
+        print(
+            "interrupted: the run in progress was sent the interrupt too; its state is under "
+            "Runs in `make ui`",
+            file=sys.stderr,
+        )
+        return 130
 
 
 def _pipeline(instance: dg.DagsterInstance, days: int, corpus: Path | None) -> int:
