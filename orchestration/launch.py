@@ -22,7 +22,8 @@ import dagster as dg
 
 REPO = Path(__file__).resolve().parents[1]
 WORKSPACE = "workspace.yaml"
-QUEUE_PATIENCE_S = 60.0  # how long a run may stay queued before we say no daemon takes it
+QUEUE_PATIENCE_S = 60.0  # how long a run may stay queued before we ask whether a daemon is up
+DAEMON_SILENCE_S = 60.0  # a daemon whose last heartbeat is older than this is not running
 
 
 class LaunchError(RuntimeError):
@@ -48,7 +49,9 @@ def launch(
     """Submit ``job`` through the workspace's code location; return the new run's id."""
     run_id = str(uuid.uuid4())
     command = [
-        str(Path(sys.executable).with_name("dagster")),
+        sys.executable,
+        "-m",
+        "dagster",
         "job",
         "launch",
         "-w",
@@ -72,9 +75,16 @@ def launch(
     return run_id
 
 
-def wait(instance: dg.DagsterInstance, run_id: str, poll_s: float = 1.0) -> Finished:
-    """Block until the run finishes; its failed steps and checks as lines."""
-    queued_since = time.monotonic()
+def wait(
+    instance: dg.DagsterInstance,
+    run_id: str,
+    poll_s: float = 1.0,
+    timeout_s: float | None = None,
+) -> Finished:
+    """Block until the run finishes (or ``timeout_s`` passes: :class:`LaunchError`); its failed
+    steps and checks as lines. A run queued for a minute while no daemon is running is cancelled
+    and reported: nothing would ever take it."""
+    started = queued_since = time.monotonic()
     while True:
         run = instance.get_run_by_id(run_id)
         if run is None:
@@ -84,16 +94,28 @@ def wait(instance: dg.DagsterInstance, run_id: str, poll_s: float = 1.0) -> Fini
             )
         if run.is_finished:
             return Finished(run, problems(instance, run_id))
-        if run.status == dg.DagsterRunStatus.QUEUED:
-            if time.monotonic() - queued_since > QUEUE_PATIENCE_S:
-                raise LaunchError(
-                    f"run {run_id} has been queued for {QUEUE_PATIENCE_S:.0f} s: the instance "
-                    "queues runs (QueuedRunCoordinator) and no daemon takes them; start `make ui` "
-                    "(its daemon launches queued runs) or use orchestration/dagster.yaml"
-                )
-        else:
-            queued_since = time.monotonic()
+        now = time.monotonic()
+        if timeout_s is not None and now - started > timeout_s:
+            raise LaunchError(
+                f"run {run_id} is still {run.status.value} after {timeout_s:.0f} s; see it under "
+                "Runs in `make ui`"
+            )
+        if run.status != dg.DagsterRunStatus.QUEUED:
+            queued_since = now
+        elif now - queued_since > QUEUE_PATIENCE_S and not _daemon_running(instance):
+            instance.run_coordinator.cancel_run(run_id)
+            raise LaunchError(
+                f"run {run_id} was queued for {QUEUE_PATIENCE_S:.0f} s and no daemon is running: "
+                "the instance queues runs (QueuedRunCoordinator) and only the daemon takes them; "
+                "the run is cancelled. Start `make ui` (its daemon launches queued runs) or use "
+                "orchestration/dagster.yaml"
+            )
         time.sleep(poll_s)
+
+
+def _daemon_running(instance: dg.DagsterInstance) -> bool:
+    beats = instance.get_daemon_heartbeats().values()
+    return any(time.time() - beat.timestamp < DAEMON_SILENCE_S for beat in beats)
 
 
 def problems(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -106,12 +128,24 @@ def problems(instance: dg.DagsterInstance, run_id: str) -> list[str]:
             continue
         data = event.event_specific_data
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            error = getattr(data, "error", None)
-            message = error.message.strip() if error is not None else "no error recorded"
-            lines.append(f"step failed: {event.step_key}: {message}")
+            lines.append(
+                f"step failed: {event.step_key}: {_error_text(getattr(data, 'error', None))}"
+            )
         elif isinstance(data, dg.AssetCheckEvaluation) and not data.passed:
             lines.append(f"check failed: {data.asset_key.to_user_string()} {data.check_name}")
     return lines
+
+
+def _error_text(error: object) -> str:
+    """The error and what caused it: Dagster wraps an exception raised in a step in its own
+    ("Error occurred while executing op ..."), with the exception itself as the cause."""
+    parts = []
+    while error is not None and len(parts) < 5:
+        message = str(getattr(error, "message", "")).strip()
+        if message:
+            parts.append(message.splitlines()[0] if len(parts) < 1 else message)
+        error = getattr(error, "cause", None)
+    return " <- ".join(parts) or "no error recorded"
 
 
 def materialization(

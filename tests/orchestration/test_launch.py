@@ -34,7 +34,7 @@ def test_a_launched_run_carries_the_code_location_and_says_what_failed(home: Pat
         INGEST_JOB, tags={PARTITION_TAG: "2026-01-05"}, run_config=corpus_run_config(missing)
     )
     instance = dg.DagsterInstance.get()
-    finished = launching.wait(instance, run_id)
+    finished = launching.wait(instance, run_id, timeout_s=600)
 
     assert not finished.success
     assert finished.run.status == dg.DagsterRunStatus.FAILURE
@@ -61,8 +61,11 @@ def test_a_run_that_no_daemon_takes_is_reported(home: Path, monkeypatch):
     )
     monkeypatch.setattr(launching, "QUEUE_PATIENCE_S", 1.0)
     run_id = launching.launch(INGEST_JOB, tags={PARTITION_TAG: "2026-01-05"})
-    with pytest.raises(launching.LaunchError, match="no daemon takes them"):
-        launching.wait(dg.DagsterInstance.get(), run_id, poll_s=0.2)
+    instance = dg.DagsterInstance.get()
+    with pytest.raises(launching.LaunchError, match="no daemon is running"):
+        launching.wait(instance, run_id, poll_s=0.2, timeout_s=120)
+    run = instance.get_run_by_id(run_id)
+    assert run is not None and run.status == dg.DagsterRunStatus.CANCELED  # never runs later
 
 
 def test_a_job_the_code_location_lacks_is_a_clear_error(home: Path):
@@ -79,3 +82,29 @@ def test_the_local_instance_keeps_the_warehouse_pool_without_a_queue(home: Path)
     pools = instance.get_concurrency_config().pool_config
     assert pools.default_pool_limit == 1
     assert pools.pool_granularity is not None and pools.pool_granularity.value == "op"
+
+
+def test_a_runs_errors_checks_and_materialisations_are_read_back():
+    """What make run prints comes from the run's events: a step's exception with its cause
+    (Dagster wraps it), a failed check, an asset's metadata."""
+
+    @dg.asset
+    def broken() -> None:
+        raise ValueError("the lake folder is missing; land mail first")
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("has_rows", asset="shipped")])
+    def shipped():
+        yield dg.MaterializeResult(metadata={"version": "abc", "recall": 0.5})
+        yield dg.AssetCheckResult(check_name="has_rows", passed=False)
+
+    with dg.instance_for_test() as instance:
+        failed = dg.materialize([broken], instance=instance, raise_on_error=False)
+        lines = launching.problems(instance, failed.run_id)
+        assert len(lines) == 1 and lines[0].startswith("step failed: broken: ")
+        assert "ValueError: the lake folder is missing; land mail first" in lines[0]
+
+        done = dg.materialize([shipped], instance=instance)
+        assert launching.problems(instance, done.run_id) == ["check failed: shipped has_rows"]
+        metadata = launching.materialization(instance, done.run_id, "shipped")
+        assert metadata == {"version": "abc", "recall": 0.5}
+        assert launching.materialization(instance, done.run_id, "broken") is None
