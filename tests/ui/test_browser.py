@@ -173,6 +173,11 @@ def test_a_launched_run_is_on_its_jobs_runs_tab(page, webserver, launched_run):
     _text(page, webserver, f"/locations/{LOCATION}/jobs/ingest_job/runs", launched_run[:8])
     _text(page, webserver, f"/runs/{launched_run}", "Success", "Re-execute")
     _text(page, webserver, "/overview/activity/timeline", "ingest_job")
+    # the checks the run evaluated show their results on the asset
+    _text(page, webserver, "/assets/raw_messages?view=checks", "quarantine_rate_within_bound")
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("Passed", exact=True).first).to_be_visible()
 
 
 def test_sensors_say_what_they_do(page, webserver):
