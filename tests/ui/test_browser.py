@@ -177,7 +177,7 @@ def test_a_launched_run_is_on_its_jobs_runs_tab(page, webserver, launched_run):
     _text(page, webserver, "/assets/raw_messages?view=checks", "quarantine_rate_within_bound")
     from playwright.sync_api import expect
 
-    expect(page.get_by_text("Passed", exact=True).first).to_be_visible()
+    expect(page.get_by_text("Succeeded", exact=True).first).to_be_visible()
 
 
 def test_sensors_say_what_they_do(page, webserver):
@@ -249,7 +249,7 @@ def test_pictures_reports_and_runbook_open_from_the_ui(
     """The metadata model_evaluation and its checks write (built by the stages' own helpers, a
     real Evidently report and real pictures) shows in the UI: the picture in place, without a
     click (loaded: naturalWidth > 0); the report link opens the Evidently report; the check's
-    runbook link opens its entry."""
+    runbook link opens its entry; the check shows its result and its blocking badge."""
     import dagster as dg
     import numpy as np
     from playwright.sync_api import expect
@@ -302,6 +302,9 @@ def test_pictures_reports_and_runbook_open_from_the_ui(
         webserver,
         "/assets/model_evaluation?view=checks&checkDetail=false_positive_rate_within_budget",
         "runbook",
+        # the gate's check: its result, and the badge that says a failure stops deployment
+        "Succeeded",
+        "This is a blocking asset check.",
     )
     runbook_link = page.locator(
         f"a[href='{report_server}/runbook#false_positive_rate_within_budget']"
