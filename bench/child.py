@@ -5,9 +5,15 @@ A child process per measurement keeps each one's peak memory (``ru_maxrss``) and
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from typing import Any
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """The median, min and max of repeated measurements (how BENCHMARKS.md reports them)."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def run_json(module: str, *args: str) -> Any:

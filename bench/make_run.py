@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.child import spread
+
 REPO = Path(__file__).resolve().parents[1]
 LINGER_S = 15.0
 _DEPLOYED = re.compile(r"^deployed model (\w+)", re.MULTILINE)
@@ -63,14 +65,6 @@ def _once(root: Path, scratch: Path) -> tuple[float, str]:
     return seconds, found.group(1) if found else "none"
 
 
-def _figures(seconds: list[float]) -> dict[str, float]:
-    return {
-        "median": round(statistics.median(seconds), 1),
-        "min": round(min(seconds), 1),
-        "max": round(max(seconds), 1),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -90,7 +84,11 @@ def main() -> None:
             seconds[name].append(round(wall, 1))
             versions[name].append(version)
     result: dict[str, object] = {
-        name: {"seconds": seconds[name], **_figures(seconds[name]), "deployed": versions[name]}
+        name: {
+            "seconds": seconds[name],
+            **{k: round(v, 1) for k, v in spread(seconds[name]).items()},
+            "deployed": versions[name],
+        }
         for name in roots
     }
     if args.compare:

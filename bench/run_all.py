@@ -28,12 +28,11 @@ Results are printed as JSON and written to ``var/bench/``; BENCHMARKS.md records
 """
 
 import json
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from bench.child import run_json
+from bench.child import run_json, spread
 from bench.world import BENCH_DIR
 
 RUNS = 5
@@ -55,10 +54,7 @@ def repeat(module: str, args: list[str], runs: int = RUNS) -> dict[str, dict[str
         for key, value in flat.items():
             figures.setdefault(key, []).append(value)
         print(f"{module} run {index + 1}/{runs} done", file=sys.stderr)
-    return {
-        k: {"median": statistics.median(v), "min": min(v), "max": max(v)}
-        for k, v in figures.items()
-    }
+    return {k: spread(v) for k, v in figures.items()}
 
 
 PLOTTED = (

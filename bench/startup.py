@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.child import spread
+
 MESSAGE = (
     b"From: IT Desk <it@helpdesk-example.test>\r\nTo: a@example.com\r\n"
     b"Subject: Your mailbox is almost full\r\nDate: Tue, 06 Jan 2026 09:00:00 +0000\r\n\r\n"
@@ -47,10 +49,6 @@ def _seconds(command: list[str], cwd: Path | None = None) -> float:
 INSTALLED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _figures(values: list[float]) -> dict[str, float]:
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
-
 def _timed(name: str, command: list[str], runs: int, compare: Path | None) -> dict[str, object]:
     """``<name>_seconds`` over ``runs`` runs of ``command`` here; with ``compare``, the same
     command from that checkout's root alternated with each run here (``<name>_seconds_compared``,
@@ -62,9 +60,9 @@ def _timed(name: str, command: list[str], runs: int, compare: Path | None) -> di
         _seconds(command, cwd)
     timings = [[_seconds(command, cwd) for cwd in sides] for _ in range(runs)]
     here = [pair[0] for pair in timings]
-    figures: dict[str, object] = {f"{name}_seconds": _figures(here)}
+    figures: dict[str, object] = {f"{name}_seconds": spread(here)}
     if compare is not None:
-        there = _figures([pair[1] for pair in timings])
+        there = spread([pair[1] for pair in timings])
         figures[f"{name}_seconds_compared"] = there
         figures[f"{name}_ratio"] = there["median"] / statistics.median(here)
     return figures
