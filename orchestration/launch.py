@@ -143,7 +143,8 @@ def _error_text(error: object) -> str:
     while error is not None and len(parts) < 5:
         message = str(getattr(error, "message", "")).strip()
         if message:
-            parts.append(message.splitlines()[0] if len(parts) < 1 else message)
+            # the wrapper's first line names the step; a cause is kept whole
+            parts.append(message if parts else message.splitlines()[0])
         error = getattr(error, "cause", None)
     return " <- ".join(parts) or "no error recorded"
 

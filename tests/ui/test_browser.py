@@ -81,6 +81,8 @@ def launched_run(webserver: str, tmp_path_factory: pytest.TempPathFactory) -> st
     from dagster import DagsterRunStatus
     from dagster_graphql import DagsterGraphQLClient
 
+    from orchestration.run import PARTITION_TAG
+
     mail = tmp_path_factory.mktemp("mail")
     (mail / "one.eml").write_text(
         "From: Alice <alice@example.com>\nTo: bob@example.org\nSubject: lunch\n"
@@ -93,7 +95,7 @@ def launched_run(webserver: str, tmp_path_factory: pytest.TempPathFactory) -> st
     run_id = client.submit_job_execution(
         "ingest_job",
         run_config={"ops": {"raw_messages": {"config": config}}},
-        tags={"dagster/partition": "2026-01-05"},
+        tags={PARTITION_TAG: "2026-01-05"},
     )
     deadline = time.monotonic() + 300
     status = client.get_run_status(run_id)
@@ -167,9 +169,9 @@ def test_jobs_carry_their_descriptions(page, webserver):
 
 
 def test_a_launched_run_is_on_its_jobs_runs_tab(page, webserver, launched_run):
-    """A launched run carries the code location's origin, which the job's Runs tab filters on
-    (``make run`` launches its runs the same way; a run executed in a script's own process has no
-    origin and is missing there: tests/orchestration/test_launch.py)."""
+    """A launched run carries the code location's origin, which the job's Runs tab filters on;
+    a run executed in a script's own process has none and is missing there. ``make run`` launches
+    its runs through the code location too (tests/orchestration/test_launch.py)."""
     _text(page, webserver, f"/locations/{LOCATION}/jobs/ingest_job/runs", launched_run[:8])
     _text(page, webserver, f"/runs/{launched_run}", "Success", "Re-execute")
     _text(page, webserver, "/overview/activity/timeline", "ingest_job")
