@@ -3,6 +3,7 @@ what the earlier standard-library extractor read on the real corpus."""
 
 import csv
 import email
+import re
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,8 +11,10 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from detection.mail.html_text import MAX_HTML_CHARS, extract_html
+from detection.mail.html_text import MAX_HTML_CHARS, extract_html, xml_safe_utf8
 from detection.mail.mutations import hostile_html
 from tests.detection.mail import stdlib_html
 
@@ -63,6 +66,43 @@ def test_entities_scripts_and_nested_anchors():
     )
     assert facts.text.splitlines()[0] == "café & more"
     assert [h for h, _ in facts.anchors] == ["http://a.test/", "http://b.test/"]
+
+
+# the characters XML cannot carry, as a regular expression over the text: the definition the
+# byte-level removal must equal
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# every kind of character the removal must tell apart: controls kept and removed, ASCII, two-,
+# three- and four-byte characters (some sharing EF BF with the noncharacters), the
+# noncharacters themselves and lone surrogates (encoded as "?")
+_TRICKY = st.sampled_from(
+    [chr(c) for c in range(0x20)]
+    + ["a", "<", "\x7f", "\x80", "é", "\u0800", "\ufefe", "\uffbf", "\ufffd", "\ufffe"]
+    + ["\uffff", "\U00010000", "\U0010ffff", "\ud800", "\udfff"]
+)
+
+
+@given(st.lists(st.one_of(_TRICKY, st.characters()), max_size=60).map("".join))
+def test_removing_what_xml_cannot_carry_from_the_bytes_equals_removing_the_characters(text):
+    assert xml_safe_utf8(text) == _NOT_XML.sub("", text).encode("utf-8", "replace")
+
+
+def test_tag_and_attribute_names_in_capitals_read_as_in_lower_case():
+    """The extractor looks tags up as libxml2 hands them over, lower-cased: capitals (common in
+    older mail) must not hide a link, a form, an image, a script or a paragraph break."""
+    html = (
+        "<SCRIPT>var x</SCRIPT><P>Your account</P><Div>is locked</dIV>"
+        "<A HREF='https://evil.test/'>Unlock</A><FORM></FORM><IMG SRC=x><TITLE>t</TITLE>"
+    )
+    upper, lower = extract_html(html), extract_html(html.lower())
+    assert upper.text == "Your account\nis locked\nUnlock"
+    assert upper.anchors == [("https://evil.test/", "Unlock")]
+    assert (upper.form_count, upper.image_count) == (1, 1)
+    assert (upper.text.lower(), upper.form_count, upper.image_count) == (
+        lower.text,
+        lower.form_count,
+        lower.image_count,
+    )
+    assert [(h, t.lower()) for h, t in upper.anchors] == lower.anchors
 
 
 def _html_parts(root: Path) -> list[str]:
