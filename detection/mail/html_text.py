@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import cast
 
 from lxml import etree
 
@@ -107,7 +108,12 @@ def _parser() -> tuple[etree.HTMLParser, _Extractor]:
     if cached is None:
         target = _Extractor()
         parser = etree.HTMLParser(
-            target=target, encoding="utf-8", recover=True, no_network=True, remove_comments=True
+            # lxml's stubs allow bytes for names and text; lxml hands the target str only
+            target=cast("etree.ParserTarget", target),
+            encoding="utf-8",
+            recover=True,
+            no_network=True,
+            remove_comments=True,
         )
         cached = _PARSERS.pair = (parser, target)
     return cached
