@@ -127,7 +127,11 @@ class TextModel:
     def top_terms(self, message: Message, limit: int = 3) -> list[str]:
         """The terms of ``message`` that push most towards attack (for reasons; no body text
         leaves the scorer beyond these few words)."""
-        present = sorted(self._push.keys() & text_terms(message))  # sorted: ties keep an order
+        return self.top_of_terms(text_terms(message), limit)
+
+    def top_of_terms(self, terms: list[str], limit: int = 3) -> list[str]:
+        """:meth:`top_terms` of a message's terms found already (the scorer's: found once)."""
+        present = sorted(self._push.keys() & terms)  # sorted: ties keep an order
         ranked = heapq.nlargest(limit, present, key=self._push.__getitem__)
         return [t for t in ranked if self._push[t] > 0]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detection.features.behaviour import BehaviourState, has_history
-from detection.features.text import TEXT_SCORE, TextModel
+from detection.features.text import TEXT_SCORE, TextModel, text_terms
 from detection.features.vector import DESCRIPTIONS, message_values
 from detection.mail.parsing import parse_message
 from detection.mail.schema import Message
@@ -155,11 +155,18 @@ class Scorer:
     def feature_vector(self, message: Message) -> dict[str, float]:
         """Content signals, structure features, the text model's score and behavioural features
         from the bundle's snapshot (NaN where the tenant has no history)."""
+        return self._features(message)[0]
+
+    def _features(self, message: Message) -> tuple[dict[str, float], list[str]]:
+        """:meth:`feature_vector` and the text model's terms of the message (none without a
+        text model): found once, for the score and for the reasons."""
         values = message_values(message)
+        terms: list[str] = []
         if self.text_model is not None:
-            values[TEXT_SCORE] = self.text_model.score(message)
+            terms = text_terms(message)
+            values[TEXT_SCORE] = self.text_model.score_terms(terms)
         values.update(self.state.features(message))
-        return values
+        return values, terms
 
     def feature_row(self, values: dict[str, float]) -> np.ndarray:
         """The model's input row (shape ``(1, features)``) for one message's feature values."""
@@ -179,7 +186,7 @@ class Scorer:
         self,
         row: np.ndarray,
         fired: list[Rule],
-        message: Message | None = None,
+        terms: list[str] | None = None,
         detectors: list[tuple[Detector, float]] | None = None,
         leaves: np.ndarray | None = None,
     ) -> tuple[str, ...]:
@@ -195,8 +202,8 @@ class Scorer:
                 continue
             shown += 1
             name = self.features[index]
-            if name == TEXT_SCORE and message is not None and self.text_model is not None:
-                words = ", ".join(self.text_model.top_terms(message))
+            if name == TEXT_SCORE and terms is not None and self.text_model is not None:
+                words = ", ".join(self.text_model.top_of_terms(terms))
                 reasons.append(f"{DESCRIPTIONS[name]}: {words or 'the message as a whole'}")
                 continue
             reasons.append(f"{DESCRIPTIONS.get(name, name)} ({name}={row[0, index]:g})")
@@ -217,17 +224,18 @@ class Scorer:
         """Score one parsed message. ``explain``: reasons for every verdict (True), none (False),
         or only for attack verdicts (None, the default: what an analyst reads, at the cost of
         attributions only for the few messages flagged)."""
-        values = self.feature_vector(message)
+        values, terms = self._features(message)
         row = self.feature_row(values)
         leaves = self.forest.leaves(row)  # found once: for the score and for the reasons
         score = float(self.forest.probabilities(leaves)[0])
         detectors = self.detectors.fired_one(values)
-        return self._verdict(message, values, row, score, detectors, explain, leaves[0])
+        return self._verdict(message, values, terms, row, score, detectors, explain, leaves[0])
 
     def _verdict(
         self,
         message: Message,
         values: dict[str, float],
+        terms: list[str],
         row: np.ndarray,
         score: float,
         detectors: list[tuple[Detector, float]],
@@ -240,7 +248,7 @@ class Scorer:
         forced = bool(detectors) or any(r.action == "force_attack" for r in fired)
         verdict = "attack" if forced or score >= self.threshold_for(message.tenant_id) else "safe"
         wanted = verdict == "attack" if explain is None else explain
-        reasons = self._reasons(row, fired, message, detectors, leaves) if wanted else ()
+        reasons = self._reasons(row, fired, terms, detectors, leaves) if wanted else ()
         return Verdict(
             message.message_id,
             score,
@@ -270,16 +278,24 @@ class Scorer:
         """Many messages in one LightGBM call: the fast path for bulk scoring."""
         if not messages:
             return []
-        vectors = [self.feature_vector(m) for m in messages]
+        found = [self._features(m) for m in messages]
+        vectors = [values for values, _ in found]
         matrix = np.array([[v[name] for name in self.features] for v in vectors], dtype=float)
         leaves = self.forest.leaves(matrix)
         scores = self.forest.probabilities(leaves)
         detectors = self.detectors.fired_rows(vectors)  # one call per detector, not per message
         return [
             self._verdict(
-                message, values, matrix[i : i + 1], float(scores[i]), fired, explain, leaves[i]
+                message,
+                values,
+                terms,
+                matrix[i : i + 1],
+                float(scores[i]),
+                fired,
+                explain,
+                leaves[i],
             )
-            for i, (message, values, fired) in enumerate(
-                zip(messages, vectors, detectors, strict=True)
+            for i, (message, (values, terms), fired) in enumerate(
+                zip(messages, found, detectors, strict=True)
             )
         ]

@@ -15,7 +15,7 @@ import pytest
 from detection.features.behaviour import BehaviourState
 from detection.features.signals import content_signals
 from detection.features.text import TEXT_SCORE, text_terms
-from detection.features.vector import FEATURE_COLUMNS, message_values
+from detection.features.vector import DESCRIPTIONS, FEATURE_COLUMNS, message_values
 from detection.mail.parsing import parse_message
 from detection.model.detectors import SPECS
 from detection.model.text_training import TermMatrix, TextParams, fit_text_model
@@ -164,6 +164,27 @@ def test_batch_and_single_agree(mail, bundle_dir):
             result.detectors,
         )
     assert any(v.detectors for v in batch), "the sample exercises the BEC detector"
+    explained = scorer.score_batch(sample, explain=True)
+    assert [v.reasons for v in explained] == [
+        scorer.score_message(m, explain=True).reasons for m in sample
+    ]
+
+
+def test_the_text_models_reason_names_the_words_of_the_message_it_explains(mail, bundle_dir):
+    """The words in the text model's reason are the message's own strongest terms (the scorer
+    finds a message's terms once, for its score and its reasons)."""
+    scorer = Scorer.load(bundle_dir)
+    text_model = scorer.text_model
+    assert text_model is not None
+    prefix = f"{DESCRIPTIONS[TEXT_SCORE]}: "
+    named = 0
+    for message in mail[:300]:
+        verdict = scorer.score_message(message, explain=True)
+        reasons = [r for r in verdict.reasons if r.startswith(prefix)]
+        words = ", ".join(text_model.top_terms(message)) or "the message as a whole"
+        assert reasons in ([], [prefix + words]), message.message_id
+        named += bool(reasons)
+    assert named >= 10, "the sample exercises the text model's reason"
 
 
 def test_a_specialised_detector_forces_the_verdict_and_names_itself(mail, tmp_path):
