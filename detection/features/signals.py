@@ -6,6 +6,7 @@ lists (brands, free-mail providers, shorteners); tenant history lives in
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -146,6 +147,15 @@ def _attachment_signals(message: Message) -> dict[str, float]:
     }
 
 
+@functools.lru_cache(maxsize=4096)  # bounded: a long-running scorer keeps 4,096 hosts
+def _brand_in_subdomain(host: str) -> bool:
+    """A brand's name in the subdomains of a lower-cased host outside the brand's own domains
+    (``paypal.login.evil.test``); remembered per host, as most links share a few hosts."""
+    domain = registrable(host)
+    prefix = host[: -len(domain)] if domain and host.endswith(domain) else ""
+    return domain not in BRAND_REGISTRABLE and any(b in prefix for b in BRAND_DOMAINS)
+
+
 def _url_signals(message: Message, sender_domain: str) -> dict[str, float]:
     hosts = [u.host.lower() for u in message.urls if u.host]
     domains = {registrable(h) for h in hosts}
@@ -154,12 +164,7 @@ def _url_signals(message: Message, sender_domain: str) -> dict[str, float]:
         shown = _DOMAIN_IN_TEXT.search(url.text) if url.text else None
         if shown and url.host and registrable(shown.group(1).lower()) != registrable(url.host):
             text_differs = 1.0
-    brand_in_subdomain = 0.0
-    for host in hosts:
-        domain = registrable(host)
-        prefix = host[: -len(domain)] if domain and host.endswith(domain) else ""
-        if domain not in BRAND_REGISTRABLE and any(b in prefix for b in BRAND_DOMAINS):
-            brand_in_subdomain = 1.0
+    brand_in_subdomain = float(any(map(_brand_in_subdomain, hosts)))
     return {
         "url_count": float(len(message.urls)),
         "url_domain_count": float(len(domains)),

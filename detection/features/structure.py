@@ -10,6 +10,7 @@ not the attack; the shortcut audit (detection/model/shortcuts.py) measures the r
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -92,6 +93,24 @@ def _tld(domain: str) -> str:
     return domain.rpartition(".")[2]
 
 
+@functools.lru_cache(maxsize=4096)  # bounded: a long-running scorer keeps 4,096 hosts
+def _host_shape(host: str) -> tuple[int, int, int, int, int, int]:
+    """A lower-cased link host's hyphens and digits in its domain name, its length, subdomain
+    depth, abused TLD and free hosting: remembered per host (a message's links mostly share a
+    few hosts, and so do the messages of a day)."""
+    domain = registrable(host)
+    name = domain.partition(".")[0]
+    subdomains = host[: -len(domain)].count(".") if domain and host.endswith(domain) else 0
+    return (
+        name.count("-"),
+        sum(ch.isdigit() for ch in name),
+        len(host),
+        subdomains,
+        int(bool(domain) and _tld(domain) in ABUSED_TLDS),
+        int(any(h in host for h in FREE_HOSTING)),
+    )
+
+
 def _url_shape(message: Message) -> dict[str, float]:
     depth = path_length = query_length = port = userinfo = 0
     hyphens = digits = host_length = subdomains = abused = hosting = action = 0
@@ -106,16 +125,13 @@ def _url_shape(message: Message) -> dict[str, float]:
         depth = max(depth, path.count("/"))
         path_length = max(path_length, len(path))
         query_length = max(query_length, len(query))
-        host = (url.host or "").lower()
-        domain = registrable(host)
-        name = domain.partition(".")[0]
-        hyphens = max(hyphens, name.count("-"))
-        digits = max(digits, sum(ch.isdigit() for ch in name))
-        host_length = max(host_length, len(host))
-        if domain and host.endswith(domain):
-            subdomains = max(subdomains, host[: -len(domain)].count("."))
-        abused = max(abused, int(bool(domain) and _tld(domain) in ABUSED_TLDS))
-        hosting = max(hosting, int(any(h in host for h in FREE_HOSTING)))
+        shape = _host_shape((url.host or "").lower())
+        hyphens = max(hyphens, shape[0])
+        digits = max(digits, shape[1])
+        host_length = max(host_length, shape[2])
+        subdomains = max(subdomains, shape[3])
+        abused = max(abused, shape[4])
+        hosting = max(hosting, shape[5])
         action = max(action, int(bool(url.text) and bool(_CALL_TO_ACTION.search(url.text))))
     return {
         "url_max_path_depth": float(min(depth, 10)),
