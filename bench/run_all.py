@@ -2,7 +2,8 @@
 
 - simulator: messages per second on both cores and on one (3 runs);
 - scorer: p50/p99/throughput vs LightGBM's bare predict and SpamAssassin (5 runs), on simulated
-  mail and on a fixed sample of 1,000 messages of the real corpus when it is present;
+  mail and on a fixed sample of 1,000 messages of the real corpus when it is present, with the
+  cost of each stage on those real messages (``bench.stages``, 3 runs);
 - baselines: dbt-duckdb vs pandas at 100k and 1M messages, then content signals, the training
   table and LightGBM training on the same lake (3 runs each; ``--scale`` adds 5M);
 - the whole graph at about 1M messages (3 runs of 2.5 to 4 minutes); the what-if replay over the
@@ -154,6 +155,10 @@ def main() -> None:
                         *("--artifact", "var/artifacts", "--spamc", "200", "--messages", "1000"),
                         *("--corpus", "../shared/data/real-mail"),
                     ],
+                )
+                # where the time goes, stage by stage, on the same messages
+                results["scorer_stages_real_mail"] = repeat(
+                    "bench.stages", ["--artifact", "var/artifacts"], runs=3
                 )
         elif section == "text":
             if not Path("var/artifacts/production.json").is_file():
