@@ -3,11 +3,14 @@
 The same fixed random sample of the shared corpus as ``bench.scorer --corpus`` (seed 7), each
 message timed through each stage ``--passes`` times; a message's figure is its fastest pass
 (the least disturbed by a noisy machine), and the table gives the median, p90, p99 and mean of
-those per-message minima, in microseconds. Stages:
+those per-message minima, in microseconds. Caches the scorer keeps across messages (link hosts,
+brands' lookalike scores) are warm from the first pass on: the sample's few hundred hosts fit
+in them. Stages:
 
 - ``parse``: ``parse_message`` on the raw bytes (MIME, headers, HTML, links);
-- ``html``: of which ``extract_html`` over the message's HTML parts (decoded as the parser
-  decodes them; zero for a message without HTML);
+- ``html``: of which ``extract_html`` over the message's HTML parts, each decoded by its
+  declared charset (close to what the parser hands the extractor, without its charset checks,
+  part caps and per-message HTML budget; zero for a message without HTML);
 - ``values``: ``message_values`` (content signals and structure features);
 - ``terms`` and ``text_score``: the text model's featuriser and its score of those terms;
 - ``model``: the deployed model on the message's feature row (the scorer's own forest);

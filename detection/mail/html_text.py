@@ -4,12 +4,15 @@ event mode: linear in the input, recovering from broken markup. The standard lib
 so hostile HTML could hold the scorer for as long as it liked. Input is capped before parsing.
 
 The parser's events cost a Python call each (about half of the extraction on real mail), so each
-does as little as it can: libxml2 hands tag and attribute names over lower-cased, and one
-dictionary lookup sorts a tag into the few kinds that matter (most tags matter to nothing)."""
+does as little as it can: libxml2 hands tag names over with their ASCII letters lower-cased, and
+one dictionary lookup sorts a tag into the few kinds that matter (most tags matter to nothing).
+A name with other letters is lower-cased by Python as well (the Kelvin sign in "bloc\u212aquote"
+lower-cases to "k"), as the extractor always did."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -28,9 +31,10 @@ _KIND = (
 # Characters XML cannot carry (libxml2 refuses them) are removed before parsing, never shown as
 # text: C0 controls but tab, LF and CR, and U+FFFE / U+FFFF. They are removed from the UTF-8
 # bytes, which is exact: a C0 control's byte never occurs inside another character's encoding,
-# and U+FFFE / U+FFFF are the only characters encoded as EF BF BE / EF BF BF (a lead byte never
-# follows a control, so removing one cannot join others into a new sequence). One C pass where
-# a regular expression over the text took a fifth of the extraction.
+# so removing it leaves whole characters side by side; and EF is only ever a lead byte, BF and
+# BE only continuation bytes, so EF BF BE / EF BF BF can only be a whole U+FFFE / U+FFFF, before
+# or after a removal. One C pass where a regular expression over the text took a fifth of the
+# extraction.
 _NOT_XML_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
@@ -56,9 +60,10 @@ class _Extractor:
         self._href: str | None = None
         self._anchor_text: list[str] = []
 
-    def start(self, tag: str, attrib: dict[str, str]) -> None:
+    def start(self, tag: str, attrib: Mapping[str, str]) -> None:
         kind = _KIND.get(tag)
-        if kind is None:
+        # a miss: only a name with non-ASCII letters can still lower-case to one that matters
+        if kind is None and (tag.isascii() or (kind := _KIND.get(tag.lower())) is None):
             return
         if kind == _BLOCK_KIND:
             self.chunks.append("\n")
@@ -74,7 +79,8 @@ class _Extractor:
 
     def end(self, tag: str) -> None:
         kind = _KIND.get(tag)
-        if kind is None:
+        # a miss: only a name with non-ASCII letters can still lower-case to one that matters
+        if kind is None and (tag.isascii() or (kind := _KIND.get(tag.lower())) is None):
             return
         if kind == _BLOCK_KIND:
             self.chunks.append("\n")

@@ -278,7 +278,10 @@ class Scorer:
         """Many messages in one LightGBM call: the fast path for bulk scoring."""
         if not messages:
             return []
-        found = [self._features(m) for m in messages]
+        # a message's terms are kept only for the reasons: without them, dropped as found
+        found = [
+            (values, terms if explain else []) for values, terms in map(self._features, messages)
+        ]
         vectors = [values for values, _ in found]
         matrix = np.array([[v[name] for name in self.features] for v in vectors], dtype=float)
         leaves = self.forest.leaves(matrix)
