@@ -53,6 +53,7 @@ MAX_PART_BYTES = 4 * 1024 * 1024
 # characters anyway (the text model reads the first 2,000)
 MAX_HTML_PER_MESSAGE = 500_000
 MAX_RECIPIENTS = 100
+MAX_HOST_CHARS = 253  # the longest DNS name (RFC 1035)
 # The MIME parse's work bound. The standard library's parser costs about 1-5 µs a line (more in
 # headers and multipart bodies) and 40 µs a part, so 25 MB of one-character lines took 11 s and
 # 600,000 tiny parts 24 s. Base64 and quoted-printable bodies of messages over 32 KB are first
@@ -214,10 +215,14 @@ def _filename(part: EmailMessage) -> str:
 
 
 def _host(href: str) -> str:
+    """A link's host, at most the 253 characters of the longest DNS name: a longer one is
+    hostile (an unclosed href can run for a megabyte), and a host is a key of the features'
+    caches. Its end is kept: the registrable domain that features read."""
     try:
-        return (urlsplit(href).hostname or "").rstrip(".")
+        host = (urlsplit(href).hostname or "").rstrip(".")
     except ValueError:
         return ""
+    return host[-MAX_HOST_CHARS:]
 
 
 class _Body:

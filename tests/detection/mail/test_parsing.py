@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from detection.mail.ingest import ingest
 from detection.mail.parsing import (
+    MAX_HOST_CHARS,
     MAX_HTML_PER_MESSAGE,
     MAX_MESSAGE_BYTES,
     ParseError,
@@ -279,3 +280,19 @@ def test_recipient_lists_in_every_everyday_form(to_header, expected):
         f"From: s@x.com\r\nTo: {to_header}\r\nSubject: s\r\n\r\nbody".encode(), tenant_id="t"
     )
     assert message.to_addresses == expected
+
+
+def test_a_link_host_longer_than_any_dns_name_keeps_its_domain_end():
+    """An unclosed or padded href can make a "host" of hundreds of kilobytes; hosts key the
+    feature caches of a long-running scorer, so each is cut to the longest DNS name (253
+    characters), keeping the end that holds its registrable domain."""
+    padding = "a" * 300_000
+    raw = (
+        b"From: a@example.org\r\nTo: b@example.org\r\nSubject: x\r\n"
+        b"Content-Type: text/html\r\n\r\n<p>hi <a href='http://"
+        + padding.encode()
+        + b".login.evil.test/x'>go</a></p>"
+    )
+    (url,) = parse_message(raw, tenant_id="t").urls
+    assert len(url.host) == MAX_HOST_CHARS and url.host.endswith("a.login.evil.test")
+    assert len(url.href) == 2000
