@@ -114,6 +114,25 @@ def hostile_messages() -> dict[str, bytes]:
             _HEAD,
             b"".join(b"--b\r\nContent-Type: text/html\r\n\r\n" + html + b"\r\n" for _ in range(20)),
         ),
+        # the standard library reads parameters in time quadratic in their semicolons
+        "long_parameter_header": _HEAD
+        + b'Content-Type: text/plain; a="'
+        + b";" * 200_000
+        + b"\r\n\r\nx\r\n",
+        "long_filename_parameter": _multipart(
+            _HEAD,
+            b"--b\r\nContent-Type: text/plain\r\n"
+            b'Content-Disposition: attachment; filename="' + b";" * 200_000 + b'"\r\n\r\nx\r\n',
+        ),
+        # many encoded parts before a large body: each part's header block end was searched
+        # for in both line-ending forms, the absent one to the end of the message
+        "encoded_parts_before_a_large_body": _multipart(
+            _HEAD,
+            b"--b\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\n" * 199
+            + b"--b\r\nContent-Type: text/plain\r\n\r\n"
+            + b"x" * 24_000_000
+            + b"\r\n",
+        ),
     }
 
 

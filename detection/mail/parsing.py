@@ -54,6 +54,7 @@ MAX_PART_BYTES = 4 * 1024 * 1024
 MAX_HTML_PER_MESSAGE = 500_000
 MAX_RECIPIENTS = 100
 MAX_HOST_CHARS = 253  # the longest DNS name (RFC 1035)
+MAX_ADDRESS_CHARS = 254  # the longest address an SMTP path can carry (RFC 5321)
 # The MIME parse's work bound. The standard library's parser costs about 1-5 µs a line (more in
 # headers and multipart bodies) and 40 µs a part, so 25 MB of one-character lines took 11 s and
 # 600,000 tiny parts 24 s. Base64 and quoted-printable bodies of messages over 32 KB are first
@@ -65,6 +66,12 @@ MAX_HOST_CHARS = 253  # the longest DNS name (RFC 1035)
 MAX_LINES = 100_000
 MAX_HEADER_LINES = 5_000
 MAX_DASH_LINES = 5_000
+# Content-Type and Content-Disposition values are parsed for parameters (boundary, charset,
+# filename) by the standard library in time quadratic in their semicolons (200,000 of them took
+# 60 s); the corpus's longest is 189 characters. A longer one is refused as ``too_complex``
+# rather than cut, so that no parameter (a boundary) can be pushed out of reach.
+MAX_PARAMETER_HEADER_CHARS = 4_000
+_PARAMETER_HEADERS = frozenset({"content-type", "content-disposition"})
 _STASH_FROM_BYTES = 32 * 1024
 _STASH_MIN_BYTES = 4096  # a shorter body costs the parser next to nothing: it is left in place
 # what a base64 body may hold; a body holding anything else is left as it is
@@ -111,14 +118,24 @@ _SIMPLE_NAMED = re.compile(r'^"?([^"<>,;:()\\]*?)"?\s*<([^<>@\s",;:()\\]+@[^<>@\
 _SIMPLE_BARE = re.compile(r'^([^<>@\s",;:()\\]+@[^<>@\s",;:()\\]+)$')
 
 
+def _bounded_address(address: str) -> str:
+    """An address within the SMTP limits (a 64-character local part, a 253-character domain):
+    a longer one is hostile, and its domain keys the features' caches. The domain's end (its
+    registrable part) is kept."""
+    if len(address) <= MAX_ADDRESS_CHARS:
+        return address
+    local, at, domain = address.rpartition("@")
+    return f"{local[:64]}@{domain[-MAX_HOST_CHARS:]}" if at else address[:MAX_ADDRESS_CHARS]
+
+
 def _address(value: str) -> tuple[str, str]:
     value = value.strip()
     if match := _SIMPLE_BARE.match(value):
-        return "", match.group(1).lower()
+        return "", _bounded_address(match.group(1).lower())
     if match := _SIMPLE_NAMED.match(value):
-        return match.group(1).strip(), match.group(2).lower()
+        return match.group(1).strip(), _bounded_address(match.group(2).lower())
     name, address = parseaddr(value)
-    return name.strip().strip('"'), address.strip().lower()
+    return name.strip().strip('"'), _bounded_address(address.strip().lower())
 
 
 def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
@@ -133,7 +150,7 @@ def _addresses(msg: EmailMessage, name: str) -> tuple[str, ...]:
         found = [m.group(m.lastindex or 1).lower() for m in matches if m]
     else:
         found = [a.strip().lower() for _, a in getaddresses([value]) if "@" in a]
-    return tuple(dict.fromkeys(found))[:MAX_RECIPIENTS]
+    return tuple(dict.fromkeys(map(_bounded_address, found)))[:MAX_RECIPIENTS]
 
 
 def _received_at(header_date: str, fallback: datetime | None) -> datetime:
@@ -301,6 +318,21 @@ class _IndexedMessage(EmailMessage):
     _fetched: dict[str, object] | None = None
 
     def get(self, name: str, failobj: object = None) -> object:  # type: ignore[override]
+        value = self._indexed_get(name, failobj)
+        if (
+            value is not failobj
+            and len(str(value)) > MAX_PARAMETER_HEADER_CHARS
+            and name.lower() in _PARAMETER_HEADERS
+        ):
+            raise ParseError(
+                "too_complex",
+                f"a {name} header of {len(str(value))} characters exceeds the cap of "
+                f"{MAX_PARAMETER_HEADER_CHARS} (its parameters cost quadratic time to read); "
+                "it is held, not scored",
+            )
+        return value
+
+    def _indexed_get(self, name: str, failobj: object) -> object:
         headers = self._headers  # type: ignore[attr-defined]
         if len(headers) < 4:
             return super().get(name, failobj)
@@ -319,10 +351,16 @@ class _IndexedMessage(EmailMessage):
         return value
 
 
+# a header block's end, either form: one search finds the nearer (two ``find`` calls scanned to
+# the end of the message for the form it does not use, once per encoded part: 200 parts before
+# a 24 MB body took 4.7 s); the two forms cannot overlap, so the first to start ends first
+_BLANK_LINE = re.compile(rb"\n\n|\r\n\r\n")
+
+
 def _body_start(data: bytes, at: int) -> int:
     """Where the body after the header block containing ``at`` starts; -1 when none does."""
-    starts = [i + len(sep) for sep in (b"\n\n", b"\r\n\r\n") if (i := data.find(sep, at)) >= 0]
-    return min(starts) if starts else -1
+    found = _BLANK_LINE.search(data, at)
+    return -1 if found is None else found.end()
 
 
 _STASH = "x-attack-detection-stashed-body-"  # neither base64 nor in any real message
@@ -457,9 +495,17 @@ def parse_message(
         _, return_path = _address(_header(msg, "Return-Path"))
         header_date = _header(msg, "Date")
         spf, dkim, dmarc = _auth_results(msg)
+        # recipients, subject and id read here too: an address list's nested comments recurse
+        to_addresses, cc_addresses = _addresses(msg, "To"), _addresses(msg, "Cc")
+        subject = _header(msg, "Subject")[:MAX_SUBJECT_CHARS]
+        header_message_id = _header(msg, "Message-ID")[:300]
         body = _walk(msg, stash)
     except RecursionError as exc:
-        raise ParseError("mime_too_deep", "MIME nesting exceeds the parser's depth limit") from exc
+        raise ParseError(
+            "mime_too_deep",
+            "nesting (MIME parts, or comments in an address header) exceeds the parser's depth "
+            "limit",
+        ) from exc
     except ParseError:
         raise
     except Exception as exc:  # the stdlib parser is tolerant; anything else is a defect in the mail
@@ -478,11 +524,11 @@ def parse_message(
         sender_display_name=display_name[:200],
         reply_to_address=reply_to,
         return_path_address=return_path,
-        to_addresses=_addresses(msg, "To"),
-        cc_addresses=_addresses(msg, "Cc"),
-        subject=_header(msg, "Subject")[:MAX_SUBJECT_CHARS],
+        to_addresses=to_addresses,
+        cc_addresses=cc_addresses,
+        subject=subject,
         body_text=text,
-        header_message_id=_header(msg, "Message-ID")[:300],
+        header_message_id=header_message_id,
         header_date=header_date[:100],
         spf_result=spf,
         dkim_result=dkim,

@@ -296,3 +296,32 @@ def test_a_link_host_longer_than_any_dns_name_keeps_its_domain_end():
     (url,) = parse_message(raw, tenant_id="t").urls
     assert len(url.host) == MAX_HOST_CHARS and url.host.endswith("a.login.evil.test")
     assert len(url.href) == 2000
+
+
+@pytest.mark.parametrize("header", ["To", "Cc", "From"])
+def test_comments_nested_past_the_recursion_limit_are_held_not_a_crash(header):
+    """An address header of nested comments made the standard library's address parser recurse
+    past Python's limit; in To or Cc that escaped as a RecursionError (it crashed a batch)."""
+    nested = "(" * 2_000 + ")" * 2_000
+    raw = f"From: a@example.org\nSubject: s\n{header}: {nested} c@example.org\n\nbody\n".encode()
+    if header == "From":
+        raw = raw.replace(b"From: a@example.org\n", b"", 1)
+    with pytest.raises(ParseError) as caught:
+        parse_message(raw, tenant_id="t")
+    assert caught.value.reason == "mime_too_deep" and "address header" in caught.value.detail
+
+
+def test_addresses_longer_than_smtp_allows_keep_their_domain_end():
+    """A From, Reply-To or recipient domain of 2,000 characters keyed the features' caches
+    (65,536 entries of up to 8 KB each); an address is cut to the SMTP limits, keeping the end of
+    its domain (the registrable part)."""
+    domain = "a" * 1_900 + ".evil.test"
+    raw = (
+        f"From: x@{domain}\nReply-To: Name <y@{domain}>\nTo: z@{domain}, w@example.org\n"
+        "Subject: s\n\nbody\n"
+    ).encode()
+    message = parse_message(raw, tenant_id="t")
+    for address in (message.sender_address, message.reply_to_address, message.to_addresses[0]):
+        local, _, kept = address.rpartition("@")
+        assert len(kept) == MAX_HOST_CHARS and kept.endswith("a.evil.test") and len(local) == 1
+    assert message.to_addresses[1] == "w@example.org"
