@@ -272,7 +272,13 @@ def _walk(msg: EmailMessage, stash: dict[str, bytes]) -> _Body:
                 )
             continue
         if content_type == "text/html" and html_budget <= 0:
-            continue  # the message's HTML budget is spent: later parts are not read
+            # the work bound would leave this part unread, and a client shows it (a padded first
+            # alternative would hide the lure in the next): held, never scored without it
+            raise ParseError(
+                "too_complex",
+                f"an HTML part after earlier parts spent the cap of {MAX_HTML_PER_MESSAGE} "
+                "characters of HTML read per message (it would go unread); it is held, not scored",
+            )
         text = _decode_text(part, stash)
         if content_type == "text/html":
             facts = extract_html(text[:html_budget])

@@ -211,24 +211,32 @@ def test_nuls_in_the_header_block_are_still_not_mail():
 
 def test_html_read_per_message_is_bounded_across_parts():
     """Each HTML part is capped, and so is the HTML of the whole message: a message of many large
-    parts is read up to the budget, the rest not parsed (the per-message work bound)."""
+    parts is read up to the budget; an HTML part that would then go unread (a padded first
+    alternative hiding the lure in the next) holds the message as ``too_complex``."""
     filler = "<p>" + "word " * 90_000 + "</p>"  # 450k characters
-    parts = b"".join(
-        b'--q\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<a href="http://part'
-        + str(n).encode()
-        + b'.test/">x</a>'
-        + filler.encode()
-        + b"\r\n"
-        for n in range(1, 5)
-    )
-    raw = (
-        b'From: a@b.c\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary="q"\r\n\r\n'
-        + parts
-        + b"--q--\r\n"
-    )
+
+    def message(types: list[bytes]) -> bytes:
+        parts = b"".join(
+            b"--q\r\nContent-Type: "
+            + kind
+            + b'; charset=utf-8\r\n\r\n<a href="http://part'
+            + str(n).encode()
+            + b'.test/">x</a>'
+            + filler.encode()
+            + b"\r\n"
+            for n, kind in enumerate(types, start=1)
+        )
+        head = b'From: a@b.c\r\nSubject: s\r\nContent-Type: multipart/mixed; boundary="q"\r\n\r\n'
+        return head + parts + b"--q--\r\n"
+
     assert len(filler) < MAX_HTML_PER_MESSAGE < 2 * len(filler)
-    hosts = {u.host for u in parse_message(raw, tenant_id="t").urls}
-    assert {"part1.test", "part2.test"} <= hosts and not {"part3.test", "part4.test"} & hosts
+    with pytest.raises(ParseError) as caught:
+        parse_message(message([b"text/html"] * 4), tenant_id="t")
+    assert caught.value.reason == "too_complex" and "HTML part" in caught.value.detail
+    # two HTML parts fit the budget (the second read up to it); plain text is not HTML
+    two = message([b"text/html", b"text/html", b"text/plain", b"text/plain"])
+    hosts = {u.host for u in parse_message(two, tenant_id="t").urls}
+    assert {"part1.test", "part2.test"} <= hosts
 
 
 def test_every_real_message_parses_or_is_quarantined_with_a_reason(real_mail):

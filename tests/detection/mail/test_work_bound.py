@@ -28,6 +28,7 @@ REFUSED = (
     "headers",
     "long_parameter_header",
     "long_filename_parameter",
+    "twenty_hostile_html_parts",
 )
 
 
@@ -46,7 +47,7 @@ def test_over_the_work_caps_is_refused_quickly_with_the_reason(shape):
 
 @pytest.mark.parametrize(
     "shape",
-    ["headers_times_parts", "twenty_hostile_html_parts", "encoded_parts_before_a_large_body"],
+    ["headers_times_parts", "encoded_parts_before_a_large_body"],
 )
 def test_costly_but_legal_shapes_are_read(shape):
     """5,000 headers on a container of 4,900 parts took 12 s before the header index; 199
