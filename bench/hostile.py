@@ -4,7 +4,8 @@ extractor against the earlier standard-library one on the real corpus's HTML par
 For each hostile pattern (unclosed tags, comments, deep nesting, many attributes, ...) at 80 KB
 and at the 1 MB part cap, the time of ``extract_html``; and whole messages shaped to cost the
 MIME parser the most (:func:`detection.mail.mutations.hostile_messages`: millions of lines,
-parts or headers, headers times parts, 20 hostile HTML parts) and a legitimate 18 MB attachment,
+parts or headers, headers times parts, 20 hostile HTML parts, long parameter headers, encoded
+parts before a large body) and a legitimate 18 MB attachment,
 through ``parse_message``: seconds and outcome (parsed, or the reason it was refused). With
 ``--corpus``, both extractors over every HTML part of the real corpus (the earlier one is kept in
 tests/ for the parity test). With ``--artifact`` too, the evasion edits
