@@ -91,6 +91,14 @@ def registrable(host: str) -> str:
     return result.top_domain_under_public_suffix or host
 
 
+def split_host(host: str) -> tuple[str, str]:
+    """A lower-cased host's registrable domain and the subdomains before it:
+    ``login.example.co.uk`` -> (``example.co.uk``, ``login.``); no subdomains ("") for an IP, a
+    registrable host, or one that does not end with its registrable domain."""
+    domain = registrable(host)
+    return domain, host[: -len(domain)] if domain and host.endswith(domain) else ""
+
+
 @functools.lru_cache(maxsize=65536)
 def is_ip(host: str) -> bool:
     try:

@@ -19,6 +19,7 @@ from detection.features.domains import (
     has_confusables,
     is_ip,
     registrable,
+    split_host,
 )
 from detection.features.terms import FAMILIES, term_counts
 from detection.mail.schema import Message, domain_of
@@ -151,8 +152,7 @@ def _attachment_signals(message: Message) -> dict[str, float]:
 def _brand_in_subdomain(host: str) -> bool:
     """A brand's name in the subdomains of a lower-cased host outside the brand's own domains
     (``paypal.login.evil.test``); remembered per host, as most links share a few hosts."""
-    domain = registrable(host)
-    prefix = host[: -len(domain)] if domain and host.endswith(domain) else ""
+    domain, prefix = split_host(host)
     return domain not in BRAND_REGISTRABLE and any(b in prefix for b in BRAND_DOMAINS)
 
 

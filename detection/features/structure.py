@@ -14,7 +14,7 @@ import functools
 import re
 from urllib.parse import urlsplit
 
-from detection.features.domains import registrable
+from detection.features.domains import registrable, split_host
 from detection.mail.schema import Message
 
 # Top-level domains that are cheap to register and dominate phishing-domain feeds (a class, not
@@ -98,22 +98,21 @@ def _host_shape(host: str) -> tuple[int, int, int, int, int, int]:
     """A lower-cased link host's hyphens and digits in its domain name, its length, subdomain
     depth, abused TLD and free hosting: remembered per host (a message's links mostly share a
     few hosts, and so do the messages of a day)."""
-    domain = registrable(host)
+    domain, prefix = split_host(host)
     name = domain.partition(".")[0]
-    subdomains = host[: -len(domain)].count(".") if domain and host.endswith(domain) else 0
     return (
         name.count("-"),
         sum(ch.isdigit() for ch in name),
         len(host),
-        subdomains,
+        prefix.count("."),
         int(bool(domain) and _tld(domain) in ABUSED_TLDS),
         int(any(h in host for h in FREE_HOSTING)),
     )
 
 
 def _url_shape(message: Message) -> dict[str, float]:
-    depth = path_length = query_length = port = userinfo = 0
-    hyphens = digits = host_length = subdomains = abused = hosting = action = 0
+    depth = path_length = query_length = port = userinfo = action = 0
+    host_max = (0, 0, 0, 0, 0, 0)  # each of _host_shape's figures, the largest over the links
     for url in message.urls:
         try:
             parts = urlsplit(url.href)
@@ -125,14 +124,9 @@ def _url_shape(message: Message) -> dict[str, float]:
         depth = max(depth, path.count("/"))
         path_length = max(path_length, len(path))
         query_length = max(query_length, len(query))
-        shape = _host_shape((url.host or "").lower())
-        hyphens = max(hyphens, shape[0])
-        digits = max(digits, shape[1])
-        host_length = max(host_length, shape[2])
-        subdomains = max(subdomains, shape[3])
-        abused = max(abused, shape[4])
-        hosting = max(hosting, shape[5])
+        host_max = tuple(map(max, host_max, _host_shape((url.host or "").lower())))
         action = max(action, int(bool(url.text) and bool(_CALL_TO_ACTION.search(url.text))))
+    hyphens, digits, host_length, subdomains, abused, hosting = host_max
     return {
         "url_max_path_depth": float(min(depth, 10)),
         "url_max_path_length": float(min(path_length, 200)),
