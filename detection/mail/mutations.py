@@ -1,13 +1,20 @@
 """Mutations of real mail for fuzzing and evasion measurements: the edits an attacker or a broken
-mail system makes (NUL padding, crafted charsets, truncation, corrupted MIME boundaries, repeated
+mail system makes (NUL padding, crafted charsets, a harmless plain alternative beside the HTML a
+client shows, invisible padding before the words, truncation, corrupted MIME boundaries, repeated
 or oversized headers, byte flips). Deterministic for the rng it is given."""
 
 from __future__ import annotations
 
 import base64
+import email
+import html
 import random
 import re
 from collections.abc import Callable
+from email import policy
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 
 _CHARSET = re.compile(rb"charset=\"?[A-Za-z0-9_.:-]+\"?", re.IGNORECASE)
 _CRAFTED_CHARSETS = (b"idna", b"x-unknown", b"utf-7", b"unicode_escape", b"punycode", b"utf-16")
@@ -47,6 +54,119 @@ def hostile_headers(raw: bytes, rng: random.Random) -> bytes:
         ]
     )
     return head + b"\r\n" + extra + sep + body
+
+
+# what a client shows instead when it cannot render HTML: harmless words the scorer must not
+# read in place of the HTML beside them
+_DECOY = "This message is best viewed in a mail client that displays HTML. Thank you."
+# runs an attacker puts before the lure to push it out of a reader's window: blank lines, spaces,
+# HTML breaks and non-breaking spaces, zero-width characters
+_PADDING = ("\n", " \n", "\t", "\u200b", "\u00a0\n")
+_HTML_PADDING = ("<br>\n", "<p>&nbsp;</p>\n", "&#8203;", "<div> </div>", "\n")
+
+
+def _body_parts(msg: Message) -> list[tuple[Message | None, int, Message]]:
+    """The message's inline text leaves (text/plain and text/html, not attachments), each with
+    its parent and index (no parent: the message is the leaf)."""
+    if not msg.is_multipart():
+        return [(None, 0, msg)] if msg.get_content_type() in ("text/plain", "text/html") else []
+    found: list[tuple[Message | None, int, Message]] = []
+    for parent in msg.walk():
+        children = parent.get_payload()
+        if not isinstance(children, list):
+            continue
+        for index, child in enumerate(children):
+            if not isinstance(child, Message) or child.is_multipart():
+                continue
+            if child.get_content_type() not in ("text/plain", "text/html"):
+                continue
+            if child.get_filename() or child.get_content_disposition() == "attachment":
+                continue
+            found.append((parent, index, child))
+    return found
+
+
+def _text_of(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    return payload.decode(part.get_content_charset() or "utf-8", "replace")
+
+
+def _set_text(part: Message, text: str) -> None:
+    del part["Content-Transfer-Encoding"]
+    part.set_payload(text, "utf-8")  # base64, with its Content-Transfer-Encoding header
+
+
+def _rebuilt(raw: bytes, edit: Callable[[Message], bool]) -> bytes:
+    """``raw`` with ``edit`` applied to its parsed form; ``raw`` unchanged when the edit does not
+    apply or the message cannot be written back (these edits model an attacker's tooling, which
+    writes well-formed MIME)."""
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.compat32)
+        return msg.as_bytes() if edit(msg) else raw
+    except Exception:  # a message the standard library cannot round-trip
+        return raw
+
+
+def plain_decoy(raw: bytes, rng: random.Random) -> bytes:
+    """The message's visible body as the HTML alternative of a multipart/alternative whose plain
+    alternative is a harmless sentence: a client shows the HTML (the lure)."""
+
+    def edit(msg: Message) -> bool:
+        leaves = _body_parts(msg)
+        if not leaves:
+            return False
+        parent, index, first = next(
+            (leaf for leaf in leaves if leaf[2].get_content_type() == "text/html"), leaves[0]
+        )
+        text = _text_of(first)
+        if first.get_content_type() == "text/plain":
+            text = f"<html><body><pre>{html.escape(text)}</pre></body></html>"
+        alternative = MIMEMultipart(
+            "alternative",
+            _subparts=[MIMEText(_DECOY, "plain", "utf-8"), MIMEText(text, "html", "utf-8")],
+        )
+        for _, _, leaf in leaves:
+            if leaf is not first and leaf.get_content_type() == "text/plain":
+                _set_text(leaf, _DECOY)
+        if parent is None:  # a single-part message: the alternative becomes its body
+            for name in ("Content-Type", "Content-Transfer-Encoding", "MIME-Version"):
+                del msg[name]
+            msg.set_payload(alternative.get_payload())
+            msg["MIME-Version"] = "1.0"
+            msg["Content-Type"] = alternative["Content-Type"]
+        elif isinstance(siblings := parent.get_payload(), list):
+            siblings[index] = alternative
+        return True
+
+    return _rebuilt(raw, edit)
+
+
+def blank_padding(raw: bytes, rng: random.Random) -> bytes:
+    """Whitespace, HTML breaks and zero-width characters (5,000-20,000 of them) before the text
+    of every inline body part: invisible, and enough to push the words out of a reader's first
+    few thousand characters."""
+    count = rng.randint(5_000, 20_000)
+
+    def edit(msg: Message) -> bool:
+        leaves = _body_parts(msg)
+        for _, _, leaf in leaves:
+            is_html = leaf.get_content_type() == "text/html"
+            padding = "".join(
+                rng.choice(_HTML_PADDING if is_html else _PADDING) for _ in range(count)
+            )
+            text = _text_of(leaf)
+            if is_html:
+                at = re.search(r"<body[^>]*>", text, re.IGNORECASE)
+                cut = at.end() if at else 0
+                text = text[:cut] + padding + text[cut:]
+            else:
+                text = padding + text
+            _set_text(leaf, text)
+        return bool(leaves)
+
+    return _rebuilt(raw, edit)
 
 
 def truncate(raw: bytes, rng: random.Random) -> bytes:
@@ -152,6 +272,8 @@ EVASIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "nul_padding": nul_padding,
     "crafted_charset": crafted_charset,
     "hostile_headers": hostile_headers,
+    "plain_decoy": plain_decoy,
+    "blank_padding": blank_padding,
 }
 # everything, for fuzzing the parser
 MUTATIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
