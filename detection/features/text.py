@@ -8,6 +8,14 @@ phone numbers and prices drop out, so era tokens such as years and area codes ca
 word unigrams and bigrams. Text that could not be decoded arrives with replacement characters,
 which are not letters: they drop out too. Empty text yields no terms and scores the intercept.
 
+Versions: a text model records the featuriser version it was trained with and is scored with
+that version, so bundles of every released format keep scoring as they were trained.
+- 1: the body's first ``MAX_BODY_CHARS`` characters as they stand.
+- 2 (current): the first ``MAX_BODY_CHARS`` characters after squeezing whitespace runs and
+  invisible characters out of the subject and body (:mod:`detection.mail.visible`): blank lines,
+  spaces or zero-width characters before the lure no longer push its words out of the window,
+  and a zero-width character inside a word no longer splits it.
+
 Model: TF-IDF (sublinear term frequency, smoothed inverse document frequency, L2 norm) and a
 logistic regression, stored as data (a parquet table of term, idf and weight plus the intercept),
 never pickled. :meth:`TextModel.score` reproduces scikit-learn's ``decision_function`` exactly
@@ -30,8 +38,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from detection.mail.schema import Message
+from detection.mail.visible import squeeze, squeezed_head
 
-FEATURISER_VERSION = 1
+FEATURISER_VERSION = 2
+FEATURISER_VERSIONS = (1, 2)  # those this code can still score (older bundles' text models)
 MAX_BODY_CHARS = 2000
 MAX_TOKENS = 400
 MAX_TOKEN_CHARS = 25
@@ -56,19 +66,24 @@ def _mask(match: re.Match[str]) -> str:
     return " urltoken " if match.lastgroup == "url" else " emailtoken "
 
 
-def visible_text(subject: str, body: str) -> str:
-    """Subject and capped body as the text model reads them, before tokenising."""
-    subject = _LIST_TAG.sub("", subject[:500])
-    body = body[:MAX_BODY_CHARS]
+def visible_text(subject: str, body: str, version: int = FEATURISER_VERSION) -> str:
+    """Subject and capped body as the text model of featuriser ``version`` reads them, before
+    tokenising."""
+    if version == 1:
+        subject = _LIST_TAG.sub("", subject[:500])
+        body = body[:MAX_BODY_CHARS]
+    else:
+        subject = _LIST_TAG.sub("", squeeze(subject[:500]))
+        body = squeezed_head(body, MAX_BODY_CHARS)
     footer = _FOOTER_RULE.search(body)
     if footer:
         body = body[: footer.start()]
     return f"{subject}\n{body}"
 
 
-def terms_of(subject: str, body: str) -> list[str]:
+def terms_of(subject: str, body: str, version: int = FEATURISER_VERSION) -> list[str]:
     """The terms the text model sees: masked word unigrams and bigrams."""
-    text = visible_text(subject, body)
+    text = visible_text(subject, body, version)
     if any(marker in text for marker in _MAYBE_MASKED):
         text = _ADDRESS_OR_URL.sub(_mask, text)
     text = text.lower()
@@ -77,8 +92,8 @@ def terms_of(subject: str, body: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
-def text_terms(message: Message) -> list[str]:
-    return terms_of(message.subject, message.body_text)
+def text_terms(message: Message, version: int = FEATURISER_VERSION) -> list[str]:
+    return terms_of(message.subject, message.body_text, version)
 
 
 class TextModelError(ValueError):
@@ -92,6 +107,7 @@ class TextModel:
 
     terms: dict[str, tuple[float, float]]
     intercept: float
+    featuriser_version: int = FEATURISER_VERSION  # the featuriser it was trained with
     # derived once for scoring: a column per term (-1 for terms outside the vocabulary), and
     # the columns' idf and idf * weight
     _columns: dict[str, int] = field(init=False, repr=False, compare=False)
@@ -125,13 +141,20 @@ class TextModel:
             return self.intercept
         return self.intercept + float(np.dot(tf, self._weighted[columns])) / math.sqrt(norm)
 
+    def message_terms(self, message: Message) -> list[str]:
+        """``message``'s terms as this model's featuriser version reads them."""
+        return text_terms(message, self.featuriser_version)
+
+    def terms_of(self, subject: str, body: str) -> list[str]:
+        return terms_of(subject, body, self.featuriser_version)
+
     def score(self, message: Message) -> float:
-        return self.score_terms(text_terms(message))
+        return self.score_terms(self.message_terms(message))
 
     def top_terms(self, message: Message, limit: int = 3) -> list[str]:
         """The terms of ``message`` that push most towards attack (for reasons; no body text
         leaves the scorer beyond these few words)."""
-        return self.top_of_terms(text_terms(message), limit)
+        return self.top_of_terms(self.message_terms(message), limit)
 
     def top_of_terms(self, terms: list[str], limit: int = 3) -> list[str]:
         """:meth:`top_terms` of a message's terms found already (the scorer's: found once)."""
@@ -149,7 +172,7 @@ class TextModel:
                 "weight": pa.array([self.terms[t][1] for t in names], pa.float64()),
             }
         )
-        meta = {"intercept": self.intercept, "featuriser_version": FEATURISER_VERSION}
+        meta = {"intercept": self.intercept, "featuriser_version": self.featuriser_version}
         table = table.replace_schema_metadata({"text_model": json.dumps(meta, sort_keys=True)})
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")
@@ -162,11 +185,13 @@ class TextModel:
             meta = json.loads((table.schema.metadata or {})[b"text_model"])
         except (pa.ArrowException, KeyError, ValueError) as exc:
             raise TextModelError(f"unreadable text model ({exc})") from exc
-        if meta.get("featuriser_version") != FEATURISER_VERSION:
+        version = meta.get("featuriser_version")
+        if version not in FEATURISER_VERSIONS:
             raise TextModelError(
-                f"text model built for featuriser version {meta.get('featuriser_version')}, "
-                f"this code has {FEATURISER_VERSION}; retrain it"
+                f"text model built for featuriser version {version}, this code scores versions "
+                f"{', '.join(map(str, FEATURISER_VERSIONS))}; retrain it, or score it with the "
+                "release that built it"
             )
         terms = table["term"].to_pylist()
         pairs = zip(table["idf"].to_pylist(), table["weight"].to_pylist(), strict=True)
-        return cls(dict(zip(terms, pairs, strict=True)), float(meta["intercept"]))
+        return cls(dict(zip(terms, pairs, strict=True)), float(meta["intercept"]), version)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import email
 import hashlib
+import itertools
 import re
 import warnings
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from detection.mail.schema import (
     Message,
     Url,
 )
+from detection.mail.visible import UnreadText, squeezed_head
 
 # A part that declares the charset "unicode-escape" makes the standard library decode its body
 # with that codec, which warns once per bad escape: text chosen by the sender, not a defect of
@@ -52,6 +54,9 @@ MAX_PART_BYTES = 4 * 1024 * 1024
 # this budget they give the same links and forms, and body text that is capped at 100,000
 # characters anyway (the text model reads the first 2,000)
 MAX_HTML_PER_MESSAGE = 500_000
+# text squeezed (whitespace runs, invisible characters) to fill the body cap when the displayed
+# text is longer than it: ten caps' worth; padding beyond it holds the message as too_complex
+MAX_SQUEEZED_CHARS = 10 * MAX_BODY_CHARS
 MAX_RECIPIENTS = 100
 MAX_HOST_CHARS = 253  # the longest DNS name (RFC 1035)
 MAX_ADDRESS_CHARS = 254  # the longest address an SMTP path can carry (RFC 5321)
@@ -246,18 +251,53 @@ class _Body:
     def __init__(self) -> None:
         self.plain: list[str] = []
         self.html_text: list[str] = []
+        self.shown: list[str] = []  # the text parts a client displays, in order (plain or HTML)
         self.anchors: list[tuple[str, str]] = []
         self.forms = 0
         self.images = 0
         self.attachments: list[Attachment] = []
 
 
+def _tree(msg: EmailMessage) -> list[EmailMessage]:
+    """The message's first ``MAX_PARTS`` parts in ``walk`` order (depth first, the document's
+    order)."""
+    return list(itertools.islice(msg.walk(), MAX_PARTS))
+
+
+def _hidden(parts: list[EmailMessage]) -> set[int]:
+    """The ids of the parts a client does not display: in a ``multipart/alternative`` with an
+    alternative that holds HTML, every alternative but the last such one (clients show the
+    richest alternative they can render: the HTML, not the plain text beside it). An attacker's
+    harmless plain alternative must not be read in place of the HTML lure."""
+    listed = {id(part) for part in parts}
+    html_below: dict[int, bool] = {}
+    for part in reversed(parts):  # children before their parents
+        if part.is_multipart():
+            children = [c for c in part.get_payload() if id(c) in listed]
+            html_below[id(part)] = any(html_below[id(c)] for c in children)
+        else:
+            html_below[id(part)] = part.get_content_type() == "text/html" and not _filename(part)
+    hidden: set[int] = set()
+    for part in parts:
+        if id(part) in hidden:
+            if part.is_multipart():
+                hidden.update(id(c) for c in part.get_payload())
+            continue
+        if part.get_content_type() != "multipart/alternative":
+            continue
+        children = [c for c in part.get_payload() if id(c) in listed]
+        showing = [c for c in children if html_below[id(c)]]
+        if showing:
+            hidden.update(id(c) for c in children if c is not showing[-1])
+    return hidden
+
+
 def _walk(msg: EmailMessage, stash: dict[str, bytes]) -> _Body:
     body = _Body()
     html_budget = MAX_HTML_PER_MESSAGE
-    for count, part in enumerate(msg.walk()):
-        if count >= MAX_PARTS:
-            break
+    parts = _tree(msg)
+    hidden = _hidden(parts)
+    for part in parts:
         if part.is_multipart():
             continue
         content_type = part.get_content_type()
@@ -283,18 +323,36 @@ def _walk(msg: EmailMessage, stash: dict[str, bytes]) -> _Body:
         if content_type == "text/html":
             facts = extract_html(text[:html_budget])
             html_budget -= min(len(text), MAX_HTML_CHARS)
-            body.html_text.append(facts.text)
+            text = facts.text
+            body.html_text.append(text)
             body.anchors.extend(facts.anchors)
             body.forms += facts.form_count
             body.images += facts.image_count
         else:
             body.plain.append(text)
+        if id(part) not in hidden:
+            body.shown.append(text)
     return body
 
 
-def _normalise(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    return text.strip()[:MAX_BODY_CHARS]
+def _visible_body(texts: list[str]) -> str:
+    """The displayed parts' text, joined and capped at ``MAX_BODY_CHARS``. A text longer than
+    the cap is squeezed first (whitespace runs and invisible characters,
+    :mod:`detection.mail.visible`), so that padding cannot push the words past the cap; at most
+    ``MAX_SQUEEZED_CHARS`` are squeezed, and a text whose padding would leave words unread beyond
+    them is held as ``too_complex``."""
+    text = "\n\n".join(t for t in texts if t.strip())
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").strip()
+    if len(text) <= MAX_BODY_CHARS:
+        return text
+    try:
+        return squeezed_head(text, MAX_BODY_CHARS, MAX_SQUEEZED_CHARS)
+    except UnreadText as exc:
+        raise ParseError(
+            "too_complex",
+            f"the body is padded with whitespace or invisible characters ({exc}); the words "
+            "after the padding would go unread, so it is held, not scored",
+        ) from exc
 
 
 def _urls(anchors: list[tuple[str, str]], text: str) -> tuple[Url, ...]:
@@ -518,10 +576,12 @@ def parse_message(
         raise ParseError(
             "mime_error", f"{type(exc).__name__} while reading the MIME structure"
         ) from exc
-    text = _normalise("\n\n".join(t for t in body.plain if t.strip()))
+    # links are found in the text as before (plain parts, else the HTML's), visible or not
+    text = _visible_body(body.plain)
     body_is_html = not text and bool(body.html_text)
     if body_is_html:
-        text = _normalise("\n\n".join(body.html_text))
+        text = _visible_body(body.html_text)
+    body_text = _visible_body(body.shown)
     return Message(
         message_id=sha256_hex(raw),
         tenant_id=tenant_id,
@@ -533,7 +593,7 @@ def parse_message(
         to_addresses=to_addresses,
         cc_addresses=cc_addresses,
         subject=subject,
-        body_text=text,
+        body_text=body_text,
         header_message_id=header_message_id,
         header_date=header_date[:100],
         spf_result=spf,

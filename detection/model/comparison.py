@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detection.features.text import MAX_BODY_CHARS, TEXT_SCORE, TextModel, terms_of
+from detection.features.text import MAX_BODY_CHARS, TEXT_SCORE, TextModel
 from detection.mail.lake import read_texts
 from detection.mail.schema import Message
 from detection.markdown import table
@@ -41,7 +41,9 @@ def with_texts(rows: pd.DataFrame, lake_dir: Location) -> pd.DataFrame:
     texts = read_texts(lake_dir, rows["message_id"].tolist())
     return rows.assign(
         subject=[texts[m][0] for m in rows["message_id"]],
-        body_text=[texts[m][1][:MAX_BODY_CHARS] for m in rows["message_id"]],
+        # four text windows: the squeezing featuriser (version 2) reads its window after
+        # whitespace runs are squeezed out, which takes more than one window of mail as landed
+        body_text=[texts[m][1][: 4 * MAX_BODY_CHARS] for m in rows["message_id"]],
     )
 
 
@@ -60,7 +62,7 @@ def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
             )
         text_model = TextModel.from_bytes(bundle.text_model)
         scores = [
-            text_model.score_terms(terms_of(s or "", b or ""))
+            text_model.score_terms(text_model.terms_of(s or "", b or ""))
             for s, b in zip(golden["subject"], golden["body_text"], strict=True)
         ]
         rows = golden.assign(**{TEXT_SCORE: scores})

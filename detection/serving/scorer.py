@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detection.features.behaviour import BehaviourState, has_history
-from detection.features.text import TEXT_SCORE, TextModel, text_terms
+from detection.features.text import TEXT_SCORE, TextModel
 from detection.features.vector import DESCRIPTIONS, message_values
 from detection.mail.parsing import parse_message
 from detection.mail.schema import Message
@@ -163,7 +163,7 @@ class Scorer:
         values = message_values(message)
         terms: list[str] = []
         if self.text_model is not None:
-            terms = text_terms(message)
+            terms = self.text_model.message_terms(message)
             values[TEXT_SCORE] = self.text_model.score_terms(terms)
         values.update(self.state.features(message))
         return values, terms

@@ -149,3 +149,34 @@ def test_repeated_texts_share_one_document_and_fit_as_repeated():
     assert score_rows(model, matrix, np.arange(len(order))) == pytest.approx(expected, abs=1e-9)
     backwards = np.arange(len(order))[::-1]
     assert score_rows(model, matrix, backwards) == pytest.approx(expected[::-1], abs=1e-9)
+
+
+_LURE = "Your password expires today, verify your account now"
+
+
+@pytest.mark.parametrize("padding", ["\n", "\u200b\n", " \u00a0 ", "\t\ufeff\n"])
+def test_padding_before_the_lure_does_not_hide_its_words(padding):
+    """Featuriser 2 reads its window after squeezing whitespace runs and invisible characters:
+    padding longer than the window (invisible in a client) no longer pushes the lure out of it,
+    and a zero-width character no longer splits a word. Featuriser 1 (older bundles) reads the
+    window as it stands, as it was trained."""
+    padded = padding * 3_000 + _LURE
+    assert terms_of("Notice", padded) == terms_of("Notice", _LURE)
+    assert terms_of("Notice", padded, version=1) == terms_of("Notice", "", version=1)
+    assert "password" in terms_of("", "pass\u200bword")
+    assert "password" not in terms_of("", "pass\u200bword", version=1)
+
+
+def test_a_model_scores_with_the_featuriser_version_it_was_trained_with():
+    """A text model records its featuriser version; one from an older release loads and scores
+    with that version; a version this code does not know is refused with what to do."""
+    weights = {"password": (1.0, 3.0), "verify": (1.0, 2.0)}
+    padded = _message("", "\n" * 3_000 + _LURE)
+    current = TextModel.from_bytes(TextModel(weights, -1.0).to_bytes())
+    older = TextModel.from_bytes(TextModel(weights, -1.0, featuriser_version=1).to_bytes())
+    assert (current.featuriser_version, older.featuriser_version) == (2, 1)
+    assert current.score(padded) > -1.0
+    assert older.score(padded) == -1.0  # version 1's window holds only the padding
+    assert older.message_terms(padded) == terms_of("", padded.body_text, version=1)
+    with pytest.raises(TextModelError, match="scores versions 1, 2"):
+        TextModel.from_bytes(TextModel(weights, -1.0, featuriser_version=3).to_bytes())

@@ -1,3 +1,4 @@
+import base64
 import csv
 from collections import Counter
 from datetime import UTC, datetime
@@ -38,6 +39,10 @@ ROUND_TRIP_FIELDS = (
 )
 
 
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
 def test_simulated_message_survives_rfc822_round_trip():
     config = SimulationConfig(
         days=6, tenants=2, employees=15, attack_rate=0.2, drift_day=3, seed=21
@@ -47,7 +52,21 @@ def test_simulated_message_survives_rfc822_round_trip():
     for message in messages:
         parsed = parse_message(render_rfc822(message), tenant_id=message.tenant_id)
         for name in ROUND_TRIP_FIELDS:
+            if name == "body_text":
+                continue
             assert getattr(parsed, name) == getattr(message, name), (message.message_id, name)
+        # a message with links, images or forms is rendered with an HTML alternative, which is
+        # what the parser reads (clients show it): the same lines, without the blank ones (the
+        # HTML extractor keeps no blank lines), where a link whose label is not written before
+        # it shows its label instead of its href (a deceptive link's text, as a client shows it)
+        shown = message.body_text
+        for url in message.urls:
+            if url.text and f"{url.text}: {url.href}" not in shown:
+                shown = shown.replace(url.href, url.text)
+        assert _lines(parsed.body_text) == _lines(shown), message.message_id
+        has_html = any(u.text for u in message.urls) or message.html_form_count
+        if not (has_html or message.html_image_count):  # plain text only: read exactly
+            assert parsed.body_text == message.body_text
         assert sorted(parsed.urls, key=lambda u: u.href) == sorted(
             message.urls, key=lambda u: u.href
         )
@@ -333,3 +352,88 @@ def test_addresses_longer_than_smtp_allows_keep_their_domain_end():
         local, _, kept = address.rpartition("@")
         assert len(kept) == MAX_HOST_CHARS and kept.endswith("a.evil.test") and len(local) == 1
     assert message.to_addresses[1] == "w@example.org"
+
+
+def _mime(content_type: bytes, body: bytes) -> bytes:
+    return (
+        b"From: IT Desk <it@evil.test>\r\nTo: a@corp.com\r\nSubject: Notice\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: " + content_type + b"\r\n\r\n" + body
+    )
+
+
+def _part(content_type: bytes, text: bytes, boundary: bytes = b"q") -> bytes:
+    return b"--" + boundary + b"\r\nContent-Type: " + content_type + b"\r\n\r\n" + text + b"\r\n"
+
+
+_DECOY = b"Please view this message in a client that shows HTML."
+_LURE_HTML = b'<p>Your mailbox is full. <a href="https://evil.test/login">Verify now</a></p>'
+
+
+def test_an_alternative_is_read_by_the_html_a_client_shows():
+    """A harmless plain alternative beside the HTML lure (clients show the HTML) must not be
+    read in its place; its links are still found."""
+    raw = _mime(
+        b'multipart/alternative; boundary="q"',
+        _part(b"text/plain", _DECOY) + _part(b"text/html", _LURE_HTML) + b"--q--\r\n",
+    )
+    message = parse_message(raw, tenant_id="t")
+    assert message.body_text == "Your mailbox is full. Verify now"
+    assert [u.host for u in message.urls] == ["evil.test"]
+    assert not message.body_is_html  # there is a text/plain part
+
+
+def test_nested_alternatives_and_mixed_parts_are_read_as_displayed():
+    """mixed(alternative(plain, related(html, image)), inline plain, attachment): the HTML of the
+    alternative, then the inline plain part after it, in order; the attachment is not text."""
+    related = (
+        b"--r\r\nContent-Type: text/html\r\n\r\n" + _LURE_HTML + b"\r\n"
+        b"--r\r\nContent-Type: image/png\r\n\r\nPNG\r\n--r--\r\n"
+    )
+    alternative = (
+        _part(b"text/plain", _DECOY, b"a")
+        + b'--a\r\nContent-Type: multipart/related; boundary="r"\r\n\r\n'
+        + related
+        + b"--a--\r\n"
+    )
+    raw = _mime(
+        b'multipart/mixed; boundary="m"',
+        b'--m\r\nContent-Type: multipart/alternative; boundary="a"\r\n\r\n'
+        + alternative
+        + _part(b"text/plain", b"Sent from the help desk.", b"m")
+        + b'--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename="a.txt"'
+        b"\r\n\r\nattached words\r\n--m--\r\n",
+    )
+    message = parse_message(raw, tenant_id="t")
+    assert message.body_text == "Your mailbox is full. Verify now\n\nSent from the help desk."
+
+
+def test_an_alternative_without_html_is_read_by_its_plain_part():
+    raw = _mime(
+        b'multipart/alternative; boundary="q"',
+        _part(b"text/plain", b"Plain words.")
+        + _part(b"text/enriched", b"<bold>x</bold>")
+        + b"--q--\r\n",
+    )
+    assert parse_message(raw, tenant_id="t").body_text.startswith("Plain words.")
+
+
+def _base64_text(text: str) -> bytes:
+    encoded = base64.encodebytes(text.encode()).replace(b"\n", b"\r\n")
+    return _mime(b"text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64", encoded)
+
+
+@pytest.mark.parametrize("unit", ["\n", " \u200b", "\u200b\n", "\u00a0\r\n", "\t\ufeff"])
+def test_padding_cannot_push_the_words_past_the_body_cap(unit):
+    """Whitespace or invisible characters longer than the body cap before the lure (base64, so
+    the line cap does not refuse it first) are squeezed out first, so the lure and its link are
+    read; padding past the squeeze's bound holds the message instead."""
+    lure = "Your password expires today. Verify now: https://evil.test/login"
+    message = parse_message(_base64_text(unit * (300_000 // len(unit)) + lure), tenant_id="t")
+    assert message.body_text == lure
+    assert [u.host for u in message.urls] == ["evil.test"]
+    units = 1_500_000 // len(unit.replace("\r\n", "\n"))  # past the bound once read
+    endless = _base64_text("\u200b" + unit * units + lure)
+    with pytest.raises(ParseError) as exc:
+        parse_message(endless, tenant_id="t")
+    assert exc.value.reason == "too_complex"
+    assert "padded" in str(exc.value)
