@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 
 from bench.scorer import readable, sample_corpus
-from detection.features.text import text_terms
 from detection.features.vector import message_values
 from detection.mail.html_text import MAX_HTML_CHARS, extract_html
 from detection.mail.parsing import parse_message
@@ -86,14 +85,14 @@ def run(artifact: str, corpus: Path, count: int, passes: int) -> dict[str, objec
     text_model = scorer.text_model
     if text_model is None:
         raise SystemExit(f"{artifact}: the bundle has no text model; this benchmark times one")
-    terms = [text_terms(m) for m in messages]
+    terms = [text_model.message_terms(m) for m in messages]
     rows = [scorer.feature_row(scorer.feature_vector(m)) for m in messages]
     parts = [html_parts(raw) for raw in raws]
     stages: dict[str, tuple[Callable[[Any], object], list[Any]]] = {
         "parse": (lambda raw: parse_message(raw, tenant_id=tenant), raws),
         "html": (lambda texts: [extract_html(t) for t in texts], parts),
         "values": (message_values, messages),
-        "terms": (text_terms, messages),
+        "terms": (text_model.message_terms, messages),
         "text_score": (text_model.score_terms, terms),
         "model": (lambda row: scorer.forest.probabilities(scorer.forest.leaves(row)), rows),
         "score": (scorer.score_message, messages),

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.real_mail import DEFAULT_CORPUS
-from detection.features.text import TextModel, text_terms
+from detection.features.text import TextModel
 from detection.features.vector import message_values
 from detection.mail.ingest import ingest
 from detection.serving.registry import load_production
@@ -58,7 +58,7 @@ def main() -> None:
         message_values(message)
     for message in sample:
         started = time.perf_counter()
-        terms = text_terms(message)
+        terms = model.message_terms(message)
         featurised = time.perf_counter()
         model.score_terms(terms)
         scored = time.perf_counter()

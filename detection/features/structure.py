@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from detection.features.domains import registrable, split_host
 from detection.mail.schema import Message
+from detection.mail.visible import squeeze
 
 # Top-level domains that are cheap to register and dominate phishing-domain feeds (a class, not
 # a verdict: plenty of honest sites live there too).
@@ -143,12 +144,16 @@ def _url_shape(message: Message) -> dict[str, float]:
     }
 
 
-def structure_features(message: Message) -> dict[str, float]:
-    """All structure features of one message, keyed by the names in ``STRUCTURE_FEATURES``."""
+def structure_features(message: Message, visible: str | None = None) -> dict[str, float]:
+    """All structure features of one message, keyed by the names in ``STRUCTURE_FEATURES``.
+    ``visible``: the body squeezed (computed here when not given), whose words are counted
+    (zero-width padding is not words)."""
+    if visible is None:
+        visible = squeeze(message.body_text)
     values = _url_shape(message)
     local, _, domain = message.sender_address.lower().rpartition("@")
     sender = registrable(domain)
-    words = len(message.body_text[:100_000].split())
+    words = len(visible[:100_000].split())
     names = [a.filename.lower() for a in message.attachments]
     values.update(
         {

@@ -23,6 +23,7 @@ from detection.features.structure import (
 )
 from detection.features.text import TEXT_DESCRIPTION, TEXT_SCORE
 from detection.mail.schema import Message
+from detection.mail.visible import squeeze
 
 if TYPE_CHECKING:  # pandas is for the pipeline's frames; scoring one message never loads it
     import pandas as pd
@@ -45,8 +46,10 @@ DESCRIPTIONS: dict[str, str] = {
 
 
 def message_values(message: Message) -> dict[str, float]:
-    """Content signals and structure features of one message."""
-    return {**content_signals(message), **structure_features(message)}
+    """Content signals and structure features of one message (the body squeezed once for
+    both)."""
+    visible = squeeze(message.body_text)
+    return {**content_signals(message, visible), **structure_features(message, visible)}
 
 
 def content_frame(messages: Iterable[Message]) -> pd.DataFrame:

@@ -26,18 +26,11 @@ def _html(message: Message) -> str:
     for block in message.body_text.split("\n\n"):
         words = []
         for word in block.split(" "):
-            if word in anchored:
-                # "Label: href" becomes a link on the label, the href still shown after it, so
-                # the HTML alternative (which the parser reads: clients show it) reads as the
-                # plain text does
+            if word in anchored:  # "Label: href" becomes a link whose visible text is the label
                 label = html.escape(anchored[word])
-                size = len(label.split(" "))
-                if " ".join(words[-size:]) == f"{label}:":
-                    del words[-size:]
-                    words.append(f'<a href="{html.escape(word)}">{label}</a>:')
-                    words.append(html.escape(word))
-                else:
-                    words.append(f'<a href="{html.escape(word)}">{label}</a>')
+                if words and words[-1] == f"{label}:":
+                    words.pop()
+                words.append(f'<a href="{html.escape(word)}">{label}</a>')
             else:
                 words.append(html.escape(word))
         paragraphs.append(f"<p>{' '.join(words)}</p>")

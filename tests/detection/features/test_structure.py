@@ -65,3 +65,17 @@ def test_links_per_word_and_malformed_links():
     broken = _url("http://[::1:bad/", "")  # urlsplit raises ValueError on this
     values = structure_features(_message(urls=broken))
     assert values["url_max_path_depth"] == 0.0 and values["url_nonstandard_port"] == 0.0
+
+
+def test_padding_changes_no_feature_but_the_zero_width_count():
+    """Whitespace and invisible characters before the lure (as the blank_padding evasion puts
+    them) neither hide its terms nor change the body's size or word count: the signals and
+    structure features read the squeezed body; only the zero-width count sees the padding."""
+    from detection.features.vector import message_values
+
+    lure = "Urgent: verify your password now or your account will be suspended https://x.test/a"
+    urls = _url("https://x.test/a", "x.test")
+    plain = message_values(_message(body_text=lure, urls=urls))
+    padded = message_values(_message(body_text="\u200b\n \u00a0\n" * 30_000 + lure, urls=urls))
+    changed = {name for name in plain if plain[name] != padded[name]}
+    assert changed == {"zero_width_chars"}

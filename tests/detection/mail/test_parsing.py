@@ -39,10 +39,6 @@ ROUND_TRIP_FIELDS = (
 )
 
 
-def _lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
-
-
 def test_simulated_message_survives_rfc822_round_trip():
     config = SimulationConfig(
         days=6, tenants=2, employees=15, attack_rate=0.2, drift_day=3, seed=21
@@ -52,21 +48,7 @@ def test_simulated_message_survives_rfc822_round_trip():
     for message in messages:
         parsed = parse_message(render_rfc822(message), tenant_id=message.tenant_id)
         for name in ROUND_TRIP_FIELDS:
-            if name == "body_text":
-                continue
             assert getattr(parsed, name) == getattr(message, name), (message.message_id, name)
-        # a message with links, images or forms is rendered with an HTML alternative, which is
-        # what the parser reads (clients show it): the same lines, without the blank ones (the
-        # HTML extractor keeps no blank lines), where a link whose label is not written before
-        # it shows its label instead of its href (a deceptive link's text, as a client shows it)
-        shown = message.body_text
-        for url in message.urls:
-            if url.text and f"{url.text}: {url.href}" not in shown:
-                shown = shown.replace(url.href, url.text)
-        assert _lines(parsed.body_text) == _lines(shown), message.message_id
-        has_html = any(u.text for u in message.urls) or message.html_form_count
-        if not (has_html or message.html_image_count):  # plain text only: read exactly
-            assert parsed.body_text == message.body_text
         assert sorted(parsed.urls, key=lambda u: u.href) == sorted(
             message.urls, key=lambda u: u.href
         )
@@ -380,6 +362,23 @@ def test_an_alternative_is_read_by_the_html_a_client_shows():
     assert message.body_text == "Your mailbox is full. Verify now"
     assert [u.host for u in message.urls] == ["evil.test"]
     assert not message.body_is_html  # there is a text/plain part
+
+
+def test_an_alternative_whose_plain_text_says_the_same_is_read_by_it():
+    """A plain alternative holding the HTML's words (80% or more) is the same message: its text
+    is read (paragraphs and links as written); one that drops a fifth of them is not."""
+    html = b"<p>Minutes attached.</p><p>See the <a href='https://corp.example/m'>notes</a></p>"
+    same = b"Minutes attached.\r\n\r\nSee the notes: https://corp.example/m"
+    raw = _mime(
+        b'multipart/alternative; boundary="q"',
+        _part(b"text/plain", same) + _part(b"text/html", html) + b"--q--\r\n",
+    )
+    assert parse_message(raw, tenant_id="t").body_text == same.decode().replace("\r\n", "\n")
+    partial = _mime(
+        b'multipart/alternative; boundary="q"',
+        _part(b"text/plain", b"Minutes attached.") + _part(b"text/html", html) + b"--q--\r\n",
+    )
+    assert parse_message(partial, tenant_id="t").body_text == "Minutes attached.\nSee the notes"
 
 
 def test_nested_alternatives_and_mixed_parts_are_read_as_displayed():
