@@ -320,8 +320,7 @@ def _displayed(body: _Body, alternatives: list[_Alternative]) -> list[str]:
     HTML a client shows is read, unless the plain alternative beside it says the same (it holds
     at least ``PLAIN_COVERAGE`` of the words the HTML shows): then the plain text is read, the
     same words without the HTML's extraction artefacts. A harmless plain alternative beside an
-    HTML lure (an attacker's decoy: a client shows the lure), or beside HTML that shows no words
-    (images: the lure is in them), is never read in its place."""
+    HTML lure (an attacker's decoy: a client shows the lure) is never read in its place."""
     texts = dict(body.texts)
     read = set(texts)
     for alternative in alternatives:
@@ -331,7 +330,7 @@ def _displayed(body: _Body, alternatives: list[_Alternative]) -> list[str]:
             continue
         shown = _words(" ".join(texts[i] for i in texts if i in alternative.shown))
         said = _words(" ".join(texts[i] for i in plain))
-        if shown and len(shown & said) >= PLAIN_COVERAGE * len(shown):
+        if len(shown & said) >= PLAIN_COVERAGE * len(shown):
             read = (read - alternative.shown) | set(plain)
     return [text for i, text in body.texts if i in read]
 
