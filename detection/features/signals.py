@@ -23,7 +23,7 @@ from detection.features.domains import (
 )
 from detection.features.terms import FAMILIES, term_counts
 from detection.mail.schema import Message, domain_of
-from detection.mail.visible import squeeze
+from detection.mail.visible import Visible
 
 _URGENCY = FAMILIES.index("urgency")
 
@@ -208,16 +208,16 @@ def _term_counts(text: str) -> dict[str, float]:
     return {f"terms_{name}": float(n) for name, n in zip(FAMILIES, term_counts(text), strict=True)}
 
 
-def content_signals(message: Message, visible: str | None = None) -> dict[str, float]:
+def content_signals(message: Message, visible: Visible | None = None) -> dict[str, float]:
     """All content signals of one message, keyed by the names in ``CONTENT_FEATURES``.
-    ``visible``: the body squeezed (:func:`detection.mail.visible.squeeze`, computed here when
-    not given): terms, length and word counts read it, so padding with whitespace or invisible
-    characters neither hides the terms nor changes the body's size; the zero-width count reads
-    the body as it stands."""
+    ``visible``: the body with padding squeezed out (:class:`detection.mail.visible.Visible`,
+    computed here when not given): terms, length and word counts read it, so whitespace or
+    invisible characters neither hide the terms nor change the body's size; the zero-width count
+    reads the body as it stands."""
     if visible is None:
-        visible = squeeze(message.body_text)
+        visible = Visible.of(message.body_text)
     sender_domain = registrable(message.sender_domain)
-    text = f"{message.subject}\n{visible}"
+    text = f"{message.subject}\n{visible.head}"
     header_id_domain = message.header_message_id.rpartition("@")[2].strip(">").lower()
     reply_domain = registrable(domain_of(message.reply_to_address))
     return_domain = registrable(domain_of(message.return_path_address))
@@ -237,9 +237,9 @@ def content_signals(message: Message, visible: str | None = None) -> dict[str, f
         "subject_urgency": float(term_counts(message.subject)[_URGENCY] > 0),
         "html_form": float(message.html_form_count > 0),
         "html_image_count": float(message.html_image_count),
-        "image_only_body": float(_has_image(message) and len(visible.split()) < 8),
+        "image_only_body": float(_has_image(message) and len(visible.words) < 8),
         "zero_width_chars": float(len(_ZERO_WIDTH.findall(message.body_text[:20000]))),
-        "body_length_log": math.log1p(len(visible)),
+        "body_length_log": math.log1p(visible.length),
     }
     signals.update(_term_counts(text[:20000]))
     signals.update(_name_signals(message, sender_domain))

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from detection.features.domains import registrable, split_host
 from detection.mail.schema import Message
-from detection.mail.visible import squeeze
+from detection.mail.visible import Visible
 
 # Top-level domains that are cheap to register and dominate phishing-domain feeds (a class, not
 # a verdict: plenty of honest sites live there too).
@@ -144,16 +144,16 @@ def _url_shape(message: Message) -> dict[str, float]:
     }
 
 
-def structure_features(message: Message, visible: str | None = None) -> dict[str, float]:
+def structure_features(message: Message, visible: Visible | None = None) -> dict[str, float]:
     """All structure features of one message, keyed by the names in ``STRUCTURE_FEATURES``.
-    ``visible``: the body squeezed (computed here when not given), whose words are counted
-    (zero-width padding is not words)."""
+    ``visible``: the body's words (computed here when not given; zero-width padding is not
+    words)."""
     if visible is None:
-        visible = squeeze(message.body_text)
+        visible = Visible.of(message.body_text)
     values = _url_shape(message)
     local, _, domain = message.sender_address.lower().rpartition("@")
     sender = registrable(domain)
-    words = len(visible[:100_000].split())
+    words = len(visible.words)
     names = [a.filename.lower() for a in message.attachments]
     values.update(
         {

@@ -66,24 +66,32 @@ def _mask(match: re.Match[str]) -> str:
     return " urltoken " if match.lastgroup == "url" else " emailtoken "
 
 
-def visible_text(subject: str, body: str, version: int = FEATURISER_VERSION) -> str:
+def visible_text(
+    subject: str, body: str, version: int = FEATURISER_VERSION, squeezed: str | None = None
+) -> str:
     """Subject and capped body as the text model of featuriser ``version`` reads them, before
-    tokenising."""
+    tokenising. ``squeezed``: the start of ``squeeze(body)``, at least the window long, where
+    the caller has it already (the scorer squeezes each body once, for the signals too)."""
     if version == 1:
         subject = _LIST_TAG.sub("", subject[:500])
         body = body[:MAX_BODY_CHARS]
     else:
         subject = _LIST_TAG.sub("", squeeze(subject[:500]))
-        body = squeezed_head(body, MAX_BODY_CHARS)
+        if squeezed is None:
+            body = squeezed_head(body, MAX_BODY_CHARS)
+        else:
+            body = squeezed[:MAX_BODY_CHARS]
     footer = _FOOTER_RULE.search(body)
     if footer:
         body = body[: footer.start()]
     return f"{subject}\n{body}"
 
 
-def terms_of(subject: str, body: str, version: int = FEATURISER_VERSION) -> list[str]:
+def terms_of(
+    subject: str, body: str, version: int = FEATURISER_VERSION, squeezed: str | None = None
+) -> list[str]:
     """The terms the text model sees: masked word unigrams and bigrams."""
-    text = visible_text(subject, body, version)
+    text = visible_text(subject, body, version, squeezed)
     if any(marker in text for marker in _MAYBE_MASKED):
         text = _ADDRESS_OR_URL.sub(_mask, text)
     text = text.lower()
@@ -141,9 +149,10 @@ class TextModel:
             return self.intercept
         return self.intercept + float(np.dot(tf, self._weighted[columns])) / math.sqrt(norm)
 
-    def message_terms(self, message: Message) -> list[str]:
-        """``message``'s terms as this model's featuriser version reads them."""
-        return text_terms(message, self.featuriser_version)
+    def message_terms(self, message: Message, squeezed: str | None = None) -> list[str]:
+        """``message``'s terms as this model's featuriser version reads them (``squeezed``: its
+        body squeezed, where the caller has it)."""
+        return terms_of(message.subject, message.body_text, self.featuriser_version, squeezed)
 
     def terms_of(self, subject: str, body: str) -> list[str]:
         return terms_of(subject, body, self.featuriser_version)

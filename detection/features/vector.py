@@ -23,7 +23,7 @@ from detection.features.structure import (
 )
 from detection.features.text import TEXT_DESCRIPTION, TEXT_SCORE
 from detection.mail.schema import Message
-from detection.mail.visible import squeeze
+from detection.mail.visible import Visible
 
 if TYPE_CHECKING:  # pandas is for the pipeline's frames; scoring one message never loads it
     import pandas as pd
@@ -45,10 +45,11 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def message_values(message: Message) -> dict[str, float]:
-    """Content signals and structure features of one message (the body squeezed once for
-    both)."""
-    visible = squeeze(message.body_text)
+def message_values(message: Message, visible: Visible | None = None) -> dict[str, float]:
+    """Content signals and structure features of one message (the body's visible form found
+    once for both; ``visible``: found by the caller already)."""
+    if visible is None:
+        visible = Visible.of(message.body_text)
     return {**content_signals(message, visible), **structure_features(message, visible)}
 
 

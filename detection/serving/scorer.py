@@ -17,6 +17,7 @@ from detection.features.text import TEXT_SCORE, TextModel
 from detection.features.vector import DESCRIPTIONS, message_values
 from detection.mail.parsing import parse_message
 from detection.mail.schema import Message
+from detection.mail.visible import Visible
 from detection.rules import Rule, parse_rules
 from detection.serving.artifact import MODEL_FILE, RULES_FILE, Bundle, BundleError
 from detection.serving.detectors import Detector, detectors_of
@@ -160,10 +161,11 @@ class Scorer:
     def _features(self, message: Message) -> tuple[dict[str, float], list[str]]:
         """:meth:`feature_vector` and the text model's terms of the message (none without a
         text model): found once, for the score and for the reasons."""
-        values = message_values(message)
+        visible = Visible.of(message.body_text)  # once, for the signals and the text model
+        values = message_values(message, visible)
         terms: list[str] = []
         if self.text_model is not None:
-            terms = self.text_model.message_terms(message)
+            terms = self.text_model.message_terms(message, visible.head)
             values[TEXT_SCORE] = self.text_model.score_terms(terms)
         values.update(self.state.features(message))
         return values, terms

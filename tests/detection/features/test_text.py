@@ -180,3 +180,12 @@ def test_a_model_scores_with_the_featuriser_version_it_was_trained_with():
     assert older.message_terms(padded) == terms_of("", padded.body_text, version=1)
     with pytest.raises(TextModelError, match="scores versions 1, 2"):
         TextModel.from_bytes(TextModel(weights, -1.0, featuriser_version=3).to_bytes())
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab \n\t\u200b\u00a0")), max_size=6000))
+@settings(max_examples=100, deadline=None)
+def test_terms_from_a_body_squeezed_once_are_the_same(body):
+    """The scorer squeezes each body once and hands it to the featuriser: the same terms."""
+    from detection.mail.visible import squeeze
+
+    assert terms_of("s", body, squeezed=squeeze(body)) == terms_of("s", body)

@@ -47,3 +47,13 @@ def test_squeezed_head_bounds_its_work():
     with pytest.raises(UnreadText, match="more follow"):
         squeezed_head(padding + "the lure", 100, most=1_000_000)
     assert squeezed_head("\n" * 1_000 + "the lure", 100, most=1_000_000) == "the lure"
+
+
+@given(_TEXT)
+def test_visible_is_the_squeezed_text_head_and_words(text):
+    from detection.mail.visible import HEAD_CHARS, Visible
+
+    visible = Visible.of(text)
+    assert visible.head == squeeze(text)[:HEAD_CHARS]
+    assert visible.words == squeeze(text).split()
+    assert visible.length == len(" ".join(visible.words))
