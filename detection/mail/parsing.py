@@ -275,11 +275,12 @@ def _tree(msg: EmailMessage) -> list[EmailMessage]:
 
 @dataclass(frozen=True)
 class _Alternative:
-    """A ``multipart/alternative`` with an alternative that holds HTML: the text leaves of the
-    one a client displays (the last that holds HTML) and the text/plain leaves of the others."""
+    """A ``multipart/alternative`` with an alternative that holds HTML: the leaves of the one a
+    client displays (the last that holds HTML) and the leaves of the others (their text/plain
+    leaves may stand in for the shown one)."""
 
     shown: frozenset[int]
-    plain: frozenset[int]
+    others: frozenset[int]
 
 
 def _alternatives(parts: list[EmailMessage]) -> list[_Alternative]:
@@ -287,7 +288,7 @@ def _alternatives(parts: list[EmailMessage]) -> list[_Alternative]:
     clients show the richest alternative they can render (the HTML), not the plain text beside
     it."""
     listed = {id(part) for part in parts}
-    leaves: dict[int, frozenset[int]] = {}  # the text leaves under each part
+    leaves: dict[int, frozenset[int]] = {}  # the leaves under each part
     html_below: dict[int, bool] = {}
     for part in reversed(parts):  # children before their parents
         if part.is_multipart():
@@ -324,8 +325,8 @@ def _displayed(body: _Body, alternatives: list[_Alternative]) -> list[str]:
     texts = dict(body.texts)
     read = set(texts)
     for alternative in alternatives:
-        plain = [i for i in texts if i in alternative.plain and i in body.plain_ids]
-        read -= alternative.plain
+        plain = [i for i in texts if i in alternative.others and i in body.plain_ids]
+        read -= alternative.others
         if not plain:
             continue
         shown = _words(" ".join(texts[i] for i in texts if i in alternative.shown))

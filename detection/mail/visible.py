@@ -97,7 +97,8 @@ class Visible:
 
     @classmethod
     def of(cls, text: str) -> Visible:
-        return cls(squeezed_head(text, HEAD_CHARS), drop_invisible(text).split())
+        text = drop_invisible(text)  # once: the squeeze then finds none to drop
+        return cls(squeezed_head(text, HEAD_CHARS), text.split())
 
     @property
     def length(self) -> int:
