@@ -201,8 +201,11 @@ class Forest:
 
     def probabilities(self, leaves: np.ndarray) -> np.ndarray:
         """Probabilities of attack from the leaves rows reached (:meth:`leaves`): the sigmoid of
-        the sum of their values (log-odds)."""
-        return 1.0 / (1.0 + np.exp(-self.sigmoid * self.value[leaves].sum(axis=1)))
+        the sum of their values (log-odds). Log-odds below about -709 overflow ``exp`` to
+        infinity and give 0.0, as LightGBM's own sigmoid does: the overflow is the answer, not an
+        error, so NumPy is not asked to warn about it."""
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(-self.sigmoid * self.value[leaves].sum(axis=1)))
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Probabilities of attack, as ``Booster.predict``."""

@@ -2,6 +2,7 @@
 models with every missing-value type, on rows full of NaN, zeros and values on the thresholds,
 on every released bundle format and on the real corpus's feature rows."""
 
+import warnings
 from pathlib import Path
 
 import lightgbm as lgb
@@ -117,3 +118,16 @@ def test_rows_of_the_wrong_width_are_refused():
     )
     with pytest.raises(ValueError, match="3 features"):
         forest.predict(np.zeros((1, 4)))
+
+
+def test_log_odds_beyond_what_exp_can_hold_give_lightgbms_zero_and_one_without_a_warning():
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(2000, 3))
+    labels = (features[:, 0] > 0).astype(int)  # separable: a saturated, over-confident model
+    booster = _train(features, labels, learning_rate=1000.0, min_data_in_leaf=1)
+    raw = np.asarray(booster.predict(features, raw_score=True, num_threads=1))
+    assert raw.min() < -745 and raw.max() > 745  # exp(745) overflows a float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow warning fails the test
+        _assert_same(booster, features)
+    assert set(Forest.from_text(booster.model_to_string()).predict(features)) <= {0.0, 1.0}
