@@ -30,6 +30,7 @@ pickle.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -172,6 +173,29 @@ def _category_rows(frame: pd.DataFrame, category: str) -> tuple[pd.DataFrame, np
     return chosen, (chosen["category"].astype(str).to_numpy() == category).astype(int)
 
 
+def own_threshold(y: np.ndarray, scores: np.ndarray, budget: float) -> tuple[float, str]:
+    """A detector's threshold at its own FP ``budget`` on the validation days' rows (labels
+    ``y``, its ``scores``), or why there is none (then the threshold is NaN). A bundle's
+    threshold is a probability in (0, 1], so a model under which more safe messages than the
+    budget allows score exactly 1.0 (saturated) has none: capping the threshold at 1.0 would
+    flag them all."""
+    threshold = threshold_at_fpr(y, scores, budget)
+    safe = int((y == 0).sum())
+    if threshold > 1.0:
+        saturated = int(((scores >= 1.0) & (y == 0)).sum())
+        return math.nan, (
+            f"{saturated} of the validation days' {safe} safe messages score 1.0 (the model is "
+            f"saturated), more than its FP budget {budget:g} allows: not trained (fewer boosting "
+            "rounds or leaves in the specialised_detectors config)"
+        )
+    if threshold <= 0.0:
+        return math.nan, (
+            f"its FP budget {budget:g} allows every one of the validation days' {safe} safe "
+            "messages: not trained (land more days)"
+        )
+    return threshold, ""
+
+
 def train_detector(
     category: str,
     train: pd.DataFrame,
@@ -195,14 +219,9 @@ def train_detector(
     booster = train_booster(rows.assign(is_attack=y), list(features), params.train_params(base))
     held, y_held = _category_rows(validation, category)
     scores = np.asarray(booster.predict(held[list(features)].to_numpy(dtype=float)), dtype=float)
-    threshold = min(threshold_at_fpr(y_held, scores, params.fp_budget), 1.0)
-    if threshold <= 0.0:
-        return Trained(
-            category,
-            None,
-            f"its FP budget {params.fp_budget:g} allows every one of the validation days' "
-            f"{int((y_held == 0).sum())} safe messages: not trained (land more days)",
-        )
+    threshold, why_not = own_threshold(y_held, scores, params.fp_budget)
+    if why_not:
+        return Trained(category, None, why_not)
     detector = Detector(
         category,
         description,

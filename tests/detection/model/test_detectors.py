@@ -17,6 +17,7 @@ from detection.model.detectors import (
     choose_detectors,
     earns_place,
     effects,
+    own_threshold,
     train_detector,
 )
 from detection.model.evaluation import candidate_scores
@@ -254,3 +255,18 @@ def _candidate(model_text: str, detectors: tuple) -> Candidate:
         seed=7,
         detectors=detectors,
     )
+
+
+def test_a_saturated_detector_gets_no_threshold_rather_than_one_that_flags_every_tie():
+    y = np.array([0] * 1000 + [1] * 50)
+    scores = np.concatenate([np.linspace(0.0, 0.9, 1000), np.ones(50)])
+    threshold, why_not = own_threshold(y, scores, 0.002)  # two safe messages may be flagged
+    assert why_not == "" and 0.9 > threshold > 0.89  # above all but the two highest safe ones
+    scores[:5] = 1.0  # five safe messages score exactly 1.0, as the attacks do
+    threshold, why_not = own_threshold(y, scores, 0.002)
+    assert np.isnan(threshold)
+    assert "5 of the validation days' 1000 safe messages score 1.0" in why_not
+    assert "not trained" in why_not
+    threshold, why_not = own_threshold(y, scores, 0.01)  # ten allowed: the five and five more
+    assert why_not == "" and ((scores >= threshold) & (y == 0)).sum() == 10
+    assert np.isnan(own_threshold(y, scores, 1.0)[0])  # everything allowed: no threshold either
