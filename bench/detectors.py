@@ -74,9 +74,12 @@ def main() -> None:
     print("## Test days: before and after the kept detectors\n")
     print(detector_effect_table(evaluation))
     print("\n## Real corpora (held out from every detector)\n")
-    print(real_firing_table(corpus, trained))
-    print("\n## Added to the real-mail held-out scores (each split at its own threshold)\n")
-    print(_real_lead(work, frame, training.trained))
+    if corpus.empty:  # a world landed without the shared corpus (e.g. bench.efficacy's)
+        print("No real corpus was landed in this run: nothing to measure.")
+    else:
+        print(real_firing_table(corpus, trained))
+        print("\n## Added to the real-mail held-out scores (each split at its own threshold)\n")
+        print(_real_lead(work, frame, training.trained))
     for budget in [float(b) for b in args.budgets.split(",") if b]:
         print(f"\n## Validation days with detectors trained at FP budget {budget:g}\n")
         print(place_table(_judged_at(frame, candidate, budget)))

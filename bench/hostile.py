@@ -10,7 +10,9 @@ through ``parse_message``: seconds and outcome (parsed, or the reason it was ref
 ``--corpus``, both extractors over every HTML part of the real corpus (the earlier one is kept in
 tests/ for the parity test). With ``--artifact`` too, the evasion edits
 (:data:`detection.mail.mutations.EVASIONS`) on every corpus attack the deployed model flags: the
-share still flagged (or held as unreadable) after each edit. Prints one JSON object.
+share still flagged (or held as unreadable) after each edit; how many messages each edit left as
+they were (it could not rewrite them, e.g. an unknown charset: they count as still flagged) and
+the share still flagged among those it did change. Prints one JSON object.
 
 Usage: python -m bench.hostile [--corpus ../shared/data/real-mail [--artifact var/artifacts
 [--evasion-only]]]
@@ -108,11 +110,25 @@ def _evasion(corpus: Path, artifact: str) -> dict[str, object]:
         attacks = [corpus / r["path"] for r in csv.DictReader(f) if r["label"] == "attack"]
     flagged = [raw for p in attacks if held(raw := p.read_bytes())]
     rng = random.Random(16)
-    shares = {
-        name: sum(held(edit(raw, rng)) for raw in flagged) / len(flagged)
-        for name, edit in EVASIONS.items()
+    shares: dict[str, float] = {}
+    of_edited: dict[str, float] = {}
+    unchanged: dict[str, int] = {}
+    for name, edit in EVASIONS.items():
+        edited = [edit(raw, rng) for raw in flagged]
+        still = [held(e) for e in edited]
+        changed = [s for s, e, raw in zip(still, edited, flagged, strict=True) if e != raw]
+        shares[name] = sum(still) / len(flagged)
+        # an edit leaves a message it cannot rewrite (e.g. an unknown charset) as it was: that
+        # message counts as still flagged above; here only the messages the edit changed count
+        unchanged[name] = len(flagged) - len(changed)
+        of_edited[name] = sum(changed) / len(changed) if changed else float("nan")
+    return {
+        "flagged_attacks": len(flagged),
+        "of": len(attacks),
+        "still_flagged": shares,
+        "left_unchanged_by_the_edit": unchanged,
+        "still_flagged_of_those_edited": of_edited,
     }
-    return {"flagged_attacks": len(flagged), "of": len(attacks), "still_flagged": shares}
 
 
 if __name__ == "__main__":

@@ -6,14 +6,20 @@ Variants: the content signals alone; with the structure features; the text model
 stack (signals + structure + the text model's out-of-fold score); the stack with an unmasked
 featuriser (addresses, URLs and digits kept as words, list tags and footers kept).
 
+With ``--sweep``, the stack alone, once as it ships and once per change of one of its
+parameters (:data:`SWEEP`: the text model's regularisation and minimum document frequency, the
+booster's leaves, rounds, leaf size, feature fraction and learning rate): how much the figures
+move with the procedure's settings.
+
 Not a timing benchmark: one deterministic run per variant. Prints JSON.
 
-Usage: python -m bench.real_mail [--corpus ../shared/data/real-mail]
+Usage: python -m bench.real_mail [--corpus ../shared/data/real-mail] [--sweep]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import re
@@ -40,6 +46,24 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "real
 _RAW_WORD = re.compile(r"\w+")
 SIGNALS = [f for f in CONTENT_FEATURES if f not in TRANSPORT_FEATURES | ERA_ARTEFACTS]
 WITH_STRUCTURE = [*SIGNALS, *STRUCTURE_FEATURES]
+
+
+# one change each against the shipped parameters: (text model changes, booster changes)
+SWEEP: dict[str, tuple[dict[str, float], dict[str, float]]] = {
+    "as shipped": ({}, {}),
+    "text C 1": ({"c": 1.0}, {}),
+    "text C 3": ({"c": 3.0}, {}),
+    "text C 30": ({"c": 30.0}, {}),
+    "text C 100": ({"c": 100.0}, {}),
+    "text min_df 1": ({"min_df": 1}, {}),
+    "text min_df 3": ({"min_df": 3}, {}),
+    "booster 7 leaves": ({}, {"num_leaves": 7}),
+    "booster 31 leaves": ({}, {"num_leaves": 31}),
+    "booster 400 rounds": ({}, {"num_boost_round": 400}),
+    "booster 40 rows per leaf": ({}, {"min_data_in_leaf": 40}),
+    "booster feature fraction 0.7": ({}, {"feature_fraction": 0.7}),
+    "booster learning rate 0.02": ({}, {"learning_rate": 0.02}),
+}
 
 
 def _unmasked_terms(subject: str, body: str) -> list[str]:
@@ -86,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--budget", type=float, default=0.005)
+    parser.add_argument("--sweep", action="store_true", help="the stack under SWEEP's changes")
     args = parser.parse_args()
     frame, messages = corpus_frame(args.corpus)
     masked = TermMatrix.build([text_terms(m) for m in messages])
@@ -106,7 +131,12 @@ def main() -> None:
         y = frame["is_attack"].to_numpy()[fit]
         return score_rows(fit_text(masked, fit, y, text), masked, test)
 
-    def stack(matrix: TermMatrix, features: list[str]):
+    def stack(
+        matrix: TermMatrix,
+        features: list[str],
+        train: TrainParams = train,
+        text: TextParams = text,
+    ):
         def fit_score(fit: np.ndarray, test: np.ndarray) -> np.ndarray:
             model, _ = fit_stack(frame, matrix, fit, features, train, text)
             scores = score_stack(model, frame, matrix, test)
@@ -117,13 +147,24 @@ def main() -> None:
         return fit_score
 
     stacked = [*WITH_STRUCTURE, TEXT_SCORE]
-    variants = {
-        "content signals": booster_only(SIGNALS),
-        "+ structure features": booster_only(WITH_STRUCTURE),
-        "text model alone": text_only,
-        "stack (signals + structure + text, masked)": stack(masked, stacked),
-        "stack, unmasked featuriser": stack(raw, stacked),
-    }
+    if args.sweep:
+        variants = {
+            name: stack(
+                masked,
+                stacked,
+                dataclasses.replace(train, **booster),
+                dataclasses.replace(text, **text_changes),
+            )
+            for name, (text_changes, booster) in SWEEP.items()
+        }
+    else:
+        variants = {
+            "content signals": booster_only(SIGNALS),
+            "+ structure features": booster_only(WITH_STRUCTURE),
+            "text model alone": text_only,
+            "stack (signals + structure + text, masked)": stack(masked, stacked),
+            "stack, unmasked featuriser": stack(raw, stacked),
+        }
     result = {"messages": len(frame), "budget": args.budget, "variants": {}}
     for name, fit_score in variants.items():
         report, held = evaluate_holdouts(
