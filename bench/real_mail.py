@@ -3,8 +3,9 @@ source-held-out protocol the pipeline's real_mail_evaluation uses (thresholds ch
 held-out source), trained on the real corpus alone (no simulated tenants).
 
 Variants: the content signals alone; with the structure features; the text model alone; the
-stack (signals + structure + the text model's out-of-fold score); the stack with an unmasked
-featuriser (addresses, URLs and digits kept as words, list tags and footers kept).
+stack (signals + structure + the text model's out-of-fold score); the stack without the signals,
+and without the structure features; the stack with an unmasked featuriser (addresses, URLs and
+digits kept as words, list tags and footers kept).
 
 With ``--sweep``, the stack alone, once as it ships and once per change of one of its
 parameters (:data:`SWEEP`: the text model's regularisation and minimum document frequency, the
@@ -163,6 +164,8 @@ def main() -> None:
             "+ structure features": booster_only(WITH_STRUCTURE),
             "text model alone": text_only,
             "stack (signals + structure + text, masked)": stack(masked, stacked),
+            "stack without the content signals": stack(masked, [*STRUCTURE_FEATURES, TEXT_SCORE]),
+            "stack without the structure features": stack(masked, [*SIGNALS, TEXT_SCORE]),
             "stack, unmasked featuriser": stack(raw, stacked),
         }
     result = {"messages": len(frame), "budget": args.budget, "variants": {}}
