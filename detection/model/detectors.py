@@ -185,8 +185,8 @@ def own_threshold(y: np.ndarray, scores: np.ndarray, budget: float) -> tuple[flo
         saturated = int(((scores >= 1.0) & (y == 0)).sum())
         return math.nan, (
             f"{saturated} of the validation days' {safe} safe messages score 1.0 (the model is "
-            f"saturated), more than its FP budget {budget:g} allows: not trained (fewer boosting "
-            "rounds or leaves in the specialised_detectors config)"
+            f"saturated), more than its FP budget {budget:g} allows: not trained (its features do "
+            "not tell its category from later safe mail; docs/oncall.md)"
         )
     if threshold <= 0.0:
         return math.nan, (

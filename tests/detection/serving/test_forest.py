@@ -126,7 +126,7 @@ def test_log_odds_beyond_what_exp_can_hold_give_lightgbms_zero_and_one_without_a
     labels = (features[:, 0] > 0).astype(int)  # separable: a saturated, over-confident model
     booster = _train(features, labels, learning_rate=1000.0, min_data_in_leaf=1)
     raw = np.asarray(booster.predict(features, raw_score=True, num_threads=1))
-    assert raw.min() < -745 and raw.max() > 745  # exp(745) overflows a float64
+    assert raw.min() < -745 and raw.max() > 745  # exp(-x) is 0.0 below x = -745, inf above 709
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an overflow warning fails the test
         _assert_same(booster, features)
