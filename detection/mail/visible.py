@@ -61,12 +61,12 @@ class UnreadText(ValueError):
 
 
 def squeezed_head(text: str, chars: int, most: int | None = None) -> str:
-    """The first ``chars`` characters of :func:`squeeze` of ``text``, squeezing no more of it
-    than it takes, so a short window of a long body
-    costs little and padding cannot push the words past it (each round squeezes half as much
-    again, so the work stays within three times what it takes). With ``most``, at most that many
-    characters of ``text`` are squeezed; :class:`UnreadText` if they do not fill the window and
-    more text follows."""
+    """The first ``chars`` characters of :func:`squeeze` of ``text``, squeezing little more of
+    it than it takes, so a short window of a long body costs little and padding cannot push the
+    words past it. Each round squeezes a window half as long again as the last, so the windows
+    add up to at most three times the last one, which is at most half again what was needed.
+    With ``most``, at most that many characters of ``text`` are squeezed; :class:`UnreadText` if
+    they do not fill the window and more text follows."""
     window = chars
     while True:
         if most is not None and window >= most:
