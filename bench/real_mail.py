@@ -12,9 +12,16 @@ parameters (:data:`SWEEP`: the text model's regularisation and minimum document 
 booster's leaves, rounds, leaf size, feature fraction and learning rate): how much the figures
 move with the procedure's settings.
 
+With ``--weighting``, the stack beside ways of giving the text model more weight than a feature
+the booster may split on (:data:`OFFSETS`): its out-of-fold score (times a weight; or only where
+it is positive) as the booster's starting log-odds (LightGBM's ``init_score``), added back to the
+booster's log-odds when scoring, so the text model's ranking keeps its full resolution and the
+trees learn corrections to it; and the featuriser with character 3-5-grams of each word beside
+the words (the text model reads misspelt, garbled and non-English words by their pieces).
+
 Not a timing benchmark: one deterministic run per variant. Prints JSON.
 
-Usage: python -m bench.real_mail [--corpus ../shared/data/real-mail] [--sweep]
+Usage: python -m bench.real_mail [--corpus ../shared/data/real-mail] [--sweep | --weighting]
 """
 
 from __future__ import annotations
@@ -37,8 +44,14 @@ from detection.features.text import TEXT_SCORE, text_terms
 from detection.features.vector import MODEL_FEATURES, content_frame
 from detection.mail.ingest import ingest
 from detection.model.holdouts import SAFE_SOURCE, evaluate_holdouts
-from detection.model.stack import fit_stack, score_stack
-from detection.model.text_training import TermMatrix, TextParams, score_rows
+from detection.model.stack import fit_stack, score_stack, strata, text_groups
+from detection.model.text_training import (
+    TermMatrix,
+    TextParams,
+    first_of_each,
+    out_of_fold_scores,
+    score_rows,
+)
 from detection.model.text_training import fit_text_model as fit_text
 from detection.model.training import TRAIN, TrainParams, predict, train_booster
 from detection.rules import default_rules_text, parse_rules
@@ -65,6 +78,26 @@ SWEEP: dict[str, tuple[dict[str, float], dict[str, float]]] = {
     "booster feature fraction 0.7": ({}, {"feature_fraction": 0.7}),
     "booster learning rate 0.02": ({}, {"learning_rate": 0.02}),
 }
+
+# the text score as the booster's starting log-odds: (weight, only where it is positive)
+OFFSETS: dict[str, tuple[float, bool]] = {
+    "text score as offset, weight 0.25": (0.25, False),
+    "text score as offset, weight 0.5": (0.5, False),
+    "text score as offset, weight 1": (1.0, False),
+    "positive text score as offset, weight 0.5": (0.5, True),
+}
+
+
+def _character_grams(words: list[str]) -> list[str]:
+    """Character 3-5-grams of each word (bigrams skipped), ``<`` and ``>`` marking its ends."""
+    grams = []
+    for word in words:
+        if " " in word:
+            continue
+        padded = f"<{word}>"
+        for n in (3, 4, 5):
+            grams += [f"#{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
+    return grams
 
 
 def _unmasked_terms(subject: str, body: str) -> list[str]:
@@ -111,7 +144,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--budget", type=float, default=0.005)
-    parser.add_argument("--sweep", action="store_true", help="the stack under SWEEP's changes")
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--sweep", action="store_true", help="the stack under SWEEP's changes")
+    modes.add_argument("--weighting", action="store_true", help="the text model weighed more")
     args = parser.parse_args()
     frame, messages = corpus_frame(args.corpus)
     masked = TermMatrix.build([text_terms(m) for m in messages])
@@ -147,8 +182,44 @@ def main() -> None:
 
         return fit_score
 
+    def offset_stack(weight: float, positive_only: bool):
+        """:func:`fit_stack`, the out-of-fold text score also the booster's starting log-odds."""
+        import lightgbm as lgb
+
+        def offset(scores: np.ndarray) -> np.ndarray:
+            return weight * (np.maximum(scores, 0.0) if positive_only else scores)
+
+        def fit_score(fit: np.ndarray, test: np.ndarray) -> np.ndarray:
+            rows = frame.iloc[fit]
+            y = rows["is_attack"].to_numpy(dtype=int)
+            groups = text_groups(rows, masked.document_of[fit])
+            oof = out_of_fold_scores(masked, fit, y, strata(rows), text, groups)
+            dataset = lgb.Dataset(
+                rows.assign(**{TEXT_SCORE: oof})[stacked].to_numpy(dtype=float),
+                label=y.astype(float),
+                init_score=offset(oof),
+                feature_name=stacked,
+            )
+            scale = min(float((len(y) - y.sum()) / y.sum()), 100.0)
+            booster = lgb.train(train.lightgbm(scale), dataset, train.num_boost_round)
+            once = first_of_each(np.arange(len(fit)), groups)
+            scores = score_rows(fit_text(masked, fit[once], y[once], text), masked, test)
+            values = frame.iloc[test].assign(**{TEXT_SCORE: scores})[stacked]
+            log_odds = booster.predict(values.to_numpy(dtype=float), raw_score=True)
+            probability = 1.0 / (1.0 + np.exp(-(np.asarray(log_odds) + offset(scores))))
+            return np.where(rules.forced(frame.iloc[test]), 1.0, probability)
+
+        return fit_score
+
     stacked = [*WITH_STRUCTURE, TEXT_SCORE]
-    if args.sweep:
+    if args.weighting:
+        grams = TermMatrix.build([t + _character_grams(t) for t in map(text_terms, messages)])
+        variants = {
+            "stack (as shipped)": stack(masked, stacked),
+            **{name: offset_stack(*spec) for name, spec in OFFSETS.items()},
+            "stack, words and character 3-5-grams": stack(grams, stacked),
+        }
+    elif args.sweep:
         variants = {
             name: stack(
                 masked,
