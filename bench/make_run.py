@@ -4,7 +4,7 @@ lake, warehouse, work folder and artifact store under a temporary folder, timed 
 Prints one JSON object: wall seconds per run with the median, min and max, and the deployed model
 version of each run (the same inputs must give the same model).
 
-Usage: python -m bench.make_run [--runs 3] [--compare ../other-checkout]
+Usage: python -m bench.make_run [--runs 3] [--compare ../other-checkout [--compare-python PY]]
 (with --compare, the same command from that checkout's root, alternated with each run here, so
 both sides meet the same machine load)
 """
@@ -30,7 +30,7 @@ LINGER_S = 15.0
 _DEPLOYED = re.compile(r"^deployed model (\w+)", re.MULTILINE)
 
 
-def _once(root: Path, scratch: Path) -> tuple[float, str]:
+def _once(root: Path, scratch: Path, python: str) -> tuple[float, str]:
     home = scratch / "dagster"
     home.mkdir(parents=True)
     shutil.copy(root / "orchestration" / "dagster.yaml", home / "dagster.yaml")
@@ -41,8 +41,9 @@ def _once(root: Path, scratch: Path) -> tuple[float, str]:
         "ATTACK_DETECTION_DUCKDB_PATH": str(scratch / "warehouse.duckdb"),
         "ATTACK_DETECTION_WORK_DIR": str(scratch / "work"),
         "ATTACK_DETECTION_ARTIFACT_URI": str(scratch / "artifacts"),
-        # this environment's tools (dbt, dagster) for either checkout
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        # the interpreter's environment's tools (dagster; dbt where it is installed there, as
+        # before dbt had its own environment, which a checkout finds at its root)
+        "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     log = scratch / "make-run.log"
     started = time.perf_counter()
@@ -50,7 +51,7 @@ def _once(root: Path, scratch: Path) -> tuple[float, str]:
     # its last writer's exit, not to this command's
     with log.open("w") as out:
         code = subprocess.run(
-            [sys.executable, "-m", "orchestration.run"],
+            [python, "-m", "orchestration.run"],
             cwd=root,
             env=env,
             stdout=out,
@@ -69,14 +70,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--compare", type=Path, default=None, help="another checkout to alternate")
+    parser.add_argument(
+        "--compare-python",
+        default=sys.executable,
+        help="the interpreter that runs the compared checkout (its own environment, where the "
+        "comparison is an environment's change); default: this one",
+    )
     args = parser.parse_args()
+    pythons = {"here": sys.executable, "compared": args.compare_python}
     roots = {"here": REPO} | ({"compared": args.compare.resolve()} if args.compare else {})
     seconds: dict[str, list[float]] = {name: [] for name in roots}
     versions: dict[str, list[str]] = {name: [] for name in roots}
     for run in range(args.runs):
         for name, root in roots.items():
             scratch = Path(tempfile.mkdtemp(prefix=f"make-run-{name}-{run}-"))
-            wall, version = _once(root, scratch)
+            wall, version = _once(root, scratch, pythons[name])
             # a launched run's code server stops a moment after its run, touching the instance
             # on its way out: let it finish before the folders go (outside the timed part)
             time.sleep(LINGER_S)

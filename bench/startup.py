@@ -6,8 +6,10 @@ interpreter, every import (from cached bytecode, as an installed program after i
 start) and, for the CLI, loading and verifying the bundle, scoring one real
 message and writing the row. Prints one JSON object with the median, min and max of ``--runs``.
 
-Usage: python -m bench.startup [--artifact var/artifacts] [--runs 5] [--compare ../other-checkout]
-(with --compare, both checkouts run with this environment, each from its own root)
+Usage: python -m bench.startup [--artifact var/artifacts] [--runs 5] [--compare ../other-checkout
+[--compare-python ../other-checkout/.venv/bin/python]]
+(with --compare, both checkouts run with this environment, each from its own root, unless
+--compare-python names the other's interpreter)
 """
 
 from __future__ import annotations
@@ -49,22 +51,30 @@ def _seconds(command: list[str], cwd: Path | None = None) -> float:
 INSTALLED = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _timed(name: str, command: list[str], runs: int, compare: Path | None) -> dict[str, object]:
+def _timed(
+    name: str,
+    command: list[str],
+    runs: int,
+    compare: Path | None,
+    compare_python: str | None = None,
+) -> dict[str, object]:
     """``<name>_seconds`` over ``runs`` runs of ``command`` here; with ``compare``, the same
-    command from that checkout's root alternated with each run here (``<name>_seconds_compared``,
-    ``<name>_ratio``: there / here). The first run on each side warms the file cache and writes
-    the bytecode cache, not counted.
+    command from that checkout's root (run by ``compare_python`` in place of this interpreter,
+    where given) alternated with each run here (``<name>_seconds_compared``, ``<name>_ratio``:
+    there / here). The first run on each side warms the file cache and writes the bytecode
+    cache, not counted.
     """
-    sides = [None] if compare is None else [None, compare]
-    for cwd in sides:
-        _seconds(command, cwd)
-    timings = [[_seconds(command, cwd) for cwd in sides] for _ in range(runs)]
+    there = command if compare_python is None else [compare_python, *command[1:]]
+    sides = [(None, command)] if compare is None else [(None, command), (compare, there)]
+    for cwd, run in sides:
+        _seconds(run, cwd)
+    timings = [[_seconds(run, cwd) for cwd, run in sides] for _ in range(runs)]
     here = [pair[0] for pair in timings]
     figures: dict[str, object] = {f"{name}_seconds": spread(here)}
     if compare is not None:
-        there = spread([pair[1] for pair in timings])
-        figures[f"{name}_seconds_compared"] = there
-        figures[f"{name}_ratio"] = there["median"] / statistics.median(here)
+        compared = spread([pair[1] for pair in timings])
+        figures[f"{name}_seconds_compared"] = compared
+        figures[f"{name}_ratio"] = compared["median"] / statistics.median(here)
     return figures
 
 
@@ -77,6 +87,11 @@ def main() -> None:
         type=Path,
         help="another checkout of the project (with dbt_project/target/manifest.json): its "
         "CLI and definitions load are timed alternately with this one's, side by side",
+    )
+    parser.add_argument(
+        "--compare-python",
+        help="the interpreter that runs the compared checkout (its own environment, where the "
+        "comparison is an environment's change); default: this one",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -93,8 +108,8 @@ def main() -> None:
             "from orchestration.definitions import defs; defs()",
         ]
         result = {
-            **_timed("cli_score_one_message", score, args.runs, args.compare),
-            **_timed("definitions_load", definitions, args.runs, args.compare),
+            **_timed("cli_score_one_message", score, args.runs, args.compare, args.compare_python),
+            **_timed("definitions_load", definitions, args.runs, args.compare, args.compare_python),
         }
     print(json.dumps(result))
 
