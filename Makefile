@@ -4,9 +4,12 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
-# The venv's tools (dbt, dagster, dg) first on PATH: dagster-dbt looks dbt up there under `dg dev`
-# (and dg checks that the project's .venv is the active one).
-export PATH := $(CURDIR)/.venv/bin:$(PATH)
+# dbt lives in its own environment (dbt_project/environment, synced to .venv-dbt): Dagster runs it
+# as a subprocess and never imports it. The project venv's tools (dagster, dg) first on PATH, then
+# dbt's: dagster-dbt looks dbt up there under `dg dev` (and dg checks that the project's .venv is
+# the active one).
+DBT_VENV := $(CURDIR)/.venv-dbt
+export PATH := $(CURDIR)/.venv/bin:$(DBT_VENV)/bin:$(PATH)
 export VIRTUAL_ENV := $(CURDIR)/.venv
 # Absolute defaults so dbt, sqlfluff and Dagster agree whatever directory they run from.
 export ATTACK_DETECTION_DUCKDB_PATH ?= $(CURDIR)/var/warehouse.duckdb
@@ -14,8 +17,9 @@ export ATTACK_DETECTION_LAKE_DIR ?= $(CURDIR)/var/lake
 DBT_MANIFEST := dbt_project/target/manifest.json
 # extra dependency groups to install, e.g. SYNC_GROUPS="--group engines --group browser" (Spark,
 # PostgreSQL, Playwright: the scale-out and UI tests, which skip without them; .ci/run installs
-# them and the system packages they need)
+# them and the system packages they need); `engines` installs dbt-spark in dbt's environment too
 SYNC_GROUPS ?=
+DBT_SYNC_GROUPS := $(if $(findstring engines,$(SYNC_GROUPS)),--group engines,)
 
 .PHONY: env manifest run ui test fuzz lint format bench clean
 
@@ -25,10 +29,12 @@ SYNC_GROUPS ?=
 
 env: $(UV)
 	$(UV) sync --frozen --quiet $(SYNC_GROUPS)
+	UV_PROJECT_ENVIRONMENT=$(DBT_VENV) VIRTUAL_ENV= $(UV) sync --frozen --quiet \
+		--project dbt_project/environment $(DBT_SYNC_GROUPS)
 
 # dagster-dbt needs the dbt manifest before Dagster loads the definitions.
 manifest: env
-	cd dbt_project && ../.venv/bin/dbt parse --profiles-dir . --quiet
+	cd dbt_project && $(DBT_VENV)/bin/dbt parse --profiles-dir . --quiet
 
 $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 	mkdir -p $(DAGSTER_HOME) && cp orchestration/dagster.yaml $@
@@ -54,7 +60,7 @@ lint: manifest $(DAGSTER_HOME)/dagster.yaml
 	.venv/bin/ruff format --check .
 	.venv/bin/pyright
 	mkdir -p $(dir $(ATTACK_DETECTION_DUCKDB_PATH))
-	.venv/bin/sqlfluff lint dbt_project/models
+	$(DBT_VENV)/bin/sqlfluff lint dbt_project/models
 
 format: env
 	.venv/bin/ruff check --fix .

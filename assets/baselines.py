@@ -21,7 +21,7 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
-from assets.dbt_project import dbt_project
+from assets.dbt_project import dbt_project, expect_dbt_elsewhere
 from assets.mail import MAIL_DAYS
 from assets.resources import LakeResource
 from detection.features import behaviour
@@ -107,6 +107,7 @@ def build_baseline_assets() -> dg.AssetsDefinition:
         if config.full_refresh:
             args.append("--full-refresh")
         context.log.info(f"dbt {' '.join(args)}")
+        expect_dbt_elsewhere()
         yield from dbt.cli(args, context=context).stream()
 
     return baseline_models

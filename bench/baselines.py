@@ -20,13 +20,13 @@ import math
 import os
 import resource
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from bench.child import run_json
 from bench.world import BENCH_DIR, MESSAGES_PER_DAY, simulate
 from detection.features import behaviour
+from orchestration.dbt_env import dbt_executable
 
 DBT_PROJECT = Path("dbt_project")
 ENGINES = ("dbt", "pandas", "features")
@@ -51,7 +51,7 @@ def _dbt(lake: Path, warehouse: Path, *args: str, window: dict[str, str] | None 
         "ATTACK_DETECTION_LAKE_DIR": str(lake),
         "ATTACK_DETECTION_DUCKDB_PATH": str(warehouse.resolve()),
     }
-    dbt = Path(sys.executable).with_name("dbt")
+    dbt = dbt_executable()
     target = str((BENCH_DIR / "dbt-target").resolve())
     dbt_vars = json.dumps({**behaviour.dbt_vars(), **(window or {})})
     started = time.perf_counter()

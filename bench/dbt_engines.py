@@ -8,11 +8,13 @@ A run plan is a list of day windows over the lake's days, landed one window at a
 of the plan's own (as ``raw_messages`` lands them): the first window's run builds every model and
 test from nothing (``dbt build``), each later one is an incremental ``dbt run`` of its window as
 Dagster passes it (``window_start``/``window_end`` vars, whole UTC days), then ``dbt test``.
-Every invocation runs in this process through dbt's Python API, so Spark's session (its JVM and
+Every invocation of a plan runs in one process of dbt's own environment (``bench/dbt_runner.py``
+under ``.venv-dbt``'s interpreter, through dbt's Python API), so Spark's session (its JVM and
 metastore, about half a minute to start) is started once per plan. At the end each base table is
-written to ``OUT/tables/NAME.parquet`` and the seconds of each invocation to ``OUT/runs.json``.
+written to ``OUT/tables/NAME/`` as parquet and the seconds of each invocation to ``OUT/runs.json``.
 
-Spark runs in dbt-spark's session mode (``uv sync --group engines``; Java 17+ on PATH).
+Spark runs in dbt-spark's session mode (``make env SYNC_GROUPS="--group engines"`` installs
+dbt-spark in dbt's environment; Java 17+ on PATH).
 """
 
 from __future__ import annotations
@@ -45,96 +47,68 @@ def windows_of(spec: str) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in (part.split(":") for part in spec.split(","))]
 
 
-def _invoke(args: list[str]) -> float:
-    from dbt.cli.main import dbtRunner
-
-    started = time.perf_counter()
-    result = dbtRunner().invoke(args)
-    if not result.success:
-        raise SystemExit(f"dbt {' '.join(args[:1])} failed: {result.exception or 'see the log'}")
-    return time.perf_counter() - started
-
-
 def run_plan(
     engine: str, lake_dir: Path, out: Path, windows: list[tuple[int, int]]
 ) -> dict[str, object]:
-    """Run the plan on one engine; write its tables and timings under ``out``."""
+    """Run the plan on one engine; write its tables and timings under ``out``. dbt runs in its
+    own environment (``bench/dbt_runner.py`` under dbt's interpreter), one process per plan."""
     from detection.features.behaviour import dbt_vars
+    from orchestration.dbt_env import dbt_python
 
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     lake_dir = lake_dir.resolve()
-    # Spark's driver binds to loopback (no network needed) and Derby writes its log in the
-    # working directory: the plan's own folder
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.chdir(out)
     staged = out / "lake"
-    os.environ["ATTACK_DETECTION_LAKE_DIR"] = str(staged.resolve())
-    os.environ["ATTACK_DETECTION_DUCKDB_PATH"] = str((out / "warehouse.duckdb").resolve())
-    os.environ["ATTACK_DETECTION_SPARK_DIR"] = str((out / "spark").resolve())
+    environment = {
+        # Spark's driver binds to loopback (no network needed) and Derby writes its log in the
+        # working directory: the plan's own folder
+        "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
+        "ATTACK_DETECTION_LAKE_DIR": str(staged),
+        "ATTACK_DETECTION_DUCKDB_PATH": str(out / "warehouse.duckdb"),
+        "ATTACK_DETECTION_SPARK_DIR": str(out / "spark"),
+    }
     days = landed_days(lake_dir)
     common = [
         "--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT),
         "--target", {"spark": "spark", "duckdb": "local"}[engine],
-        "--target-path", str((out / "target").resolve()),
-        "--log-path", str((out / "logs").resolve()), "--quiet",
+        "--target-path", str(out / "target"), "--log-path", str(out / "logs"), "--quiet",
     ]  # fmt: skip
+    steps: list[dict[str, object]] = []
     runs: list[dict[str, object]] = []
     for position, (first, last) in enumerate(windows):
-        for day in days[first:last]:
-            for folder in lake_dir.glob(f"*/date={day}"):
-                shutil.copytree(folder, staged / folder.parent.name / folder.name)
+        copies = [
+            (str(folder), str(staged / folder.parent.name / folder.name))
+            for day in days[first:last]
+            for folder in lake_dir.glob(f"*/date={day}")
+        ]
         window = {
             "window_start": f"{days[first]} 00:00:00",
             "window_end": f"{days[last - 1] + timedelta(days=1)} 00:00:00",
         }
         step = "build" if position == 0 else "run"  # the first builds models and tests
         variables = ["--vars", json.dumps({**dbt_vars(), **window})]
-        runs.append({"step": step, "window": window,
-                     "seconds": _invoke([step, *common, *variables])})  # fmt: skip
+        steps.append({"copies": copies, "args": [step, *common, *variables]})
+        runs.append({"step": step, "window": window})
     if len(windows) > 1:
-        runs.append({"step": "test", "seconds": _invoke(["test", *common, "--vars",
-                                                         json.dumps(dbt_vars())])})  # fmt: skip
-    tables = _dump_tables(engine, out)
-    result = {"engine": engine, "runs": runs, "tables": tables}
+        test = ["test", *common, "--vars", json.dumps(dbt_vars())]
+        steps.append({"copies": [], "args": test})
+        runs.append({"step": "test"})
+    plan = {"engine": engine, "schema": SCHEMA[engine], "out": str(out), "steps": steps,
+            "environment": environment}  # fmt: skip
+    (out / "plan.json").write_text(json.dumps(plan))
+    runner = Path(__file__).with_name("dbt_runner.py")
+    completed = subprocess.run(
+        # -P: the script's folder (bench/, whose profile.py would shadow the standard library's for
+        # cProfile, which dbt imports) is not put on the path
+        [dbt_python(), "-P", str(runner), str(out / "plan.json")],
+        check=True, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    for run, seconds in zip(runs, report["seconds"], strict=True):
+        run["seconds"] = seconds
+    result = {"engine": engine, "runs": runs, "tables": report["tables"]}
     (out / "runs.json").write_text(json.dumps(result, indent=2))
     return result
-
-
-def _dump_tables(engine: str, out: Path) -> dict[str, int]:
-    """Every base table (not the staging views) to ``out/tables/NAME/`` as parquet; row counts
-    returned."""
-    target = out / "tables"
-    counts: dict[str, int] = {}
-    if engine == "spark":
-        from pyspark.sql import SparkSession  # pyright: ignore[reportMissingImports]
-
-        spark = SparkSession.builder.getOrCreate()
-        for table in spark.catalog.listTables(SCHEMA["spark"]):
-            if table.tableType == "VIEW" or table.isTemporary:
-                continue
-            frame = spark.table(f"{SCHEMA['spark']}.{table.name}")
-            frame.coalesce(1).write.mode("overwrite").parquet(str(target / table.name))
-            counts[table.name] = frame.count()
-        spark.stop()
-    else:
-        import duckdb
-
-        # the same settings as dbt's own connection in this process (DuckDB refuses a second
-        # connection to one file with others)
-        with duckdb.connect(os.environ["ATTACK_DETECTION_DUCKDB_PATH"]) as con:
-            names = [
-                r[0]
-                for r in con.execute(
-                    "select table_name from information_schema.tables"
-                    " where table_type = 'BASE TABLE'"
-                ).fetchall()
-            ]
-            for name in names:
-                (target / name).mkdir(parents=True)
-                con.execute(f"copy {name} to '{target / name}/part-0.parquet' (format parquet)")
-                counts[name] = con.execute(f"select count(*) from {name}").fetchone()[0]  # type: ignore[index]
-    return counts
 
 
 def simulated_lake(lake_dir: Path, days: int, seed: int) -> None:

@@ -1,9 +1,5 @@
 """Resource wiring. Every value is read from the environment when a run uses it (see README)."""
 
-import shutil
-import sys
-from pathlib import Path
-
 from dagster_dbt import DbtCliResource
 
 from assets.dbt_project import DBT_PROJECT_DIR
@@ -14,12 +10,7 @@ from assets.resources import (
     WarehouseResource,
     WorkDirResource,
 )
-
-
-def _dbt_executable() -> str:
-    """dbt from the same environment as this interpreter, even when the venv is not activated."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else shutil.which("dbt") or "dbt"
+from orchestration.dbt_env import dbt_executable
 
 
 def resources() -> dict[str, object]:
@@ -27,7 +18,7 @@ def resources() -> dict[str, object]:
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
-            dbt_executable=_dbt_executable(),
+            dbt_executable=dbt_executable(),
         ),
         "warehouse": WarehouseResource(),
         "lake_store": LakeResource(),

@@ -2,12 +2,12 @@
 prepared once, and moto's standalone S3 server on 127.0.0.1 (real HTTP, boto3 unpatched)."""
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from orchestration.dbt_env import dbt_executable
 from tests.servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +39,8 @@ def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def dbt_manifest(session_env: Path) -> Path:
     """``dbt parse`` once per session, as ``make`` does before Dagster loads the definitions."""
     project = REPO_ROOT / "dbt_project"
-    dbt = Path(sys.executable).with_name("dbt")
-    subprocess.run([str(dbt), "parse", "--profiles-dir", ".", "--quiet"], cwd=project, check=True)
+    parse = [dbt_executable(), "parse", "--profiles-dir", ".", "--quiet"]
+    subprocess.run(parse, cwd=project, check=True)
     return project / "target" / "manifest.json"
 
 

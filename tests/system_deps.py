@@ -5,6 +5,7 @@ ATTACK_DETECTION_REQUIRE_SYSTEM_DEPS=1, which turns the skip into a failure."""
 import importlib.util
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -21,8 +22,19 @@ def require(reason: str | None) -> None:
 
 
 def spark_missing() -> str | None:
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark and dbt-spark are not installed (uv sync --group engines)"
+    """dbt-spark and PySpark live in dbt's own environment (``.venv-dbt``), with Java on PATH."""
+    from orchestration.dbt_env import dbt_python, missing_dbt
+
+    reason = missing_dbt()
+    if reason is not None:
+        return reason
+    probe = "import importlib.util as u, sys; sys.exit(u.find_spec('dbt.adapters.spark') is None"
+    probe += " or u.find_spec('pyspark') is None)"
+    if subprocess.run([dbt_python(), "-c", probe], check=False).returncode != 0:
+        return (
+            "pyspark and dbt-spark are not installed in dbt's environment "
+            '(make env SYNC_GROUPS="--group engines")'
+        )
     if shutil.which("java") is None:
         return "no Java on PATH for Spark (apt-get install openjdk-17-jre-headless)"
     return None

@@ -6,7 +6,6 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from detection.features.behaviour import dbt_vars as dbt_vars_of_python
 from detection.mail import lake
 from detection.mail.schema import messages_to_tables
 from detection.simulation.generator import SimulationConfig, simulate
+from orchestration.dbt_env import dbt_executable
 
 PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
 # a world in which every behavioural feature fires (seed 17 stopped covering
@@ -43,7 +43,7 @@ def _dbt_build(
     dbt_vars = json.dumps({**dbt_vars_of_python(), **(window or {})})
     subprocess.run(
         [
-            str(Path(sys.executable).with_name("dbt")),
+            dbt_executable(),
             command,
             "--profiles-dir",
             ".",
