@@ -19,7 +19,7 @@ DBT_MANIFEST := dbt_project/target/manifest.json
 # PostgreSQL, Playwright: the scale-out and UI tests, which skip without them; .ci/run installs
 # them and the system packages they need); `engines` installs dbt-spark in dbt's environment too
 SYNC_GROUPS ?=
-DBT_SYNC_GROUPS := $(if $(findstring engines,$(SYNC_GROUPS)),--group engines,)
+DBT_SYNC_GROUPS ?= $(if $(filter engines --group=engines --all-groups,$(SYNC_GROUPS)),--group engines,)
 
 .PHONY: env manifest run ui test fuzz lint format bench clean
 

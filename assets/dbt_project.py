@@ -6,16 +6,23 @@ import hashlib
 import logging
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
+
+from orchestration.dbt_env import dbt_executable
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
 @functools.cache
 def dbt_project() -> DbtProject:
+    """The project; under ``dg dev`` (or ``dagster dev``) its manifest parsed afresh first, by
+    dbt from dbt's own environment. dagster-dbt's ``prepare_if_dev`` would look dbt up on PATH
+    only (and rewrites dbt's partial-parse file with msgpack, which it does not install)."""
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    expect_dbt_elsewhere()  # under `dg dev`, preparing the project runs `dbt parse` too
-    project.prepare_if_dev()
+    if project.preparer.using_dagster_dev():
+        expect_dbt_elsewhere()
+        dbt = DbtCliResource(project_dir=project, dbt_executable=dbt_executable())
+        dbt.cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
 
 
@@ -34,9 +41,7 @@ def _not_the_missing_dbt_core(record: logging.LogRecord) -> bool:
     if not record.getMessage().startswith(_NO_ADAPTER) or not record.exc_info:
         return True
     error = record.exc_info[1]
-    return not (
-        isinstance(error, ModuleNotFoundError) and (error.name or "").split(".")[0] == "dbt"
-    )
+    return not (isinstance(error, ModuleNotFoundError) and error.name == "dbt")
 
 
 @functools.cache

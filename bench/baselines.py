@@ -57,7 +57,7 @@ def _dbt(lake: Path, warehouse: Path, *args: str, window: dict[str, str] | None 
     started = time.perf_counter()
     subprocess.run(
         [
-            str(dbt),
+            dbt,
             "run",
             "--profiles-dir",
             ".",

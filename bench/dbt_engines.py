@@ -97,13 +97,11 @@ def run_plan(
             "environment": environment}  # fmt: skip
     (out / "plan.json").write_text(json.dumps(plan))
     runner = Path(__file__).with_name("dbt_runner.py")
-    completed = subprocess.run(
-        # -P: the script's folder (bench/, whose profile.py would shadow the standard library's for
-        # cProfile, which dbt imports) is not put on the path
-        [dbt_python(), "-P", str(runner), str(out / "plan.json")],
-        check=True, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    # -P: the script's folder (bench/, whose profile.py would shadow the standard library's for
+    # cProfile, which dbt imports) is not put on the path; dbt's own output (errors, failing tests)
+    # goes to this process's, the report to a file
+    subprocess.run([dbt_python(), "-P", str(runner), str(out / "plan.json")], check=True)
+    report = json.loads((out / "report.json").read_text())
     for run, seconds in zip(runs, report["seconds"], strict=True):
         run["seconds"] = seconds
     result = {"engine": engine, "runs": runs, "tables": report["tables"]}

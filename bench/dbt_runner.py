@@ -10,7 +10,7 @@ the window's days landed into the plan's lake) and the ``args`` of one dbt invoc
 invocation runs in this process through dbt's Python API, so Spark's session (its JVM and
 metastore, about half a minute to start) is started once per plan. At the end each base table is
 written to ``OUT/tables/NAME/`` as parquet; the seconds of each invocation and the tables' row
-counts are printed as JSON.
+counts go to ``OUT/report.json``.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main(plan_path: str) -> None:
             shutil.copytree(source, destination)
         seconds.append(_invoke(step["args"]))
     tables = _dump_tables(plan["engine"], plan["schema"], out)
-    print(json.dumps({"seconds": seconds, "tables": tables}))
+    (out / "report.json").write_text(json.dumps({"seconds": seconds, "tables": tables}))
 
 
 if __name__ == "__main__":

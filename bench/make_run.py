@@ -77,7 +77,8 @@ def main() -> None:
         "comparison is an environment's change); default: this one",
     )
     args = parser.parse_args()
-    pythons = {"here": sys.executable, "compared": args.compare_python}
+    # absolute, not resolved (see bench.startup): run from the compared checkout's root
+    pythons = {"here": sys.executable, "compared": os.path.abspath(args.compare_python)}
     roots = {"here": REPO} | ({"compared": args.compare.resolve()} if args.compare else {})
     seconds: dict[str, list[float]] = {name: [] for name in roots}
     versions: dict[str, list[str]] = {name: [] for name in roots}

@@ -105,6 +105,12 @@ def _unmasked_terms(subject: str, body: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
+def _mean_terms(matrix: TermMatrix) -> float:
+    """Terms (with repeats) per message, over the messages (not the distinct documents)."""
+    per_document = np.asarray(matrix.counts.sum(axis=1)).ravel()
+    return float(per_document[matrix.document_of].mean())
+
+
 def corpus_frame(path: Path) -> tuple[pd.DataFrame, list]:
     messages = [m for m in ingest([path]).messages if m.label in ("safe", "attack")]
     frame = content_frame(messages).reset_index()
@@ -212,8 +218,12 @@ def main() -> None:
         return fit_score
 
     stacked = [*WITH_STRUCTURE, TEXT_SCORE]
+    term_costs: dict[str, float] = {}
     if args.weighting:
         grams = TermMatrix.build([t + _character_grams(t) for t in map(text_terms, messages)])
+        # what character grams cost: terms per message, with and without them
+        term_costs["words and bigrams"] = _mean_terms(masked)
+        term_costs["with character 3-5-grams"] = _mean_terms(grams)
         variants = {
             "stack (as shipped)": stack(masked, stacked),
             **{name: offset_stack(*spec) for name, spec in OFFSETS.items()},
@@ -239,12 +249,14 @@ def main() -> None:
             "stack without the structure features": stack(masked, [*SIGNALS, TEXT_SCORE]),
             "stack, unmasked featuriser": stack(raw, stacked),
         }
-    result = {"messages": len(frame), "budget": args.budget, "variants": {}}
+    result: dict[str, object] = {"messages": len(frame), "budget": args.budget, "variants": {}}
+    if term_costs:
+        result["mean_terms_per_message"] = term_costs
     for name, fit_score in variants.items():
         report, held = evaluate_holdouts(
             frame, trainable, fit_score, budget=args.budget, time_cutoff=cutoff, seed=7
         )
-        result["variants"][name] = summary(report, held)
+        cast("dict[str, object]", result["variants"])[name] = summary(report, held)
     print(json.dumps(result))
 
 

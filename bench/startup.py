@@ -64,7 +64,9 @@ def _timed(
     there / here). The first run on each side warms the file cache and writes the bytecode
     cache, not counted.
     """
-    there = command if compare_python is None else [compare_python, *command[1:]]
+    # absolute: a relative path would be read from the compared checkout's root (its cwd); not
+    # resolved, which would follow a venv's python link out of the venv
+    there = command if compare_python is None else [os.path.abspath(compare_python), *command[1:]]
     sides = [(None, command)] if compare is None else [(None, command), (compare, there)]
     for cwd, run in sides:
         _seconds(run, cwd)

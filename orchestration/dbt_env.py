@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -18,29 +17,43 @@ DBT_ENVIRONMENT = REPO_ROOT / ".venv-dbt"
 EXECUTABLE_VARIABLE = "ATTACK_DETECTION_DBT_EXECUTABLE"
 
 
+class DbtNotFoundError(FileNotFoundError):
+    """No dbt where this project looks for it; the message says how to get one."""
+
+
 def dbt_executable() -> str:
-    """``$ATTACK_DETECTION_DBT_EXECUTABLE``, else dbt's environment at the repository root, else
-    a dbt beside this interpreter (an image that installs both in one environment), else dbt on
-    PATH."""
-    explicit = os.environ.get(EXECUTABLE_VARIABLE)
-    if explicit:
-        return explicit
-    for candidate in (DBT_ENVIRONMENT / "bin" / "dbt", Path(sys.executable).with_name("dbt")):
-        if candidate.exists():
-            return str(candidate)
-    return shutil.which("dbt") or "dbt"
+    """``$ATTACK_DETECTION_DBT_EXECUTABLE`` (a path, or a name on PATH), else dbt's environment at
+    the repository root, else a dbt on PATH; as an absolute path."""
+    wanted = os.environ.get(EXECUTABLE_VARIABLE) or ""
+    if not wanted and (DBT_ENVIRONMENT / "bin" / "dbt").exists():
+        wanted = str(DBT_ENVIRONMENT / "bin" / "dbt")
+    found = shutil.which(wanted or "dbt")
+    if found is None:
+        where = f"{EXECUTABLE_VARIABLE}={wanted}" if wanted else f"{DBT_ENVIRONMENT} or PATH"
+        raise DbtNotFoundError(
+            f"no dbt executable ({where}): run `make env`, which syncs dbt's own environment "
+            f"into {DBT_ENVIRONMENT.name}, or set {EXECUTABLE_VARIABLE} to a dbt executable"
+        )
+    return os.path.abspath(found)
 
 
 def dbt_python() -> str:
-    """The interpreter of dbt's environment (the one beside :func:`dbt_executable`): code that
-    calls dbt's Python API (``bench.dbt_runner``) runs there."""
-    beside = Path(dbt_executable()).with_name("python")
-    return str(beside) if beside.exists() else sys.executable
+    """The interpreter of dbt's environment (beside :func:`dbt_executable`): code that calls
+    dbt's Python API (``bench/dbt_runner.py``) runs there."""
+    executable = dbt_executable()
+    beside = Path(executable).with_name("python")
+    if not beside.exists():
+        raise DbtNotFoundError(
+            f"no Python interpreter beside {executable} to run dbt's Python API with: use dbt "
+            f"from a virtual environment (`make env` syncs {DBT_ENVIRONMENT.name})"
+        )
+    return str(beside)
 
 
 def missing_dbt() -> str | None:
     """Why dbt cannot run here, or None."""
-    executable = dbt_executable()
-    if Path(executable).exists() or shutil.which(executable):
-        return None
-    return f"no dbt at {executable}: run `make env` (it syncs dbt's environment, .venv-dbt)"
+    try:
+        dbt_executable()
+    except DbtNotFoundError as error:
+        return str(error)
+    return None

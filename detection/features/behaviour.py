@@ -60,7 +60,8 @@ POOLED_TENANT_PREFIX = "corpus:"
 def dbt_vars() -> dict[str, object]:
     """The same constants for the dbt models (``var('history_cap')``, ...). These are their only
     definition: every dbt run gets them with ``--vars`` (the Dagster baseline assets, the tests,
-    the benchmark; by hand: ``dbt build --vars "$(python -m detection.features.behaviour)"``)."""
+    the benchmark; by hand, in ``dbt_project/``: ``../.venv-dbt/bin/dbt build --vars
+    "$(../.venv/bin/python -m detection.features.behaviour)"``)."""
     return {
         "history_cap": HISTORY_CAP,
         "age_cap_days": AGE_CAP_DAYS,

@@ -15,12 +15,15 @@ def _record(error: BaseException | None, message: str = MESSAGE) -> logging.LogR
 
 
 def test_only_the_missing_dbt_core_is_silenced():
-    missing = ModuleNotFoundError("No module named 'dbt'", name="dbt.adapters")
+    missing = ModuleNotFoundError("No module named 'dbt'", name="dbt")
     assert not _not_the_missing_dbt_core(_record(missing))
     # another adapter failure, another missing module, another message: all still shown
     assert _not_the_missing_dbt_core(_record(RuntimeError("profile not found")))
     other = ModuleNotFoundError("No module named 'dbtx'", name="dbtx")
     assert _not_the_missing_dbt_core(_record(other))
+    # dbt-core present but broken (a submodule missing) is not "dbt elsewhere": still shown
+    broken = ModuleNotFoundError("No module named 'dbt.adapters'", name="dbt.adapters")
+    assert _not_the_missing_dbt_core(_record(broken))
     assert _not_the_missing_dbt_core(_record(None))
     assert _not_the_missing_dbt_core(_record(missing, "dbt build failed"))
 
