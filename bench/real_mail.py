@@ -44,14 +44,8 @@ from detection.features.text import TEXT_SCORE, text_terms
 from detection.features.vector import MODEL_FEATURES, content_frame
 from detection.mail.ingest import ingest
 from detection.model.holdouts import SAFE_SOURCE, evaluate_holdouts
-from detection.model.stack import fit_stack, score_stack, strata, text_groups
-from detection.model.text_training import (
-    TermMatrix,
-    TextParams,
-    first_of_each,
-    out_of_fold_scores,
-    score_rows,
-)
+from detection.model.stack import TextOffset, fit_stack, score_stack
+from detection.model.text_training import TermMatrix, TextParams, score_rows
 from detection.model.text_training import fit_text_model as fit_text
 from detection.model.training import TRAIN, TrainParams, predict, train_booster
 from detection.rules import default_rules_text, parse_rules
@@ -79,12 +73,12 @@ SWEEP: dict[str, tuple[dict[str, float], dict[str, float]]] = {
     "booster learning rate 0.02": ({}, {"learning_rate": 0.02}),
 }
 
-# the text score as the booster's starting log-odds: (weight, only where it is positive)
-OFFSETS: dict[str, tuple[float, bool]] = {
-    "text score as offset, weight 0.25": (0.25, False),
-    "text score as offset, weight 0.5": (0.5, False),
-    "text score as offset, weight 1": (1.0, False),
-    "positive text score as offset, weight 0.5": (0.5, True),
+# the text score as the booster's starting log-odds
+OFFSETS: dict[str, TextOffset] = {
+    "text score as offset, weight 0.25": TextOffset(0.25),
+    "text score as offset, weight 0.5": TextOffset(0.5),
+    "text score as offset, weight 1": TextOffset(1.0),
+    "positive text score as offset, weight 0.5": TextOffset(0.5, positive_only=True),
 }
 
 
@@ -178,42 +172,14 @@ def main() -> None:
         features: list[str],
         train: TrainParams = train,
         text: TextParams = text,
+        offset: TextOffset | None = None,
     ):
         def fit_score(fit: np.ndarray, test: np.ndarray) -> np.ndarray:
-            model, _ = fit_stack(frame, matrix, fit, features, train, text)
+            model, _ = fit_stack(frame, matrix, fit, features, train, text, offset)
             scores = score_stack(model, frame, matrix, test)
             # rules only: the specialised detectors learn the organisations' mail, which this
             # corpus-only comparison of procedures has none of (real_mail_evaluation adds them)
             return np.where(rules.forced(frame.iloc[test]), 1.0, scores)
-
-        return fit_score
-
-    def offset_stack(weight: float, positive_only: bool):
-        """:func:`fit_stack`, the out-of-fold text score also the booster's starting log-odds."""
-        import lightgbm as lgb
-
-        def offset(scores: np.ndarray) -> np.ndarray:
-            return weight * (np.maximum(scores, 0.0) if positive_only else scores)
-
-        def fit_score(fit: np.ndarray, test: np.ndarray) -> np.ndarray:
-            rows = frame.iloc[fit]
-            y = rows["is_attack"].to_numpy(dtype=int)
-            groups = text_groups(rows, masked.document_of[fit])
-            oof = out_of_fold_scores(masked, fit, y, strata(rows), text, groups)
-            dataset = lgb.Dataset(
-                rows.assign(**{TEXT_SCORE: oof})[stacked].to_numpy(dtype=float),
-                label=y.astype(float),
-                init_score=offset(oof),
-                feature_name=stacked,
-            )
-            scale = min(float((len(y) - y.sum()) / y.sum()), 100.0)
-            booster = lgb.train(train.lightgbm(scale), dataset, train.num_boost_round)
-            once = first_of_each(np.arange(len(fit)), groups)
-            scores = score_rows(fit_text(masked, fit[once], y[once], text), masked, test)
-            values = frame.iloc[test].assign(**{TEXT_SCORE: scores})[stacked]
-            log_odds = booster.predict(values.to_numpy(dtype=float), raw_score=True)
-            probability = 1.0 / (1.0 + np.exp(-(np.asarray(log_odds) + offset(scores))))
-            return np.where(rules.forced(frame.iloc[test]), 1.0, probability)
 
         return fit_score
 
@@ -226,7 +192,7 @@ def main() -> None:
         term_costs["with character 3-5-grams"] = _mean_terms(grams)
         variants = {
             "stack (as shipped)": stack(masked, stacked),
-            **{name: offset_stack(*spec) for name, spec in OFFSETS.items()},
+            **{name: stack(masked, stacked, offset=o) for name, o in OFFSETS.items()},
             "stack, words and character 3-5-grams": stack(grams, stacked),
         }
     elif args.sweep:

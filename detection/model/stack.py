@@ -27,10 +27,25 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class TextOffset:
+    """The text score, times ``weight`` (only its positive part where ``positive_only``), as the
+    booster's starting log-odds, added back to its log-odds when scoring: the text model's
+    ranking keeps its full resolution and the trees learn corrections to it. Not what ships
+    (``bench.real_mail --weighting`` measures it; BENCHMARKS.md)."""
+
+    weight: float
+    positive_only: bool = False
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        return self.weight * (np.maximum(scores, 0.0) if self.positive_only else scores)
+
+
+@dataclass(frozen=True)
 class Stack:
     text_model: TextModel
     booster: lgb.Booster
     features: list[str]  # the booster's inputs, ``TEXT_SCORE`` among them
+    offset: TextOffset | None = None
 
 
 def strata(frame: pd.DataFrame) -> np.ndarray:
@@ -63,18 +78,21 @@ def fit_stack(
     features: list[str],
     train: TrainParams,
     text: TextParams,
+    offset: TextOffset | None = None,
 ) -> tuple[Stack, np.ndarray]:
     """Fit on the rows ``positions`` of ``frame`` (aligned with ``matrix``): out-of-fold text
-    scores for the booster's training rows, then the booster, then the text model on all those
-    rows. Returns the stack and the out-of-fold text scores."""
+    scores for the booster's training rows, then the booster (starting from ``offset`` of those
+    scores, where given), then the text model on all those rows. Returns the stack and the
+    out-of-fold text scores."""
     rows = frame.iloc[positions]
     y = rows["is_attack"].to_numpy(dtype=int)
     groups = text_groups(rows, matrix.document_of[positions])
     oof = out_of_fold_scores(matrix, positions, y, strata(rows), text, groups)
-    booster = train_booster(_with_text(rows, oof), features, train)
+    start = offset(oof) if offset is not None else None
+    booster = train_booster(_with_text(rows, oof), features, train, init_score=start)
     once = first_of_each(np.arange(len(positions)), groups)
     text_model = fit_text_model(matrix, positions[once], y[once], text)
-    return Stack(text_model, booster, features), oof
+    return Stack(text_model, booster, features, offset), oof
 
 
 def text_scores(stack: Stack, matrix: TermMatrix, positions: np.ndarray) -> np.ndarray:
@@ -84,6 +102,12 @@ def text_scores(stack: Stack, matrix: TermMatrix, positions: np.ndarray) -> np.n
 def score_stack(
     stack: Stack, frame: pd.DataFrame, matrix: TermMatrix, positions: np.ndarray
 ) -> np.ndarray:
-    """The booster's scores of the rows ``positions``, with the stack's own text scores."""
-    rows = _with_text(frame.iloc[positions], text_scores(stack, matrix, positions))
-    return predict(stack.booster, rows, stack.features)
+    """The booster's scores of the rows ``positions``, with the stack's own text scores (and
+    its offset of them added to the booster's log-odds, where it has one)."""
+    scores = text_scores(stack, matrix, positions)
+    rows = _with_text(frame.iloc[positions], scores)
+    if stack.offset is None:
+        return predict(stack.booster, rows, stack.features)
+    values = rows[stack.features].to_numpy(dtype=float)
+    log_odds = np.asarray(stack.booster.predict(values, raw_score=True)) + stack.offset(scores)
+    return 1.0 / (1.0 + np.exp(-log_odds))

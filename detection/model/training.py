@@ -133,7 +133,14 @@ def require_both_classes(y: np.ndarray, part: str) -> None:
         )
 
 
-def train_booster(train: pd.DataFrame, features: list[str], params: TrainParams) -> lgb.Booster:
+def train_booster(
+    train: pd.DataFrame,
+    features: list[str],
+    params: TrainParams,
+    init_score: np.ndarray | None = None,
+) -> lgb.Booster:
+    """LightGBM on ``train``'s ``features``; ``init_score``: each row's starting log-odds (the
+    trees then learn corrections to it; its prediction leaves it out)."""
     import lightgbm as lgb
 
     y = train["is_attack"].to_numpy(dtype=float)
@@ -144,6 +151,7 @@ def train_booster(train: pd.DataFrame, features: list[str], params: TrainParams)
         label=y,
         feature_name=features,
         free_raw_data=True,
+        init_score=init_score,
     )
     return lgb.train(
         params.lightgbm(min(scale, 100.0)), dataset, num_boost_round=params.num_boost_round
