@@ -9,6 +9,7 @@ from assets.baselines import BEHAVIOUR_MART, SNAPSHOT_MODELS, WAREHOUSE_POOL
 from assets.resources import LakeResource, WarehouseResource, WorkDirResource, handoff_failures
 from detection import storage
 from detection.features.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES
+from detection.features.terms import TERMS_VERSION
 from detection.features.vector import (
     MESSAGE_FEATURES,
     feature_workers,
@@ -67,6 +68,7 @@ def message_features(
             "rows": len(frame),
             "path": dg.MetadataValue.path(str(path)),
             "features": len(MESSAGE_FEATURES),
+            "terms_version": TERMS_VERSION,  # the bundle records it; the scorer counts with it
         }
     )
 

@@ -21,7 +21,7 @@ from detection.features.domains import (
     registrable,
     split_host,
 )
-from detection.features.terms import FAMILIES, term_counts
+from detection.features.terms import FAMILIES, TERMS_VERSION, term_counts
 from detection.mail.schema import Message, domain_of
 from detection.mail.visible import Visible
 
@@ -203,17 +203,21 @@ def _has_image(message: Message) -> bool:
     )
 
 
-def _term_counts(text: str) -> dict[str, float]:
+def _term_counts(text: str, version: int = TERMS_VERSION) -> dict[str, float]:
     """How often each term family occurs (capped at 5; ``detection.features.terms``)."""
-    return {f"terms_{name}": float(n) for name, n in zip(FAMILIES, term_counts(text), strict=True)}
+    counts = term_counts(text, version)
+    return {f"terms_{name}": float(n) for name, n in zip(FAMILIES, counts, strict=True)}
 
 
-def content_signals(message: Message, visible: Visible | None = None) -> dict[str, float]:
+def content_signals(
+    message: Message, visible: Visible | None = None, terms_version: int = TERMS_VERSION
+) -> dict[str, float]:
     """All content signals of one message, keyed by the names in ``CONTENT_FEATURES``.
     ``visible``: the body with padding squeezed out (:class:`detection.mail.visible.Visible`,
     computed here when not given): terms, length and word counts read it, so whitespace or
     invisible characters neither hide the terms nor change the body's size; the zero-width count
-    reads the body as it stands."""
+    reads the body as it stands. ``terms_version``: the term families' version
+    (``detection.features.terms``; a bundle is scored with the version it was trained with)."""
     if visible is None:
         visible = Visible.of(message.body_text)
     sender_domain = registrable(message.sender_domain)
@@ -234,14 +238,14 @@ def content_signals(message: Message, visible: Visible | None = None) -> dict[st
         ),
         "date_missing": float(not message.header_date),
         "sender_brand_lookalike": brand_lookalike(sender_domain),
-        "subject_urgency": float(term_counts(message.subject)[_URGENCY] > 0),
+        "subject_urgency": float(term_counts(message.subject, terms_version)[_URGENCY] > 0),
         "html_form": float(message.html_form_count > 0),
         "html_image_count": float(message.html_image_count),
         "image_only_body": float(_has_image(message) and len(visible.words) < 8),
         "zero_width_chars": float(len(_ZERO_WIDTH.findall(message.body_text[:20000]))),
         "body_length_log": math.log1p(visible.length),
     }
-    signals.update(_term_counts(text[:20000]))
+    signals.update(_term_counts(text[:20000], terms_version))
     signals.update(_name_signals(message, sender_domain))
     signals.update(_url_signals(message, sender_domain))
     signals.update(_attachment_signals(message))

@@ -12,6 +12,14 @@ reference).
 
 Within a family, matches do not overlap: from left to right, the longest phrase starting at a
 position is counted and the scan goes on after it (as the expressions' greedy alternatives did).
+
+Versions: version 1 counts the English phrases of :data:`TERM_FAMILIES`; version 2 (this release)
+also counts :data:`TRANSLATIONS`, each family's phrases in German, Dutch, French, Spanish,
+Portuguese and Italian, into the same family, so that a model that learnt "asks for a password"
+from English lures sees "senha", "Passwort" or "mot de passe" as the same evidence (about half
+the shared corpus's honeypot phish is not English; the English families read none of it). A bundle
+records the version it was trained with (``detection.serving.artifact``) and is scored with it, so
+bundles from before version 2 keep seeing the signals they learnt from.
 """
 
 from __future__ import annotations
@@ -49,15 +57,106 @@ TERM_FAMILIES: dict[str, tuple[str, ...]] = {
         "claim",
     ),
 }
+# Each family's phrases in German, Dutch, French, Spanish, Portuguese and Italian (version 2):
+# translations of the English phrases above, written from the languages (not picked from the
+# corpus's mail), accented and unaccented where mail writes both. Words that are also common
+# English words ("rib", "heritage", "pirate") are left out.
+TRANSLATIONS: dict[str, tuple[str, ...]] = {
+    "urgency": (
+        # German
+        *("dringend", "sofort", "umgehend", "unverzüglich", "unverzueglich", "heute"),
+        *("innerhalb von 24 stunden", "abgelaufen", "läuft ab", "laeuft ab", "gesperrt"),
+        *("gesperrt werden", "letzte mahnung", "überfällig", "ueberfaellig"),
+        # Dutch
+        *("onmiddellijk", "zo snel mogelijk", "vandaag", "binnen 24 uur", "verlopen", "verloopt"),
+        *("geblokkeerd", "opgeschort", "laatste herinnering", "achterstallig"),
+        # French
+        *("urgente", "immédiatement", "immediatement", "dès que possible", "aujourd'hui"),
+        "aujourd\u2019hui",
+        *("sous 24 heures", "dans les 24 heures", "expiré", "expirée", "expire bientôt"),
+        *("suspendu", "suspendue", "dernier avis", "dernier rappel", "en retard"),
+        # Spanish
+        *("inmediatamente", "lo antes posible", "hoy", "en 24 horas", "dentro de 24 horas"),
+        *("caducado", "caducada", "vencido", "vencida", "suspendida", "suspendido"),
+        *("último aviso", "ultimo aviso"),
+        # Portuguese
+        *("imediatamente", "o mais rápido possível", "hoje", "em 24 horas", "expirou"),
+        *("expirada", "expirado", "suspensa", "suspenso", "bloqueada", "bloqueado", "atrasado"),
+        # Italian
+        *("immediatamente", "al più presto", "oggi", "entro 24 ore", "scaduto", "scaduta"),
+        *("sospeso", "sospesa", "bloccato", "bloccata", "ultimo avviso"),
+    ),
+    "payment": (
+        *("überweisung", "ueberweisung", "zahlung", "geschenkkarte", "geschenkkarten"),
+        *("rechnung", "kauf", "gehaltsabrechnung"),
+        *("overboeking", "betaling", "cadeaukaart", "cadeaubon", "factuur", "aankoop"),
+        *("virement", "paiement", "carte cadeau", "cartes cadeaux", "facture", "achat", "paie"),
+        *("transferencia", "pago", "tarjeta de regalo", "factura", "compra", "nómina", "nomina"),
+        *("transferência", "pagamento", "cartão presente", "cartao presente", "fatura"),
+        *("boleto", "folha de pagamento"),
+        *("bonifico", "carta regalo", "fattura", "acquisto", "busta paga"),
+    ),
+    "credential": (
+        *("passwort", "kennwort", "anmelden", "anmeldung", "einloggen", "verifizieren"),
+        *("bestätigen", "bestaetigen", "verifizierung", "bestätigung", "zugangsdaten"),
+        *("anmeldedaten", "konto gesperrt", "postfach", "authentifizieren"),
+        *("wachtwoord", "inloggen", "aanmelden", "verifiëren", "verifieren", "bevestigen"),
+        *("verificatie", "inloggegevens", "account geblokkeerd", "authenticeren"),
+        *("mot de passe", "connexion", "se connecter", "connectez-vous", "vérifier", "verifier"),
+        *("vérifiez", "vérification", "identifiants", "compte bloqué", "compte suspendu"),
+        *("boîte aux lettres", "boite aux lettres", "boîte mail", "authentifier"),
+        *("contraseña", "contrasena", "iniciar sesión", "iniciar sesion", "verificar"),
+        *("verifique", "verificación", "verificacion", "credenciales", "cuenta bloqueada"),
+        *("cuenta suspendida", "buzón", "buzon", "autenticar"),
+        *("senha", "acessar", "acesse", "entrar", "verificação", "verificacao", "credenciais"),
+        *("conta bloqueada", "conta suspensa", "caixa de correio", "autenticação"),
+        "autenticacao",
+        *("accedi", "accesso", "verifica", "verificare", "credenziali", "account bloccato"),
+        *("account sospeso", "casella di posta", "autenticare"),
+    ),
+    "bank_change": (
+        *("bankverbindung", "bankdaten", "bankkonto", "neues konto", "kontonummer", "kontodaten"),
+        *("neue bankverbindung", "bankgegevens", "bankrekening", "nieuwe rekening"),
+        "rekeningnummer",
+        *("coordonnées bancaires", "coordonnees bancaires", "compte bancaire", "nouveau compte"),
+        "numéro de compte",
+        *("datos bancarios", "cuenta bancaria", "nueva cuenta", "número de cuenta"),
+        "numero de cuenta",
+        *("dados bancários", "dados bancarios", "conta bancária", "conta bancaria", "nova conta"),
+        "número da conta",
+        *("coordinate bancarie", "conto bancario", "nuovo conto", "numero di conto"),
+    ),
+    "secrecy": (
+        *("vertraulich", "unter uns", "vertrouwelijk", "onder ons", "confidentiel"),
+        *("confidentielle", "entre nous", "confidencial", "entre nosotros", "sigiloso"),
+        *("entre nós", "riservato", "riservata", "confidenziale", "tra noi"),
+    ),
+    "extortion": (
+        *("gehackt", "lotterie", "erbschaft", "gewonnen", "gewinn", "preis gewonnen"),
+        *("loterij", "erfenis", "prijs gewonnen"),
+        *("piraté", "loterie", "héritage", "gagné", "gagne", "gagnant"),
+        *("hackeado", "lotería", "loteria", "herencia", "ganado", "premio", "ganador"),
+        *("herança", "heranca", "ganhou", "prêmio", "sorteio"),
+        *("lotteria", "eredità", "vinto", "vincitore"),
+    ),
+}
 FAMILIES = tuple(TERM_FAMILIES)
+TERMS_VERSION = 2  # what this release trains with
+TERMS_VERSIONS = (1, 2)  # what this release can count (bundles of every release score as trained)
 MAX_COUNT = 5  # a family's count is capped: five mentions say as much as fifty
 
 
-def _automaton() -> ahocorasick.Automaton:
+def _phrases(version: int) -> dict[str, tuple[str, ...]]:
+    if version == 1:
+        return TERM_FAMILIES
+    return {f: (*TERM_FAMILIES[f], *TRANSLATIONS[f]) for f in FAMILIES}
+
+
+def _automaton(version: int) -> ahocorasick.Automaton:
     automaton = ahocorasick.Automaton()
     found: dict[str, tuple[tuple[int, int], ...]] = {}
-    for family, phrases in enumerate(TERM_FAMILIES.values()):
-        for phrase in phrases:
+    for family, phrases in enumerate(_phrases(version).values()):
+        for phrase in dict.fromkeys(p.casefold() for p in phrases):  # as the text is folded
             found[phrase] = (*found.get(phrase, ()), (family, len(phrase)))
     for phrase, families in found.items():
         automaton.add_word(phrase, families)
@@ -65,20 +164,30 @@ def _automaton() -> ahocorasick.Automaton:
     return automaton
 
 
-_AUTOMATON = _automaton()
+_AUTOMATA = {version: _automaton(version) for version in TERMS_VERSIONS}
+
+
+class UnknownTermsVersion(ValueError):
+    """A bundle trained with term families this release cannot count."""
 
 
 def _is_word_char(char: str) -> bool:
     return char.isalnum() or char == "_"  # what ``\w`` matches in a ``str`` pattern
 
 
-def term_counts(text: str) -> tuple[int, ...]:
-    """Whole-word occurrences of each family's phrases in ``text``, capped at ``MAX_COUNT``, in
-    the order of ``FAMILIES``."""
+def term_counts(text: str, version: int = TERMS_VERSION) -> tuple[int, ...]:
+    """Whole-word occurrences of each family's phrases (of terms ``version``) in ``text``, capped
+    at ``MAX_COUNT``, in the order of ``FAMILIES``."""
+    automaton = _AUTOMATA.get(version)
+    if automaton is None:
+        raise UnknownTermsVersion(
+            f"content signals' term families version {version}: this release counts versions "
+            f"{', '.join(map(str, TERMS_VERSIONS))}; upgrade the scorer to serve that bundle"
+        )
     text = text.lower() if text.isascii() else text.casefold()
     end_of_text = len(text) - 1
     longest: dict[tuple[int, int], int] = {}  # (family, start) -> the longest phrase there
-    for end, families in _AUTOMATON.iter(text):
+    for end, families in automaton.iter(text):
         if end < end_of_text and _is_word_char(text[end + 1]):
             continue
         for family, length in families:

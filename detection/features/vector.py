@@ -21,6 +21,7 @@ from detection.features.structure import (
     STRUCTURE_FEATURES,
     structure_features,
 )
+from detection.features.terms import TERMS_VERSION
 from detection.features.text import TEXT_DESCRIPTION, TEXT_SCORE
 from detection.mail.schema import Message
 from detection.mail.visible import Visible
@@ -45,12 +46,16 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def message_values(message: Message, visible: Visible | None = None) -> dict[str, float]:
+def message_values(
+    message: Message, visible: Visible | None = None, terms_version: int = TERMS_VERSION
+) -> dict[str, float]:
     """Content signals and structure features of one message (the body's visible form found
-    once for both; ``visible``: found by the caller already)."""
+    once for both; ``visible``: found by the caller already; ``terms_version``: the term
+    families the model was trained with, ``detection.features.terms``)."""
     if visible is None:
         visible = Visible.of(message.body_text)
-    return {**content_signals(message, visible), **structure_features(message, visible)}
+    signals = content_signals(message, visible, terms_version)
+    return {**signals, **structure_features(message, visible)}
 
 
 def content_frame(messages: Iterable[Message]) -> pd.DataFrame:

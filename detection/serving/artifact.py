@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from detection import storage
 from detection.features.behaviour import SNAPSHOT_TABLES
+from detection.features.terms import TERMS_VERSION
 from detection.serving.signing import (
     SIGNATURE_FILE,
     SignatureError,
@@ -42,6 +43,7 @@ RULES_FILE = "rules.yaml"
 THRESHOLD_FILE = "threshold.json"
 TEXT_MODEL_FILE = "text_model.parquet"
 DETECTORS_FILE = "detectors.json"
+SIGNALS_FILE = "signals.json"  # the content signals' versions the model was trained with
 # The snapshot tables formats 1 and 2 hold, frozen: a release that adds a table to
 # SNAPSHOT_TABLES must add a format, never change these lists (they are what older bundles have).
 _SNAPSHOT_1 = (
@@ -65,12 +67,16 @@ _BASE_FILES = (
 # and tests/fixtures/bundles/format-<N>/ holds a bundle of each, loaded by the tests forever.
 # 1: LightGBM model, features, rules, threshold, snapshot. 2: plus the text model. 3: plus the
 # specialised detectors (detection.model.detectors; an empty list when none earned a place).
+# 4: plus signals.json, the version of the content signals' term families the model learnt from
+# (detection.features.terms; bundles of formats 1-3 learnt from version 1), so that the scorer
+# counts terms as the model was trained and a scorer that cannot refuses the bundle.
 FORMATS: dict[int, tuple[str, ...]] = {
     1: _BASE_FILES,
     2: (*_BASE_FILES, TEXT_MODEL_FILE),
     3: (*_BASE_FILES, TEXT_MODEL_FILE, DETECTORS_FILE),
+    4: (*_BASE_FILES, TEXT_MODEL_FILE, DETECTORS_FILE, SIGNALS_FILE),
 }
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 REQUIRED_FILES = FORMATS[FORMAT_VERSION]
 # a bundle file larger than this is refused before it is read (the largest snapshot of the 1M
 # message benchmark world is a few MB)
@@ -140,6 +146,25 @@ class Bundle:
         return list(json.loads(self.files[FEATURES_FILE]))
 
     @property
+    def terms_version(self) -> int:
+        """The term families' version the model learnt from (format 4 on; 1 before it)."""
+        if SIGNALS_FILE not in self.files:
+            return 1
+        try:
+            version = json.loads(self.files[SIGNALS_FILE])["terms_version"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BundleError(
+                f"bundle {self.manifest.get('version')}: {SIGNALS_FILE} is unreadable ({exc}); "
+                "redeploy the model"
+            ) from exc
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise BundleError(
+                f"bundle {self.manifest.get('version')}: {SIGNALS_FILE} names terms version "
+                f"{version!r}, not a number; redeploy the model"
+            )
+        return version
+
+    @property
     def text_model(self) -> bytes | None:
         """The text model's table (format 2 on); None for a bundle from before it."""
         return self.files.get(TEXT_MODEL_FILE)
@@ -169,9 +194,12 @@ class Bundle:
         snapshot: dict[str, pa.Table],
         tenant_thresholds: dict[str, float] | None = None,
         with_history: float | None = None,
+        terms_version: int = TERMS_VERSION,
         metrics: dict[str, object],
         lineage: dict[str, object],
     ) -> Bundle:
+        """``terms_version``: the content signals' term families the model's training table was
+        computed with (this release's, as the pipeline's ``message_features`` computes them)."""
         files = {
             MODEL_FILE: model_text.encode(),
             FEATURES_FILE: json.dumps(features, indent=1).encode(),
@@ -185,6 +213,7 @@ class Bundle:
             ).encode(),
             TEXT_MODEL_FILE: text_model,
             DETECTORS_FILE: detectors,
+            SIGNALS_FILE: json.dumps({"terms_version": terms_version}).encode(),
         }
         for name in SNAPSHOT_TABLES:
             files[f"snapshot/{name}.parquet"] = parquet_bytes(snapshot[name])

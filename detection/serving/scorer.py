@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detection.features.behaviour import BehaviourState, has_history
+from detection.features.terms import TERMS_VERSIONS
 from detection.features.text import TEXT_SCORE, TextModel
 from detection.features.vector import DESCRIPTIONS, message_values
 from detection.mail.parsing import parse_message
@@ -88,6 +89,13 @@ class Scorer:
                 f"bundle {self.version}: its model reads {self.forest.feature_count} features, "
                 f"its feature list names {len(self.features)}; rebuild the bundle"
             )
+        self.terms_version = bundle.terms_version
+        if self.terms_version not in TERMS_VERSIONS:
+            raise BundleError(
+                f"bundle {self.version} learnt from content signals' term families version "
+                f"{self.terms_version}; this scorer counts versions {list(TERMS_VERSIONS)}: "
+                "upgrade the scorer before serving it"
+            )
         self.rules = parse_rules(bundle.files[RULES_FILE].decode(), set(self.features))
         self.explainer = PathExplainer(self.forest) if attribution == "path" else None
         self.state = BehaviourState.from_tables(bundle.snapshot())
@@ -162,7 +170,7 @@ class Scorer:
         """:meth:`feature_vector` and the text model's terms of the message (none without a
         text model): found once, for the score and for the reasons."""
         visible = Visible.of(message.body_text)  # once, for the signals and the text model
-        values = message_values(message, visible)
+        values = message_values(message, visible, self.terms_version)
         terms: list[str] = []
         if self.text_model is not None:
             terms = self.text_model.message_terms(message, visible.head)

@@ -13,8 +13,10 @@ import pytest
 from assets.mail import DEMO_ATTACK_MIX
 from assets.resources import ArtifactStoreResource, GatePolicyResource, WorkDirResource
 from assets.training import TrainingConfig
+from detection.features.terms import TERMS_VERSION
 from detection.model.detectors import SPECS
 from detection.model.policy import GatePolicy
+from detection.serving.artifact import FORMAT_VERSION
 from detection.serving.detectors import detectors_of
 from detection.serving.registry import load_production, read_production
 from detection.serving.scorer import Scorer
@@ -127,7 +129,8 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     pointer = read_production(s3_store.open())
     assert pointer is not None and pointer.version == deployed["version"]
     shipped = load_production(s3_store.open())
-    assert shipped.manifest["format_version"] == 3 and shipped.detectors is not None
+    assert shipped.manifest["format_version"] == FORMAT_VERSION and shipped.detectors is not None
+    assert shipped.terms_version == TERMS_VERSION  # the term families message_features counted
     candidate = WorkDir(Path(os.environ["ATTACK_DETECTION_WORK_DIR"])).load_candidate()
     assert [p.category for p in candidate.places] == list(SPECS)
     assert detectors_of(shipped).names == tuple(p.category for p in candidate.places if p.kept)

@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detection.features.signals import CONTENT_FEATURES, _term_counts, content_signals
-from detection.features.terms import TERM_FAMILIES
+from detection.features.terms import (
+    TERM_FAMILIES,
+    TERMS_VERSION,
+    TERMS_VERSIONS,
+    TRANSLATIONS,
+    UnknownTermsVersion,
+    term_counts,
+)
 from detection.mail.schema import Attachment, Message, Url
 
 # The term families as the earlier release counted them, one case-insensitive expression each:
@@ -174,7 +181,7 @@ def test_the_families_are_the_reference_families():
 def test_term_counts_equal_the_case_insensitive_patterns(text):
     """The one-pass matcher counts exactly what the earlier release's expressions count, words
     glued to letters, digits or underscores (not whole words) included."""
-    assert _term_counts(text) == _reference_counts(text)
+    assert _term_counts(text, 1) == _reference_counts(text)
 
 
 @pytest.mark.parametrize(
@@ -189,13 +196,14 @@ def test_term_counts_equal_the_case_insensitive_patterns(text):
     ],
 )
 def test_term_counts_whole_words_longest_first(text, family, count):
-    assert _term_counts(text)[f"terms_{family}"] == count
+    assert _term_counts(text, 1)[f"terms_{family}"] == count
+    assert _term_counts(text)[f"terms_{family}"] == count  # no translation among them
     assert _reference_counts(text)[f"terms_{family}"] == count
 
 
 def test_term_counts_fold_unicode_case_outside_ascii():
     # the long s matches "s" only under Unicode case folding, which lower() does not do
-    assert _term_counts("verify your pa\u017fsword")["terms_credential"] == 2.0
+    assert _term_counts("verify your pa\u017fsword", 1)["terms_credential"] == 2.0
     assert _reference_counts("verify your pa\u017fsword")["terms_credential"] == 2.0
 
 
@@ -214,8 +222,49 @@ def test_term_counts_equal_the_case_insensitive_patterns_on_real_mail(real_mail)
             except ParseError:
                 continue
             text = f"{message.subject}\n{message.body_text}"[:20000]
-            assert _term_counts(text) == _reference_counts(text), row["path"]
-            urgent = content_signals(message)["subject_urgency"]
+            assert _term_counts(text, 1) == _reference_counts(text), row["path"]
+            urgent = content_signals(message, terms_version=1)["subject_urgency"]
             assert urgent == float(bool(_TERM_RE["urgency"].search(message.subject))), row["path"]
             checked += 1
     assert checked > 6000
+
+
+_TRANSLATED = [(family, phrase) for family, phrases in TRANSLATIONS.items() for phrase in phrases]
+
+
+@pytest.mark.parametrize(("family", "phrase"), _TRANSLATED, ids=[p for _, p in _TRANSLATED])
+def test_each_translation_counts_in_its_family_from_version_2_only(family, phrase):
+    """Every translated phrase, written in capitals inside a sentence, counts once in its own
+    family under version 2; version 1 counts only the English phrases (an English word inside a
+    translation, "expire" in "expire bientôt", at most once)."""
+    text = f"Bitte / please: {phrase.upper()}, merci."
+    assert _term_counts(text)[f"terms_{family}"] == 1
+    assert _term_counts(text, 1)[f"terms_{family}"] <= 1
+    assert _term_counts(text, 1) == _reference_counts(text)
+
+
+def test_a_non_english_lure_reads_as_its_english_counterpart():
+    english = "Your account is locked. Verify your password today: https://x.test"
+    portuguese = "Sua conta bloqueada. Confirme sua senha hoje: https://x.test"
+    german = "Ihr Konto gesperrt. Bestätigen Sie Ihr Passwort heute: https://x.test"
+    counts = {t: _term_counts(t) for t in (english, portuguese, german)}
+    for text in (portuguese, german):
+        for family in ("terms_credential", "terms_urgency"):
+            assert counts[text][family] >= 1, (text, family)
+            assert _term_counts(text, 1)[family] == 0, (text, family)  # version 1: unread
+    assert counts[english] == _term_counts(english, 1)  # English mail: the same counts
+
+
+def test_translations_are_not_english_words_and_not_repeated():
+    """A translation that is also an English phrase of its family would change nothing; one
+    repeated would be noise. Neither is there (the list is checked, not trusted)."""
+    for family, phrases in TRANSLATIONS.items():
+        assert len(set(phrases)) == len(phrases), family
+        assert not set(phrases) & set(TERM_FAMILIES[family]), family
+        assert all(p == p.casefold() for p in phrases), family
+
+
+def test_an_unknown_terms_version_is_refused_with_what_to_do():
+    with pytest.raises(UnknownTermsVersion, match="upgrade the scorer"):
+        term_counts("password", 99)
+    assert TERMS_VERSION in TERMS_VERSIONS and 1 in TERMS_VERSIONS

@@ -77,3 +77,66 @@ def test_bundle_files_must_be_regular_files(tmp_path):
     os.mkfifo(target)
     with pytest.raises(ArtifactStoreError, match="not a regular file"):
         load_version(store, version)
+
+
+PORTUGUESE = (
+    "From: Banco <aviso@banco-seguro.test>\r\nTo: a@corp.com\r\nSubject: Conta bloqueada\r\n"
+    "Date: Tue, 06 Jan 2026 09:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    "Sua conta foi bloqueada. Verificação: confirme sua senha hoje: https://banco-seguro.test/a\r\n"
+).encode()
+
+
+def _rebuilt(fixture: Path, terms_version: int) -> Bundle:
+    """A released bundle's own files built again as this release builds them, with a chosen
+    term families' version."""
+    old = Bundle.read_dir(fixture)
+    return Bundle.build(
+        model_text=old.files[MODEL_FILE].decode(),
+        text_model=old.text_model or b"",
+        detectors=old.detectors or b"[]",
+        features=old.features,
+        rules_text=old.files["rules.yaml"].decode(),
+        threshold=old.threshold,
+        snapshot=old.snapshot(),
+        terms_version=terms_version,
+        metrics={},
+        lineage={},
+    )
+
+
+def test_each_bundle_counts_terms_with_the_version_it_learnt_from():
+    """Bundles of formats 1-3 learnt from the English term families (version 1) and are scored
+    with them; a bundle of this release records its version (2: with the translations) and is
+    scored with it."""
+    from detection.features.terms import TERMS_VERSION
+    from detection.mail.parsing import parse_message
+
+    message = parse_message(PORTUGUESE, tenant_id="t")
+    for fixture in RELEASED:
+        bundle = Bundle.read_dir(fixture)
+        expected = 1 if int(str(bundle.manifest.get("format_version", 1))) < 4 else TERMS_VERSION
+        assert bundle.terms_version == expected, fixture.name
+        values = Scorer(bundle).feature_vector(message)
+        assert (values["terms_credential"] > 0) == (expected >= 2), fixture.name
+    now = _rebuilt(FIXTURES / "format-3", TERMS_VERSION)
+    assert now.terms_version == TERMS_VERSION == 2
+    values = Scorer(now).feature_vector(message)
+    # credentials: "conta bloqueada" (the subject), "verificação", "senha"; urgency: "bloqueada"
+    # (inside the subject's phrase, and in the body), "hoje"
+    assert values["terms_credential"] == 3 and values["terms_urgency"] == 3
+
+
+def test_a_bundle_of_term_families_this_release_cannot_count_is_refused():
+    bundle = _rebuilt(FIXTURES / "format-3", 99)
+    with pytest.raises(BundleError, match="upgrade the scorer"):
+        Scorer(bundle)
+
+
+def test_an_unreadable_signals_file_is_refused_with_what_to_do():
+    bundle = _rebuilt(FIXTURES / "format-3", 2)
+    bundle.files["signals.json"] = b"{not json"
+    with pytest.raises(BundleError, match=r"signals\.json is unreadable.*redeploy"):
+        _ = bundle.terms_version
+    bundle.files["signals.json"] = b'{"terms_version": "2"}'
+    with pytest.raises(BundleError, match="not a number"):
+        _ = bundle.terms_version
