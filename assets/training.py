@@ -43,7 +43,7 @@ from detection.model.text_training import (
     out_of_fold_scores,
     score_rows,
 )
-from detection.model.thresholds import threshold_at_fpr, verdict_threshold
+from detection.model.thresholds import threshold_within_budget, verdict_threshold
 from detection.model.training import (
     TEST,
     TRAIN,
@@ -89,8 +89,9 @@ class TrainingConfig(dg.Config):
     validation_fpr: float = Field(
         default=0.003,
         description="the candidate's threshold keeps the FPR on the simulated validation days "
-        "within this (stricter than the policy's budget: room for new attack variants costs "
-        "nothing on known safe mail); the operating point may raise it for real mail",
+        "within this (stricter than the policy's budget), and is raised to the weakest "
+        "validation attack it flags (safe mail below that is flagged for nothing); the "
+        "operating point may raise it for real mail",
     )
     num_boost_round: int = Field(default=200, description="boosting rounds")
     learning_rate: float = Field(default=0.05, description="LightGBM learning rate")
@@ -307,7 +308,8 @@ def candidate_model(
     """LightGBM on content, structure and behavioural features with the text model's
     out-of-fold score stacked in, trained on the earliest days. Its threshold keeps the
     false-positive rate of the verdict (model, or a force_attack rule) on the validation days
-    within validation_fpr; real_mail_evaluation adds the real-mail operating point. Written as
+    within validation_fpr, raised to the weakest validation attack it flags;
+    real_mail_evaluation adds the real-mail operating point. Written as
     LightGBM text plus the typed Candidate hand-off; no pickle."""
     work = work_dir.open()
     with handoff_failures():
@@ -336,10 +338,10 @@ def candidate_model(
         rows(pooled, pooled["is_attack"].to_numpy() == 0),
     )
     threshold = verdict_threshold(
-        threshold_at_fpr(y_validation, validation_scores, config.validation_fpr)
+        threshold_within_budget(y_validation, validation_scores, config.validation_fpr)
     )
     threshold_without = verdict_threshold(
-        threshold_at_fpr(y_validation, general_scores, config.validation_fpr)
+        threshold_within_budget(y_validation, general_scores, config.validation_fpr)
     )
     test_days = int(split.test["received_at"].dt.floor("D").nunique())
     candidate = Candidate(

@@ -18,6 +18,18 @@ def threshold_at_fpr(y: np.ndarray, scores: np.ndarray, budget: float) -> float:
     return threshold_allowing(safe, math.floor(budget * len(safe)))
 
 
+def threshold_within_budget(y: np.ndarray, scores: np.ndarray, budget: float) -> float:
+    """:func:`threshold_at_fpr`, raised to the weakest attack it flags: safe mail scoring between
+    the two is flagged for no attack caught on these rows, so it spends the budget for nothing.
+    Where simulated safe mail has many near-identical messages (a template's copies tie), the
+    budget's threshold can sit below a whole cluster of them, and a test window with a few more
+    copies then breaks the budget the gate judges on its upper bound. Unchanged when it flags no
+    attack."""
+    threshold = threshold_at_fpr(y, scores, budget)
+    caught = scores[(y == 1) & (scores >= threshold)]
+    return float(caught.min()) if len(caught) else threshold
+
+
 def threshold_allowing(safe_scores: np.ndarray, allowed: int) -> float:
     """The strictest threshold that flags at most ``allowed`` of these safe scores (``-inf``
     when that is all of them)."""
