@@ -89,9 +89,9 @@ class TrainingConfig(dg.Config):
     validation_fpr: float = Field(
         default=0.003,
         description="the candidate's threshold keeps the FPR on the simulated validation days "
-        "within this (stricter than the policy's budget), and is raised to the weakest "
-        "validation attack it flags (safe mail below that is flagged for nothing); the "
-        "operating point may raise it for real mail",
+        "within this (stricter than the policy's budget), and is raised past the safe mail "
+        "below the weakest validation attack it flags (flagged for nothing); the operating "
+        "point may raise it for real mail",
     )
     num_boost_round: int = Field(default=200, description="boosting rounds")
     learning_rate: float = Field(default=0.05, description="LightGBM learning rate")
@@ -308,8 +308,8 @@ def candidate_model(
     """LightGBM on content, structure and behavioural features with the text model's
     out-of-fold score stacked in, trained on the earliest days. Its threshold keeps the
     false-positive rate of the verdict (model, or a force_attack rule) on the validation days
-    within validation_fpr, raised to the weakest validation attack it flags;
-    real_mail_evaluation adds the real-mail operating point. Written as
+    within validation_fpr, raised past the safe mail below the weakest validation attack it
+    flags; real_mail_evaluation adds the real-mail operating point. Written as
     LightGBM text plus the typed Candidate hand-off; no pickle."""
     work = work_dir.open()
     with handoff_failures():

@@ -19,15 +19,20 @@ def threshold_at_fpr(y: np.ndarray, scores: np.ndarray, budget: float) -> float:
 
 
 def threshold_within_budget(y: np.ndarray, scores: np.ndarray, budget: float) -> float:
-    """:func:`threshold_at_fpr`, raised to the weakest attack it flags: safe mail scoring between
-    the two is flagged for no attack caught on these rows, so it spends the budget for nothing.
-    Where simulated safe mail has many near-identical messages (a template's copies tie), the
-    budget's threshold can sit below a whole cluster of them, and a test window with a few more
-    copies then breaks the budget the gate judges on its upper bound. Unchanged when it flags no
-    attack."""
+    """:func:`threshold_at_fpr`, raised just above the highest safe score below the weakest attack
+    it flags: the safe mail between the two is flagged for no attack caught on these rows, so it
+    spends the budget for nothing; the room below the weakest attack that costs no false positive
+    is kept (an attack a little weaker than any seen here is still flagged). Where simulated safe
+    mail has many near-identical messages (a template's copies tie), the budget's threshold can
+    sit just below a whole cluster of them, and a test window with a few more copies then breaks
+    the budget the gate judges on its upper bound. Unchanged when it flags no attack or no safe
+    message below the weakest attack it flags."""
     threshold = threshold_at_fpr(y, scores, budget)
     caught = scores[(y == 1) & (scores >= threshold)]
-    return float(caught.min()) if len(caught) else threshold
+    if not len(caught):
+        return threshold
+    idle = scores[(y == 0) & (scores >= threshold) & (scores < caught.min())]
+    return float(np.nextafter(idle.max(), np.inf)) if len(idle) else threshold
 
 
 def threshold_allowing(safe_scores: np.ndarray, allowed: int) -> float:
