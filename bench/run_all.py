@@ -164,6 +164,8 @@ def main() -> None:
             if not Path("var/artifacts/production.json").is_file():
                 subprocess.run([sys.executable, "-m", "orchestration.run"], check=True)
             results["text_cost"] = repeat("bench.text_cost", ["--artifact", "var/artifacts"], 3)
+            # the term families by version (English only; with six more languages)
+            results["terms_cost"] = repeat("bench.terms_cost", [], 3)
         elif section == "real_mail":  # an evaluation, deterministic: one run
             results["real_mail"] = run_json("bench.real_mail")
         elif section == "hostile":  # hostile HTML at the caps, and both extractors on the corpus
