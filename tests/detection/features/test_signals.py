@@ -255,13 +255,28 @@ def test_a_non_english_lure_reads_as_its_english_counterpart():
     assert counts[english] == _term_counts(english, 1)  # English mail: the same counts
 
 
-def test_translations_are_not_english_words_and_not_repeated():
-    """A translation that is also an English phrase of its family would change nothing; one
-    repeated would be noise. Neither is there (the list is checked, not trusted)."""
+def test_translations_are_new_folded_phrases_without_the_words_left_out():
+    """A translation that is also an English phrase of its family would change nothing, one
+    repeated would be noise, one not case-folded could never match; the words left out as
+    English words or wider than their English phrase stay out."""
+    left_out = {"rib", "heritage", "pirate", "verifier", "bestätigen", "acesse", "entrar"}
     for family, phrases in TRANSLATIONS.items():
         assert len(set(phrases)) == len(phrases), family
         assert not set(phrases) & set(TERM_FAMILIES[family]), family
         assert all(p == p.casefold() for p in phrases), family
+        assert not set(phrases) & left_out, family
+    assert _term_counts("signature verifier, heritage site, entrar")["terms_credential"] == 0
+
+
+def test_accents_written_as_combining_marks_count_from_version_2():
+    import unicodedata
+
+    composed = "Verificação: conta bloqueada. Vérifiez votre compte bloqué."
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    assert _term_counts(decomposed) == _term_counts(composed)
+    assert _term_counts(composed)["terms_credential"] == 4
+    assert _term_counts(decomposed, 1) == _reference_counts(decomposed)  # version 1 as released
 
 
 def test_an_unknown_terms_version_is_refused_with_what_to_do():
