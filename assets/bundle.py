@@ -25,6 +25,8 @@ from assets.resources import (
 from assets.training import candidate_model, text_model
 from detection import storage
 from detection.features.behaviour import POOLED_TENANT_PREFIX
+from detection.features.signals import TERM_SIGNALS
+from detection.features.terms import TERMS_VERSIONS
 from detection.features.vector import FEATURE_COLUMNS
 from detection.mail.lake import replay_sets
 from detection.model.candidate import Candidate
@@ -33,6 +35,7 @@ from detection.model.comparison import (
     bundle_scores,
     compare,
     latency_ms,
+    versioned,
     with_texts,
 )
 from detection.model.policy import GatePolicy
@@ -41,6 +44,7 @@ from detection.rules import default_rules_text
 from detection.serving.artifact import Bundle, BundleError
 from detection.serving.registry import load_production, read_production
 from detection.serving.stores import ArtifactStoreError
+from detection.storage import Location
 
 GROUP = "deployment"
 CHAMPION_CHECK = "challenger_not_worse_than_champion"
@@ -83,7 +87,13 @@ def golden_set(
 
     work = work_dir.open()
     path = work.golden_set
-    if path.is_file() and not config.refresh:
+    stale = path.is_file() and not frozen_with_term_versions(path)
+    if stale:  # a feature change: this release's bundles could not be judged on it
+        context.log.info(
+            f"golden set at {path} holds no term signals per terms version (frozen by an "
+            "earlier release); freezing it again from the current test window"
+        )
+    if path.is_file() and not config.refresh and not stale:
         frozen = storage.read_frame(path, columns=["is_attack"])
         context.log.info(f"golden set kept as frozen at {path}")
     else:
@@ -98,8 +108,16 @@ def golden_set(
             "rows": len(frozen),
             "attacks": int(pd.Series(frozen["is_attack"]).sum()),
             "path": dg.MetadataValue.path(str(path)),
+            "refrozen_for_term_versions": stale,
         }
     )
+
+
+def frozen_with_term_versions(path: Location) -> bool:
+    """Whether the frozen golden set holds the term signals of every terms version this release
+    counts (:func:`detection.model.comparison.with_texts`)."""
+    names = set(storage.column_names(path))
+    return all(versioned(n, v) in names for n in TERM_SIGNALS for v in TERMS_VERSIONS)
 
 
 @dg.asset(
@@ -132,6 +150,7 @@ def candidate_bundle(
         tenant_thresholds=point.tenants,
         with_history=point.with_history,
         snapshot=snapshot,
+        terms_version=candidate.terms_version,
         metrics=evaluation.as_dict(),
         lineage=lineage_of(candidate, gate_policy.policy(), context.run.run_id),
     )

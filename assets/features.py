@@ -9,7 +9,7 @@ from assets.baselines import BEHAVIOUR_MART, SNAPSHOT_MODELS, WAREHOUSE_POOL
 from assets.resources import LakeResource, WarehouseResource, WorkDirResource, handoff_failures
 from detection import storage
 from detection.features.behaviour import BEHAVIOUR_FEATURES, SNAPSHOT_TABLES
-from detection.features.terms import TERMS_VERSION
+from detection.features.terms import DEFAULT_TERMS_VERSION, TERMS_VERSION_COLUMN, TERMS_VERSIONS
 from detection.features.vector import (
     MESSAGE_FEATURES,
     feature_workers,
@@ -20,6 +20,15 @@ from detection.mail.lake import message_files
 from detection.model.training import TrainingError, split_labels
 
 GROUP = "features"
+
+
+class MessageFeaturesConfig(dg.Config):
+    terms_version: int = Field(
+        default=DEFAULT_TERMS_VERSION,
+        description="the content signals' term families to count (detection.features.terms): 1, "
+        "English; 2, with German, Dutch, French, Spanish, Portuguese and Italian. The model "
+        "trained on these rows records it and is scored with it",
+    )
 
 
 class TrainingTableConfig(dg.Config):
@@ -50,7 +59,10 @@ NEW_MAIL = (
     automation_condition=NEW_MAIL,
 )
 def message_features(
-    context: dg.AssetExecutionContext, lake_store: LakeResource, work_dir: WorkDirResource
+    context: dg.AssetExecutionContext,
+    config: MessageFeaturesConfig,
+    lake_store: LakeResource,
+    work_dir: WorkDirResource,
 ) -> dg.MaterializeResult:
     """Content signals of every message (detection.features.signals.content_signals: the same
     function the online scorer uses), one row per message, with tenant, arrival time and label."""
@@ -59,7 +71,14 @@ def message_features(
         raise dg.Failure(
             f"no mail under {lake_store.lake}/messages; materialise raw_messages first"
         )
-    frame = files_content_frame(files, workers=feature_workers())
+    if config.terms_version not in TERMS_VERSIONS:
+        raise dg.Failure(
+            f"terms_version {config.terms_version}: this release counts term families versions "
+            f"{list(TERMS_VERSIONS)}; choose one of them"
+        )
+    frame = files_content_frame(files, feature_workers(), config.terms_version)
+    # the term families counted, carried with the rows to the training table and the bundle
+    frame[TERMS_VERSION_COLUMN] = config.terms_version
     path = work_dir.open().message_features
     storage.write_frame(frame, path)
     context.log.info(f"content signals for {len(frame)} messages written to {path}")
@@ -68,7 +87,7 @@ def message_features(
             "rows": len(frame),
             "path": dg.MetadataValue.path(str(path)),
             "features": len(MESSAGE_FEATURES),
-            "terms_version": TERMS_VERSION,  # the bundle records it; the scorer counts with it
+            "terms_version": config.terms_version,
         }
     )
 

@@ -55,6 +55,7 @@ from detection.model.training import (
     predict,
     require_both_classes,
     rows,
+    terms_version_of,
     time_split,
     train_booster,
 )
@@ -320,6 +321,7 @@ def candidate_model(
     params = config.params()
     rules = parse_rules(default_rules_text(), set(features))
     try:
+        terms_version = terms_version_of(frame)
         split = time_split(frame)
         booster = train_booster(split.train, features, params)
         y_validation = split.validation["is_attack"].to_numpy()
@@ -361,6 +363,7 @@ def candidate_model(
         detectors=kept.detectors,
         places=places,
         threshold_without_detectors=threshold_without,
+        terms_version=terms_version,
     )
     candidate.save(work.candidate)
     importance = dict(

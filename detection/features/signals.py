@@ -209,6 +209,19 @@ def _term_counts(text: str, version: int = TERMS_VERSION) -> dict[str, float]:
     return {f"terms_{name}": float(n) for name, n in zip(FAMILIES, counts, strict=True)}
 
 
+# the content signals that depend on the term families' version
+TERM_SIGNALS: tuple[str, ...] = (*(f"terms_{name}" for name in FAMILIES), "subject_urgency")
+
+
+def term_signals(subject: str, head: str, version: int = TERMS_VERSION) -> dict[str, float]:
+    """The :data:`TERM_SIGNALS` of a message with this subject and squeezed body ``head``
+    (:class:`detection.mail.visible.Visible`), counted with term families ``version``: what
+    :func:`content_signals` computes for them."""
+    signals = _term_counts(f"{subject}\n{head}"[:20000], version)
+    signals["subject_urgency"] = float(term_counts(subject, version)[_URGENCY] > 0)
+    return signals
+
+
 def content_signals(
     message: Message, visible: Visible | None = None, terms_version: int = TERMS_VERSION
 ) -> dict[str, float]:
@@ -221,7 +234,6 @@ def content_signals(
     if visible is None:
         visible = Visible.of(message.body_text)
     sender_domain = registrable(message.sender_domain)
-    text = f"{message.subject}\n{visible.head}"
     header_id_domain = message.header_message_id.rpartition("@")[2].strip(">").lower()
     reply_domain = registrable(domain_of(message.reply_to_address))
     return_domain = registrable(domain_of(message.return_path_address))
@@ -238,14 +250,13 @@ def content_signals(
         ),
         "date_missing": float(not message.header_date),
         "sender_brand_lookalike": brand_lookalike(sender_domain),
-        "subject_urgency": float(term_counts(message.subject, terms_version)[_URGENCY] > 0),
         "html_form": float(message.html_form_count > 0),
         "html_image_count": float(message.html_image_count),
         "image_only_body": float(_has_image(message) and len(visible.words) < 8),
         "zero_width_chars": float(len(_ZERO_WIDTH.findall(message.body_text[:20000]))),
         "body_length_log": math.log1p(visible.length),
     }
-    signals.update(_term_counts(text[:20000], terms_version))
+    signals.update(term_signals(message.subject, visible.head, terms_version))
     signals.update(_name_signals(message, sender_domain))
     signals.update(_url_signals(message, sender_domain))
     signals.update(_attachment_signals(message))

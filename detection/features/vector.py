@@ -58,14 +58,14 @@ def message_values(
     return {**signals, **structure_features(message, visible)}
 
 
-def content_frame(messages: Iterable[Message]) -> pd.DataFrame:
+def content_frame(messages: Iterable[Message], terms_version: int = TERMS_VERSION) -> pd.DataFrame:
     """Content signals and structure features for many messages, one row each, indexed by
-    message id."""
+    message id (term families of ``terms_version``)."""
     import pandas as pd
 
     rows, index = [], []
     for message in messages:
-        rows.append(message_values(message))
+        rows.append(message_values(message, terms_version=terms_version))
         index.append(message.message_id)
     frame = pd.DataFrame(
         rows, columns=list(MESSAGE_FEATURES), index=pd.Index(index, name="message_id")
@@ -76,7 +76,7 @@ def content_frame(messages: Iterable[Message]) -> pd.DataFrame:
 KEY_COLUMNS = ("tenant_id", "received_at", "label", "category", "source")
 
 
-def file_content_frame(path: Location) -> pd.DataFrame:
+def file_content_frame(path: Location, terms_version: int = TERMS_VERSION) -> pd.DataFrame:
     """Content signals of every message in one lake parquet file, with its key columns."""
     import pandas as pd
 
@@ -86,26 +86,32 @@ def file_content_frame(path: Location) -> pd.DataFrame:
     frames = []
     for batch in storage.batches([path], MESSAGES.names, MESSAGES):
         rows = batch.to_pylist()
-        signals = content_frame(message_from_row(row) for row in rows).reset_index()
+        messages = (message_from_row(row) for row in rows)
+        signals = content_frame(messages, terms_version).reset_index()
         keys = pd.DataFrame({k: [row[k] for row in rows] for k in KEY_COLUMNS})
         frames.append(pd.concat([keys, signals], axis=1))
     columns = ["message_id", *KEY_COLUMNS, *MESSAGE_FEATURES]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
-def files_content_frame(paths: Sequence[Location], workers: int = 1) -> pd.DataFrame:
+def files_content_frame(
+    paths: Sequence[Location], workers: int = 1, terms_version: int = TERMS_VERSION
+) -> pd.DataFrame:
     """Content signals of every message in many lake files, in file order; ``workers`` processes
     share the files (the same rows whatever the number of workers)."""
+    import functools
+
     import pandas as pd
 
+    one_file = functools.partial(file_content_frame, terms_version=terms_version)
     if workers <= 1 or len(paths) <= 1:
-        frames = [file_content_frame(p) for p in paths]
+        frames = [one_file(p) for p in paths]
     else:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
         with ProcessPoolExecutor(min(workers, len(paths)), mp_context=get_context("spawn")) as pool:
-            frames = list(pool.map(file_content_frame, paths))
+            frames = list(pool.map(one_file, paths))
     return pd.concat(frames, ignore_index=True)
 
 

@@ -64,7 +64,8 @@ class Candidate:
     model_text: str
     features: tuple[str, ...]
     threshold: (
-        float  # at validation_fpr on the validation days (the operating point adds real mail)
+        float  # within validation_fpr on the validation days (threshold_within_budget; the
+        # operating point adds real mail)
     )
     validation_fpr: float
     train: Window  # the organisations' own mail
@@ -82,6 +83,9 @@ class Candidate:
     detectors: tuple[Detector, ...] = ()
     places: tuple[Place, ...] = ()
     threshold_without_detectors: float = float("nan")
+    # the term families the training table counted (detection.features.terms); the bundle
+    # records it and the scorer counts with it (a candidate of an earlier release: version 1)
+    terms_version: int = 1
 
     def detector_set(self) -> DetectorSet:
         return DetectorSet(self.detectors)

@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from detection.features.signals import TERM_SIGNALS, term_signals
+from detection.features.terms import TERMS_VERSIONS
 from detection.features.text import MAX_BODY_CHARS, TEXT_SCORE, TextModel
 from detection.mail.lake import read_texts
 from detection.mail.schema import Message
+from detection.mail.visible import Visible
 from detection.markdown import table
 from detection.model.thresholds import recall_at_fpr
 from detection.model.training import combined_scores, predict
@@ -35,15 +38,48 @@ class GoldenSetError(ValueError):
 GOLDEN_TEXT_COLUMNS = ("subject", "body_text")  # the text each bundle's own text model reads
 
 
+def versioned(name: str, terms_version: int) -> str:
+    """The golden set's column of term signal ``name`` counted with ``terms_version``."""
+    return f"{name}@terms{terms_version}"
+
+
 def with_texts(rows: pd.DataFrame, lake_dir: Location) -> pd.DataFrame:
     """``rows`` (feature rows with a message_id) with the subject and body each bundle's own text
-    model scores, read from the lake as landed."""
+    model scores, and the term signals as each terms version counts them (each bundle is judged
+    on the version it learnt from), read from the lake as landed."""
     texts = read_texts(lake_dir, rows["message_id"].tolist())
+    ids = rows["message_id"].tolist()
+    heads = {m: Visible.of(texts[m][1]).head for m in ids}
+    counted = {
+        version: [term_signals(texts[m][0], heads[m], version) for m in ids]
+        for version in TERMS_VERSIONS
+    }
     return rows.assign(
-        subject=[texts[m][0] for m in rows["message_id"]],
+        subject=[texts[m][0] for m in ids],
         # four text windows: the squeezing featuriser (version 2) reads its window after
         # whitespace runs are squeezed out, which takes more than one window of mail as landed
-        body_text=[texts[m][1][: 4 * MAX_BODY_CHARS] for m in rows["message_id"]],
+        body_text=[texts[m][1][: 4 * MAX_BODY_CHARS] for m in ids],
+        **{
+            versioned(name, version): [row[name] for row in counted[version]]
+            for version in TERMS_VERSIONS
+            for name in TERM_SIGNALS
+        },
+    )
+
+
+def with_terms_of(bundle: Bundle, golden: pd.DataFrame) -> pd.DataFrame:
+    """The golden rows with the term signals counted as ``bundle`` counts them. A golden set
+    frozen before the term families were versioned holds version 1's counts only: a bundle of a
+    later version cannot be judged on it."""
+    version = bundle.terms_version
+    columns = [versioned(name, version) for name in TERM_SIGNALS]
+    if set(columns) <= set(golden.columns):
+        return golden.assign(**{n: golden[c] for n, c in zip(TERM_SIGNALS, columns, strict=True)})
+    if version == 1 and not any("@terms" in str(c) for c in golden.columns):
+        return golden  # frozen by a release that counted version 1 only
+    raise GoldenSetError(
+        f"the golden set holds no term signals of terms version {version}, which model "
+        f"{bundle.version} learnt from; re-freeze it (materialise golden_set with refresh: true)"
     )
 
 
@@ -53,7 +89,7 @@ def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
     bundle with a text model scores the golden set's frozen text with its own text model."""
     import lightgbm as lgb
 
-    rows = golden
+    rows = with_terms_of(bundle, golden)
     if TEXT_SCORE in bundle.features:
         if not set(GOLDEN_TEXT_COLUMNS) <= set(golden.columns) or bundle.text_model is None:
             raise GoldenSetError(
@@ -65,7 +101,7 @@ def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
             text_model.score_terms(text_model.terms_of(s or "", b or ""))
             for s, b in zip(golden["subject"], golden["body_text"], strict=True)
         ]
-        rows = golden.assign(**{TEXT_SCORE: scores})
+        rows = rows.assign(**{TEXT_SCORE: scores})
     missing = sorted(set(bundle.features) - set(rows.columns))
     if missing:
         raise GoldenSetError(

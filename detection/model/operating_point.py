@@ -38,7 +38,7 @@ PRODUCER = "operating_point"
 class OperatingPoint:
     threshold: float  # mail without tenant history
     with_history: float  # mail of tenants with history and no threshold of their own
-    simulated: float  # the candidate's, at its validation_fpr on the validation days
+    simulated: float  # the candidate's, within its validation_fpr on the validation days
     real_mail: float  # at the FP budget over source-held-out real mail; NaN without a corpus
     fp_budget: float
     decided_by: str

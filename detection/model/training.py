@@ -124,6 +124,23 @@ def organisation_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return rows(frame, ~pooled)
 
 
+def terms_version_of(frame: pd.DataFrame) -> int:
+    """The term families a training table's content signals were counted with (its
+    ``terms_version`` column; a table without one was written by a release that counted version
+    1). A table mixing versions cannot train one model."""
+    from detection.features.terms import TERMS_VERSION_COLUMN
+
+    if TERMS_VERSION_COLUMN not in frame.columns:
+        return 1
+    versions = sorted({int(v) for v in frame[TERMS_VERSION_COLUMN].dropna()})
+    if len(versions) != 1:
+        raise TrainingError(
+            f"the training table's content signals were counted with term families versions "
+            f"{versions}, not one; materialise message_features and training_table again"
+        )
+    return versions[0]
+
+
 def require_both_classes(y: np.ndarray, part: str) -> None:
     positives = int(y.sum())
     if positives == 0 or positives == len(y):

@@ -8,9 +8,11 @@ scorer does (:func:`decide`): the booster's score over the message's point-in-ti
 the bundle's own text score, ``force_attack`` rules and specialised detectors, and the tenant's
 own threshold, else the threshold for mail with history, else the global one (whether a message
 had history is read from its point-in-time features, as a scorer serving when it arrived would
-have seen it). The messages whose verdict flips are the report: new catches, new misses, new false
-positives and false positives removed, counted per category and per tenant with 95% intervals,
-the top examples as ids with reasons (never bodies).
+have seen it). The window's term signals are counted with this release's term families; a bundle
+that learnt from another version is named in the report. The messages whose verdict flips are
+the report: new catches, new misses, new false positives and false positives removed, counted per
+category and per tenant with 95% intervals, the top examples as ids with reasons (never
+bodies).
 
 Decisions are vectorised over the whole window: one LightGBM call per bundle, the text model's
 scores once per distinct text, rules as column comparisons. A proposal that keeps the production

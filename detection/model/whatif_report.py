@@ -17,6 +17,7 @@ from detection import storage
 from detection.features.text import TEXT_SCORE
 from detection.markdown import table
 from detection.model.gaps import Gaps, capability_gaps
+from detection.model.training import terms_version_of
 from detection.model.whatif import (
     CHANGES,
     FALSE_POSITIVE_REMOVED,
@@ -267,6 +268,16 @@ class Report:
             "in_proposal_training_window": training_overlap(
                 self.replay.proposed.bundle, self.window.frame
             ),
+            # bundles that learnt from other term families than the window's table counts
+            "other_terms_version": {
+                side: {"bundle": bundle.version, "terms_version": bundle.terms_version}
+                for side, bundle in (
+                    ("production", self.replay.production.bundle),
+                    ("proposal", self.replay.proposed.bundle),
+                )
+                if bundle.terms_version != terms_version_of(self.window.frame)
+            },
+            "window_terms_version": terms_version_of(self.window.frame),
         }
 
     # --- markdown -----------------------------------------------------------------------------
@@ -367,6 +378,7 @@ class Report:
                 f"labelled messages received {window['start']} to {window['end']} "
                 f"({window['attacks']} attacks, {window['safe']} safe).",
                 self._overlap_note(s),
+                *self._terms_note(s),
                 "## Whole window",
                 self.summary_markdown(),
                 "## By category",
@@ -392,6 +404,23 @@ class Report:
             f"window and {proposal} in the proposal's: figures on them flatter the bundle that "
             "trained on them. Replay a later window to compare fairly."
         )
+
+    @staticmethod
+    def _terms_note(s: dict[str, Any]) -> list[str]:
+        other = s["other_terms_version"]
+        if not other:
+            return []
+        named = " and ".join(
+            f"{side} ({o['bundle']}, terms version {o['terms_version']})"
+            for side, o in other.items()
+        )
+        return [
+            f"**Caution**: {named} learnt from other term families than the window's features "
+            f"count (version {s['window_terms_version']}, detection.features.terms): its "
+            "decisions here can "
+            "differ from serving on mail the versions count differently (version 2 added six "
+            "languages to version 1's English)."
+        ]
 
     def ideas_yaml(self) -> str:
         """The rule ideas as a rules file (``whatif --add-rules`` replays them)."""

@@ -22,7 +22,6 @@ import pyarrow.parquet as pq
 
 from detection import storage
 from detection.features.behaviour import SNAPSHOT_TABLES
-from detection.features.terms import TERMS_VERSION
 from detection.serving.signing import (
     SIGNATURE_FILE,
     SignatureError,
@@ -194,12 +193,13 @@ class Bundle:
         snapshot: dict[str, pa.Table],
         tenant_thresholds: dict[str, float] | None = None,
         with_history: float | None = None,
-        terms_version: int = TERMS_VERSION,
+        terms_version: int,
         metrics: dict[str, object],
         lineage: dict[str, object],
     ) -> Bundle:
-        """``terms_version``: the content signals' term families the model's training table was
-        computed with (this release's, as the pipeline's ``message_features`` computes them)."""
+        """``terms_version``: the content signals' term families the model's training table
+        counted (``detection.features.terms``; the pipeline carries it from ``message_features``
+        through the candidate), with which the scorer counts for this bundle."""
         files = {
             MODEL_FILE: model_text.encode(),
             FEATURES_FILE: json.dumps(features, indent=1).encode(),

@@ -13,7 +13,9 @@ import pytest
 from assets.mail import DEMO_ATTACK_MIX
 from assets.resources import ArtifactStoreResource, GatePolicyResource, WorkDirResource
 from assets.training import TrainingConfig
-from detection.features.terms import TERMS_VERSION
+from detection.features.signals import TERM_SIGNALS
+from detection.features.terms import DEFAULT_TERMS_VERSION, TERMS_VERSION
+from detection.model.comparison import versioned
 from detection.model.detectors import SPECS
 from detection.model.policy import GatePolicy
 from detection.serving.artifact import FORMAT_VERSION
@@ -130,7 +132,13 @@ def test_whole_graph_materialises_and_deploys_to_s3(first_run, s3_store):
     assert pointer is not None and pointer.version == deployed["version"]
     shipped = load_production(s3_store.open())
     assert shipped.manifest["format_version"] == FORMAT_VERSION and shipped.detectors is not None
-    assert shipped.terms_version == TERMS_VERSION  # the term families message_features counted
+    # the term families message_features counted (its default), carried to the bundle
+    assert shipped.terms_version == DEFAULT_TERMS_VERSION
+    # the golden set's term signals per version: message_features' own version's equal its rows
+    golden = WorkDir(Path(os.environ["ATTACK_DETECTION_WORK_DIR"])).read_golden_set()
+    for name in TERM_SIGNALS:
+        assert golden[versioned(name, DEFAULT_TERMS_VERSION)].equals(golden[name]), name
+        assert versioned(name, TERMS_VERSION) in golden.columns
     candidate = WorkDir(Path(os.environ["ATTACK_DETECTION_WORK_DIR"])).load_candidate()
     assert [p.category for p in candidate.places] == list(SPECS)
     assert detectors_of(shipped).names == tuple(p.category for p in candidate.places if p.kept)

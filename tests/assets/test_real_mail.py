@@ -20,6 +20,7 @@ import pytest
 from assets.mail import MAIL_START
 from assets.resources import ArtifactStoreResource, GatePolicyResource
 from detection.features.signals import ERA_ARTEFACTS, TRANSPORT_FEATURES
+from detection.features.terms import TERMS_VERSION_COLUMN
 from detection.features.text import TEXT_SCORE
 from detection.model.holdouts import SAFE_SOURCE
 from detection.model.thresholds import source_threshold
@@ -96,7 +97,9 @@ def world(real_mail, session_env, dbt_manifest, tmp_path_factory):
             assert landed.success
             simulated = {"ops": {"raw_messages": {"config": SIMULATED}}}
             assert run(DAILY, tags=partition_range_tags(21), run_config=simulated).success
-            retrained = run(RETRAIN)
+            # the term families with six more languages (opt-in): carried to the bundle
+            terms = {"ops": {"message_features": {"config": {"terms_version": 2}}}}
+            retrained = run(RETRAIN, run_config=terms)
             yield retrained, WorkDir(root / "work_dir"), store, held_back
 
 
@@ -119,6 +122,8 @@ def test_one_model_trains_on_simulated_and_real_mail_and_deploys(world):
     bundle = load_production(store.open())
     assert TEXT_SCORE in bundle.features and bundle.text_model is not None
     assert not (TRANSPORT_FEATURES | ERA_ARTEFACTS) & set(bundle.features)
+    # the run's term families (version 2, configured) from message_features to the bundle
+    assert set(table[TERMS_VERSION_COLUMN]) == {2} and bundle.terms_version == 2
 
 
 def test_real_mail_is_held_out_by_source_and_time_with_thresholds_chosen_without_it(world):

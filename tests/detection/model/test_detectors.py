@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from detection.features.terms import TERMS_VERSION
 from detection.features.vector import MODEL_FEATURES
 from detection.model.candidate import Candidate, Window
 from detection.model.detectors import (
@@ -196,6 +197,7 @@ def test_a_bundle_with_a_malformed_detectors_file_does_not_load(trained):
         rules_text="rules: []\n",
         threshold=0.5,
         snapshot=bundle.snapshot(),
+        terms_version=TERMS_VERSION,
         metrics={},
         lineage={},
     )

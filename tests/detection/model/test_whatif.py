@@ -12,6 +12,7 @@ import pytest
 
 from detection import storage
 from detection.features.behaviour import BEHAVIOUR_FEATURES
+from detection.features.terms import TERMS_VERSION, TERMS_VERSION_COLUMN
 from detection.features.text import text_terms
 from detection.features.vector import FEATURE_COLUMNS, content_frame
 from detection.mail import lake
@@ -69,6 +70,7 @@ def _window(messages) -> pd.DataFrame:
     frame["label"] = [m.label for m in messages]
     frame["category"] = [m.category for m in messages]
     frame["received_at"] = pd.to_datetime([m.received_at for m in messages], utc=True)
+    frame[TERMS_VERSION_COLUMN] = TERMS_VERSION  # what content_frame counted
     return frame
 
 
@@ -384,3 +386,20 @@ def test_a_failed_write_leaves_the_previous_report_whole(production, mail, tmp_p
         broken.write(out)
     assert {name: path.read_bytes() for name, path in paths.items()} == before
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in paths.values())
+
+
+def test_a_bundle_of_other_term_families_than_the_window_is_named_in_the_report(
+    production, mail, tmp_path
+):
+    """The window's table counts this release's term families; a production bundle that learnt
+    from another version (format 3: version 1) decides here on counts it never learnt from, and
+    the report says so; a bundle of this release's version is not named."""
+    table = _landed(tmp_path, mail)
+    current = Bundle.read_dir(BUNDLE.parent / "format-4")
+    for bundle, named in ((production, True), (current, False)):
+        loaded = load_window(table, tmp_path / "lake", days=None, vocabulary=vocabulary_of(bundle))
+        report = run(bundle, Proposal(threshold=0.9), loaded)
+        other = report.summary()["other_terms_version"]
+        assert ("production" in other) is named
+        assert ("learnt from other term families" in report.markdown()) is named
+    assert other == {}

@@ -4,6 +4,7 @@ import pyarrow as pa
 import pytest
 
 from detection.features.behaviour import SNAPSHOT_TABLES
+from detection.features.terms import TERMS_VERSION
 from detection.features.text import TextModel
 from detection.serving.artifact import MANIFEST, MODEL_FILE, Bundle, BundleError
 from detection.serving.detectors import DetectorSet
@@ -21,6 +22,7 @@ def make_bundle(threshold: float = 0.5) -> Bundle:
         rules_text="rules: []\n",
         threshold=threshold,
         snapshot=snapshot,
+        terms_version=TERMS_VERSION,
         metrics={"recall": 1.0},
         lineage={"run_id": "r"},
     )
