@@ -60,3 +60,16 @@ def test_threshold_within_budget_spends_nothing_below_the_weakest_attack_it_flag
     weak = np.r_[scores[y == 0], [0.2, 0.3]]
     y_weak = np.r_[np.zeros((y == 0).sum()), np.ones(2)]
     assert threshold_within_budget(y_weak, weak, 0.0) == threshold_at_fpr(y_weak, weak, 0.0)
+
+
+def test_threshold_within_budget_keeps_a_safe_tie_with_the_weakest_attack_and_everything():
+    """A safe score equal to the weakest attack flagged stays flagged (nothing separates them);
+    a budget that allows every safe message (-inf) is raised past the safe mail below the
+    weakest attack."""
+    scores = np.array([0.1, 0.2, 0.5, 0.5, 0.9])
+    y = np.array([0, 0, 0, 1, 1])
+    assert threshold_within_budget(y, scores, 0.5) == threshold_at_fpr(y, scores, 0.5)
+    assert ((scores >= threshold_within_budget(y, scores, 0.5)) & (y == 0)).sum() == 1  # the tie
+    assert threshold_at_fpr(y, scores, 1.0) == -np.inf
+    raised = threshold_within_budget(y, scores, 1.0)
+    assert 0.2 < raised <= 0.5 and ((scores >= raised) & (y == 1)).sum() == 2
