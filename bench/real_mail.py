@@ -21,7 +21,11 @@ the words (the text model reads misspelt, garbled and non-English words by their
 
 Not a timing benchmark: one deterministic run per variant. Prints JSON.
 
+With ``--terms-version 2``, the content signals count the term families in seven languages
+(``detection.features.terms``; the pipeline's default is what ``message_features`` counts).
+
 Usage: python -m bench.real_mail [--corpus ../shared/data/real-mail] [--sweep | --weighting]
+       [--terms-version N]
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import pandas as pd
 from detection.features.behaviour import BEHAVIOUR_FEATURES, POOLED_TENANT_PREFIX
 from detection.features.signals import CONTENT_FEATURES, ERA_ARTEFACTS, TRANSPORT_FEATURES
 from detection.features.structure import STRUCTURE_FEATURES
+from detection.features.terms import DEFAULT_TERMS_VERSION, TERMS_VERSIONS
 from detection.features.text import TEXT_SCORE, text_terms
 from detection.features.vector import MODEL_FEATURES, content_frame
 from detection.mail.ingest import ingest
@@ -105,9 +110,9 @@ def _mean_terms(matrix: TermMatrix) -> float:
     return float(per_document[matrix.document_of].mean())
 
 
-def corpus_frame(path: Path) -> tuple[pd.DataFrame, list]:
+def corpus_frame(path: Path, terms_version: int) -> tuple[pd.DataFrame, list]:
     messages = [m for m in ingest([path]).messages if m.label in ("safe", "attack")]
-    frame = content_frame(messages).reset_index()
+    frame = content_frame(messages, terms_version).reset_index()
     for name in BEHAVIOUR_FEATURES:
         frame[name] = np.nan  # a pooled corpus has no organisational history
     frame["tenant_id"] = f"{POOLED_TENANT_PREFIX}bench"
@@ -147,8 +152,15 @@ def main() -> None:
     modes = parser.add_mutually_exclusive_group()
     modes.add_argument("--sweep", action="store_true", help="the stack under SWEEP's changes")
     modes.add_argument("--weighting", action="store_true", help="the text model weighed more")
+    parser.add_argument(
+        "--terms-version",
+        type=int,
+        default=DEFAULT_TERMS_VERSION,
+        choices=TERMS_VERSIONS,
+        help="the content signals' term families (default: what the pipeline counts)",
+    )
     args = parser.parse_args()
-    frame, messages = corpus_frame(args.corpus)
+    frame, messages = corpus_frame(args.corpus, args.terms_version)
     masked = TermMatrix.build([text_terms(m) for m in messages])
     raw = TermMatrix.build([_unmasked_terms(m.subject, m.body_text) for m in messages])
     rules = parse_rules(default_rules_text(), set(MODEL_FEATURES))
@@ -215,7 +227,12 @@ def main() -> None:
             "stack without the structure features": stack(masked, [*SIGNALS, TEXT_SCORE]),
             "stack, unmasked featuriser": stack(raw, stacked),
         }
-    result: dict[str, object] = {"messages": len(frame), "budget": args.budget, "variants": {}}
+    result: dict[str, object] = {
+        "messages": len(frame),
+        "budget": args.budget,
+        "terms_version": args.terms_version,
+        "variants": {},
+    }
     if term_costs:
         result["mean_terms_per_message"] = term_costs
     for name, fit_score in variants.items():
