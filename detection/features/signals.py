@@ -21,7 +21,7 @@ from detection.features.domains import (
     registrable,
     split_host,
 )
-from detection.features.terms import FAMILIES, TERMS_VERSION, term_counts
+from detection.features.terms import DEFAULT_TERMS_VERSION, FAMILIES, term_counts
 from detection.mail.schema import Message, domain_of
 from detection.mail.visible import Visible
 
@@ -203,7 +203,7 @@ def _has_image(message: Message) -> bool:
     )
 
 
-def _term_counts(text: str, version: int = TERMS_VERSION) -> dict[str, float]:
+def _term_counts(text: str, version: int = DEFAULT_TERMS_VERSION) -> dict[str, float]:
     """How often each term family occurs (capped at 5; ``detection.features.terms``)."""
     counts = term_counts(text, version)
     return {f"terms_{name}": float(n) for name, n in zip(FAMILIES, counts, strict=True)}
@@ -213,7 +213,7 @@ def _term_counts(text: str, version: int = TERMS_VERSION) -> dict[str, float]:
 TERM_SIGNALS: tuple[str, ...] = (*(f"terms_{name}" for name in FAMILIES), "subject_urgency")
 
 
-def term_signals(subject: str, head: str, version: int = TERMS_VERSION) -> dict[str, float]:
+def term_signals(subject: str, head: str, version: int = DEFAULT_TERMS_VERSION) -> dict[str, float]:
     """The :data:`TERM_SIGNALS` of a message with this subject and squeezed body ``head``
     (:class:`detection.mail.visible.Visible`), counted with term families ``version``: what
     :func:`content_signals` computes for them."""
@@ -223,7 +223,7 @@ def term_signals(subject: str, head: str, version: int = TERMS_VERSION) -> dict[
 
 
 def content_signals(
-    message: Message, visible: Visible | None = None, terms_version: int = TERMS_VERSION
+    message: Message, visible: Visible | None = None, terms_version: int = DEFAULT_TERMS_VERSION
 ) -> dict[str, float]:
     """All content signals of one message, keyed by the names in ``CONTENT_FEATURES``.
     ``visible``: the body with padding squeezed out (:class:`detection.mail.visible.Visible`,

@@ -21,7 +21,7 @@ from detection.features.structure import (
     STRUCTURE_FEATURES,
     structure_features,
 )
-from detection.features.terms import TERMS_VERSION
+from detection.features.terms import DEFAULT_TERMS_VERSION
 from detection.features.text import TEXT_DESCRIPTION, TEXT_SCORE
 from detection.mail.schema import Message
 from detection.mail.visible import Visible
@@ -47,7 +47,7 @@ DESCRIPTIONS: dict[str, str] = {
 
 
 def message_values(
-    message: Message, visible: Visible | None = None, terms_version: int = TERMS_VERSION
+    message: Message, visible: Visible | None = None, terms_version: int = DEFAULT_TERMS_VERSION
 ) -> dict[str, float]:
     """Content signals and structure features of one message (the body's visible form found
     once for both; ``visible``: found by the caller already; ``terms_version``: the term
@@ -58,7 +58,9 @@ def message_values(
     return {**signals, **structure_features(message, visible)}
 
 
-def content_frame(messages: Iterable[Message], terms_version: int = TERMS_VERSION) -> pd.DataFrame:
+def content_frame(
+    messages: Iterable[Message], terms_version: int = DEFAULT_TERMS_VERSION
+) -> pd.DataFrame:
     """Content signals and structure features for many messages, one row each, indexed by
     message id (term families of ``terms_version``)."""
     import pandas as pd
@@ -76,7 +78,7 @@ def content_frame(messages: Iterable[Message], terms_version: int = TERMS_VERSIO
 KEY_COLUMNS = ("tenant_id", "received_at", "label", "category", "source")
 
 
-def file_content_frame(path: Location, terms_version: int = TERMS_VERSION) -> pd.DataFrame:
+def file_content_frame(path: Location, terms_version: int = DEFAULT_TERMS_VERSION) -> pd.DataFrame:
     """Content signals of every message in one lake parquet file, with its key columns."""
     import pandas as pd
 
@@ -95,7 +97,7 @@ def file_content_frame(path: Location, terms_version: int = TERMS_VERSION) -> pd
 
 
 def files_content_frame(
-    paths: Sequence[Location], workers: int = 1, terms_version: int = TERMS_VERSION
+    paths: Sequence[Location], workers: int = 1, terms_version: int = DEFAULT_TERMS_VERSION
 ) -> pd.DataFrame:
     """Content signals of every message in many lake files, in file order; ``workers`` processes
     share the files (the same rows whatever the number of workers)."""

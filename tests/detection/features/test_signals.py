@@ -197,7 +197,7 @@ def test_term_counts_equal_the_case_insensitive_patterns(text):
 )
 def test_term_counts_whole_words_longest_first(text, family, count):
     assert _term_counts(text, 1)[f"terms_{family}"] == count
-    assert _term_counts(text)[f"terms_{family}"] == count  # no translation among them
+    assert _term_counts(text, 2)[f"terms_{family}"] == count  # no translation among them
     assert _reference_counts(text)[f"terms_{family}"] == count
 
 
@@ -238,7 +238,7 @@ def test_each_translation_counts_in_its_family_from_version_2_only(family, phras
     family under version 2; version 1 counts only the English phrases (an English word inside a
     translation, "expire" in "expire bientôt", at most once)."""
     text = f"Bitte / please: {phrase.upper()}, merci."
-    assert _term_counts(text)[f"terms_{family}"] == 1
+    assert _term_counts(text, 2)[f"terms_{family}"] == 1
     assert _term_counts(text, 1)[f"terms_{family}"] <= 1
     assert _term_counts(text, 1) == _reference_counts(text)
 
@@ -247,7 +247,7 @@ def test_a_non_english_lure_reads_as_its_english_counterpart():
     english = "Your account is locked. Verify your password today: https://x.test"
     portuguese = "Sua conta bloqueada. Confirme sua senha hoje: https://x.test"
     german = "Ihr Konto gesperrt. Bestätigen Sie Ihr Passwort heute: https://x.test"
-    counts = {t: _term_counts(t) for t in (english, portuguese, german)}
+    counts = {t: _term_counts(t, 2) for t in (english, portuguese, german)}
     for text in (portuguese, german):
         for family in ("terms_credential", "terms_urgency"):
             assert counts[text][family] >= 1, (text, family)
@@ -265,7 +265,7 @@ def test_translations_are_new_folded_phrases_without_the_words_left_out():
         assert not set(phrases) & set(TERM_FAMILIES[family]), family
         assert all(p == p.casefold() for p in phrases), family
         assert not set(phrases) & left_out, family
-    assert _term_counts("signature verifier, heritage site, entrar")["terms_credential"] == 0
+    assert _term_counts("signature verifier, heritage site, entrar", 2)["terms_credential"] == 0
 
 
 def test_accents_written_as_combining_marks_count_from_version_2():
@@ -274,8 +274,8 @@ def test_accents_written_as_combining_marks_count_from_version_2():
     composed = "Verificação: conta bloqueada. Vérifiez votre compte bloqué."
     decomposed = unicodedata.normalize("NFD", composed)
     assert decomposed != composed
-    assert _term_counts(decomposed) == _term_counts(composed)
-    assert _term_counts(composed)["terms_credential"] == 4
+    assert _term_counts(decomposed, 2) == _term_counts(composed, 2)
+    assert _term_counts(composed, 2)["terms_credential"] == 4
     assert _term_counts(decomposed, 1) == _reference_counts(decomposed)  # version 1 as released
 
 

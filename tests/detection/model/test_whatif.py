@@ -63,7 +63,7 @@ def mail():
 
 
 def _window(messages) -> pd.DataFrame:
-    frame = content_frame(messages).reset_index()
+    frame = content_frame(messages, TERMS_VERSION).reset_index()
     for name in BEHAVIOUR_FEATURES:
         frame[name] = np.nan
     frame["tenant_id"] = [m.tenant_id for m in messages]

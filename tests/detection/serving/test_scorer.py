@@ -14,7 +14,7 @@ import pytest
 
 from detection.features.behaviour import BehaviourState
 from detection.features.signals import content_signals
-from detection.features.terms import TERMS_VERSION
+from detection.features.terms import DEFAULT_TERMS_VERSION
 from detection.features.text import TEXT_SCORE, text_terms
 from detection.features.vector import DESCRIPTIONS, FEATURE_COLUMNS, message_values
 from detection.mail.parsing import parse_message
@@ -59,7 +59,7 @@ def _bundle(mail, threshold: float = 0.5, rounds: int = 30, *, detector: bool = 
         rules_text=default_rules_text(),
         threshold=threshold,
         snapshot=state.to_tables(),
-        terms_version=TERMS_VERSION,
+        terms_version=DEFAULT_TERMS_VERSION,
         metrics={},
         lineage={},
     )
