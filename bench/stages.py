@@ -12,7 +12,8 @@ in them. Stages:
   declared charset (close to what the parser hands the extractor, without its charset checks,
   part caps and per-message HTML budget; zero for a message without HTML);
 - ``values``: ``message_values`` (content signals and structure features);
-- ``terms`` and ``text_score``: the text model's featuriser and its score of those terms;
+- ``terms`` and ``text_score``: the text model's featuriser (the words it reads) and its score
+  of them;
 - ``model``: the deployed model on the message's feature row (the scorer's own forest);
 - ``score``: ``Scorer.score_message`` as served (reasons for attack verdicts), which includes
   ``values``, ``terms``, ``text_score`` and ``model``.
@@ -85,15 +86,15 @@ def run(artifact: str, corpus: Path, count: int, passes: int) -> dict[str, objec
     text_model = scorer.text_model
     if text_model is None:
         raise SystemExit(f"{artifact}: the bundle has no text model; this benchmark times one")
-    terms = [text_model.message_terms(m) for m in messages]
+    words = [text_model.message_words(m) for m in messages]
     rows = [scorer.feature_row(scorer.feature_vector(m)) for m in messages]
     parts = [html_parts(raw) for raw in raws]
     stages: dict[str, tuple[Callable[[Any], object], list[Any]]] = {
         "parse": (lambda raw: parse_message(raw, tenant_id=tenant), raws),
         "html": (lambda texts: [extract_html(t) for t in texts], parts),
         "values": (message_values, messages),
-        "terms": (text_model.message_terms, messages),
-        "text_score": (text_model.score_terms, terms),
+        "terms": (text_model.message_words, messages),
+        "text_score": (text_model.score_words, words),
         "model": (lambda row: scorer.forest.probabilities(scorer.forest.leaves(row)), rows),
         "score": (scorer.score_message, messages),
     }

@@ -58,9 +58,9 @@ def main() -> None:
         message_values(message)
     for message in sample:
         started = time.perf_counter()
-        terms = model.message_terms(message)
+        words = model.message_words(message)
         featurised = time.perf_counter()
-        model.score_terms(terms)
+        model.score_words(words)
         scored = time.perf_counter()
         message_values(message)
         done = time.perf_counter()

@@ -19,7 +19,7 @@ that version, so bundles of every released format keep scoring as they were trai
 Model: TF-IDF (sublinear term frequency, smoothed inverse document frequency, L2 norm) and a
 logistic regression, stored as data (a parquet table of term, idf and weight plus the intercept),
 never pickled. :meth:`TextModel.score` reproduces scikit-learn's ``decision_function`` exactly
-(tested), in pure Python: a dictionary lookup per distinct term.
+(tested), without scikit-learn: a dictionary lookup per word and the rest in NumPy.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import itertools
 import json
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -87,16 +87,24 @@ def visible_text(
     return f"{subject}\n{body}"
 
 
-def terms_of(
+def words_of(
     subject: str, body: str, version: int = FEATURISER_VERSION, squeezed: str | None = None
 ) -> list[str]:
-    """The terms the text model sees: masked word unigrams and bigrams."""
+    """The words the text model reads, in order: masked, lower-cased, at most ``MAX_TOKENS``.
+    Its terms are these words and each pair of neighbours (:func:`terms_of`)."""
     text = visible_text(subject, body, version, squeezed)
     if any(marker in text for marker in _MAYBE_MASKED):
         text = _ADDRESS_OR_URL.sub(_mask, text)
     text = text.lower()
     found = (_ASCII_WORD if text.isascii() else _WORD).findall(text)
-    words = [w for w in found if len(w) <= MAX_TOKEN_CHARS][:MAX_TOKENS]
+    return [w for w in found if len(w) <= MAX_TOKEN_CHARS][:MAX_TOKENS]
+
+
+def terms_of(
+    subject: str, body: str, version: int = FEATURISER_VERSION, squeezed: str | None = None
+) -> list[str]:
+    """The terms the text model sees: masked word unigrams and bigrams."""
+    words = words_of(subject, body, version, squeezed)
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
@@ -109,67 +117,158 @@ class TextModelError(ValueError):
 
 
 @dataclass(frozen=True)
+class Found:
+    """The vocabulary columns a message's terms hit, ascending and distinct, with how often each
+    occurs (terms outside the vocabulary carry no weight and are left out)."""
+
+    columns: np.ndarray
+    counts: np.ndarray
+
+
+_NO_KEY = np.iinfo(np.int64).max  # ends the sorted bigram keys: a search never runs past it
+
+
+@dataclass(frozen=True)
 class TextModel:
     """TF-IDF + logistic regression over :func:`text_terms`. ``terms`` maps a term to its
-    (idf, weight)."""
+    (idf, weight).
+
+    Scoring reads a message's words (:func:`words_of`), not its term strings: each word is
+    looked up once in the vocabulary's words, and its bigrams are found as pairs of word numbers
+    in a sorted array (NumPy), so no bigram string is built and only about half as many strings
+    are looked up in a dictionary. A bigram of the vocabulary has both of its words among the
+    vocabulary's words (they are numbered from the unigrams and the bigrams' halves), so every
+    term of the vocabulary is found, and the score is that of the term strings (tested against
+    :meth:`score_terms` and scikit-learn)."""
 
     terms: dict[str, tuple[float, float]]
     intercept: float
     featuriser_version: int = FEATURISER_VERSION  # the featuriser it was trained with
-    # derived once for scoring: a column per term (-1 for terms outside the vocabulary), and
-    # the columns' idf and idf * weight
-    _columns: dict[str, int] = field(init=False, repr=False, compare=False)
+    # derived once for scoring: the columns' idf squared and idf * weight; the vocabulary's
+    # words numbered, the unigram column of each word number (the last number: a word outside
+    # the vocabulary), and the bigrams as sorted keys (first * (words + 1) + second) with their
+    # columns
+    _names: list[str] = field(init=False, repr=False, compare=False)
     _squared: np.ndarray = field(init=False, repr=False, compare=False)
     _weighted: np.ndarray = field(init=False, repr=False, compare=False)
-    _push: dict[str, float] = field(init=False, repr=False, compare=False)  # idf * weight
+    _words: dict[str, int] = field(init=False, repr=False, compare=False)
+    _unigram_columns: np.ndarray = field(init=False, repr=False, compare=False)
+    _bigram_keys: np.ndarray = field(init=False, repr=False, compare=False)
+    _bigram_columns: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = list(self.terms)
-        idf = np.array([self.terms[t][0] for t in names] + [0.0])  # the last: unknown terms
-        weight = np.array([self.terms[t][1] for t in names] + [0.0])
-        object.__setattr__(self, "_columns", {t: i for i, t in enumerate(names)})
-        object.__setattr__(self, "_squared", idf * idf)
-        object.__setattr__(self, "_weighted", idf * weight)
-        object.__setattr__(self, "_push", {t: i * w for t, (i, w) in self.terms.items()})
+        values = list(self.terms.values())
+        idf = np.array([v[0] for v in values] + [0.0])  # the last column: no term
+        weight = np.array([v[1] for v in values] + [0.0])
+        none = len(names)
+        two = [" " in t for t in names]
+        unigrams = [c for c, pair in enumerate(two) if not pair]
+        # the vocabulary's words: its unigrams first, then any half of a bigram that is not one
+        words = {names[c]: number for number, c in enumerate(unigrams)}
+        bigrams = [c for c, pair in enumerate(two) if pair]
+        # each bigram's two words by one split of them all (in C: a loop over 80k strings
+        # costs more than the rest of this together); a term of three words, which the
+        # featuriser never makes, cannot be found and is left out
+        halves = " ".join([names[c] for c in bigrams]).split(" ")
+        if len(halves) != 2 * len(bigrams):
+            bigrams = [c for c in bigrams if names[c].count(" ") == 1]
+            halves = " ".join([names[c] for c in bigrams]).split(" ")
+        firsts, seconds = halves[0::2], halves[1::2]
+        for half in sorted(set(firsts).union(seconds).difference(words)):  # rare: a unigram
+            words[half] = len(words)  # occurs at least as often as the bigrams it is part of
+        unigram_columns = np.full(len(words) + 1, none, np.int64)
+        unigram_columns[: len(unigrams)] = unigrams
+        stride = len(words) + 1
+        first = np.fromiter(map(words.__getitem__, firsts), np.int64, len(firsts))
+        second = np.fromiter(map(words.__getitem__, seconds), np.int64, len(seconds))
+        keys = np.append(first * stride + second, _NO_KEY)
+        columns = np.array([*bigrams, none], np.int64)
+        order = np.argsort(keys, kind="stable")
+        for name, value in (
+            ("_names", names),
+            ("_squared", idf * idf),
+            ("_weighted", idf * weight),
+            ("_words", words),
+            ("_unigram_columns", unigram_columns),
+            ("_bigram_keys", keys[order]),
+            ("_bigram_columns", columns[order]),
+        ):
+            object.__setattr__(self, name, value)
 
-    def score_terms(self, terms: list[str]) -> float:
-        """The log-odds of attack from the language alone: one dictionary lookup per distinct
-        term (in C, through ``map``), then sublinear TF-IDF, the L2 norm and the dot product with
-        the weights in NumPy (the unknown terms' column holds zeros)."""
-        if not terms:
-            return self.intercept
-        counts = Counter(terms)
-        unknown = len(self._squared) - 1
-        columns = np.fromiter(
-            map(self._columns.get, counts, itertools.repeat(unknown)), np.int64, len(counts)
+    @cached_property
+    def _columns(self) -> dict[str, int]:
+        """Term string -> column, for :meth:`score_terms` (scoring reads words instead)."""
+        return {t: i for i, t in enumerate(self._names)}
+
+    def find(self, words: list[str]) -> Found:
+        """The vocabulary's terms among ``words`` (:func:`words_of`) and their pairs."""
+        outside = len(self._words)
+        numbers = np.fromiter(
+            map(self._words.get, words, itertools.repeat(outside)), np.int64, len(words)
         )
-        tf = 1.0 + np.log(np.fromiter(counts.values(), np.float64, len(counts)))
-        norm = float(np.dot(tf * tf, self._squared[columns]))
+        keys = numbers[:-1] * (outside + 1) + numbers[1:]
+        at = np.searchsorted(self._bigram_keys, keys)
+        hits = at[self._bigram_keys[at] == keys]
+        return self._found(
+            np.concatenate((self._unigram_columns[numbers], self._bigram_columns[hits]))
+        )
+
+    def _found(self, columns: np.ndarray) -> Found:
+        distinct, counts = np.unique(columns, return_counts=True)
+        if len(distinct) and distinct[-1] == len(self._names):  # no term of the vocabulary
+            distinct, counts = distinct[:-1], counts[:-1]
+        return Found(distinct, counts)
+
+    def score_found(self, found: Found) -> float:
+        """The log-odds of attack from the language alone: sublinear TF-IDF, the L2 norm and
+        the dot product with the weights."""
+        if not len(found.columns):
+            return self.intercept
+        tf = 1.0 + np.log(found.counts)
+        norm = float(np.dot(tf * tf, self._squared[found.columns]))
         if not norm:
             return self.intercept
-        return self.intercept + float(np.dot(tf, self._weighted[columns])) / math.sqrt(norm)
+        return self.intercept + float(np.dot(tf, self._weighted[found.columns])) / math.sqrt(norm)
 
-    def message_terms(self, message: Message, squeezed: str | None = None) -> list[str]:
-        """``message``'s terms as this model's featuriser version reads them (``squeezed``: its
+    def score_terms(self, terms: list[str]) -> float:
+        """:meth:`score_found` of term strings (:func:`terms_of`): the same score."""
+        none = len(self._names)
+        columns = np.fromiter(
+            map(self._columns.get, terms, itertools.repeat(none)), np.int64, len(terms)
+        )
+        return self.score_found(self._found(columns))
+
+    def message_words(self, message: Message, squeezed: str | None = None) -> list[str]:
+        """``message``'s words as this model's featuriser version reads them (``squeezed``: its
         body squeezed, where the caller has it)."""
-        return terms_of(message.subject, message.body_text, self.featuriser_version, squeezed)
+        return words_of(message.subject, message.body_text, self.featuriser_version, squeezed)
 
-    def terms_of(self, subject: str, body: str) -> list[str]:
-        return terms_of(subject, body, self.featuriser_version)
+    def message_terms(self, message: Message) -> list[str]:
+        return terms_of(message.subject, message.body_text, self.featuriser_version)
+
+    def words_of(self, subject: str, body: str) -> list[str]:
+        return words_of(subject, body, self.featuriser_version)
+
+    def score_words(self, words: list[str]) -> float:
+        return self.score_found(self.find(words))
 
     def score(self, message: Message) -> float:
-        return self.score_terms(self.message_terms(message))
+        return self.score_words(self.message_words(message))
 
     def top_terms(self, message: Message, limit: int = 3) -> list[str]:
         """The terms of ``message`` that push most towards attack (for reasons; no body text
         leaves the scorer beyond these few words)."""
-        return self.top_of_terms(self.message_terms(message), limit)
+        return self.top_of(self.find(self.message_words(message)), limit)
 
-    def top_of_terms(self, terms: list[str], limit: int = 3) -> list[str]:
-        """:meth:`top_terms` of a message's terms found already (the scorer's: found once)."""
-        present = sorted(self._push.keys() & terms)  # sorted: ties keep an order
-        ranked = heapq.nlargest(limit, present, key=self._push.__getitem__)
-        return [t for t in ranked if self._push[t] > 0]
+    def top_of(self, found: Found, limit: int = 3) -> list[str]:
+        """:meth:`top_terms` of a message's terms found already (the scorer's: found once):
+        the largest idf * weight first, ties in the terms' order, none that pushes towards
+        safe."""
+        pushes = self._weighted[found.columns].tolist()
+        names = [self._names[c] for c in found.columns.tolist()]
+        pushing = [(-push, name) for push, name in zip(pushes, names, strict=True) if push > 0]
+        return [name for _, name in heapq.nsmallest(limit, pushing)]
 
     # --- storage: a parquet table, never pickle ------------------------------------------------
     def to_bytes(self) -> bytes:

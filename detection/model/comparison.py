@@ -98,7 +98,7 @@ def bundle_scores(bundle: Bundle, golden: pd.DataFrame) -> np.ndarray:
             )
         text_model = TextModel.from_bytes(bundle.text_model)
         scores = [
-            text_model.score_terms(text_model.terms_of(s or "", b or ""))
+            text_model.score_words(text_model.words_of(s or "", b or ""))
             for s, b in zip(golden["subject"], golden["body_text"], strict=True)
         ]
         rows = rows.assign(**{TEXT_SCORE: scores})

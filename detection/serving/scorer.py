@@ -14,7 +14,7 @@ import numpy as np
 
 from detection.features.behaviour import BehaviourState, has_history
 from detection.features.terms import TERMS_VERSIONS
-from detection.features.text import TEXT_SCORE, TextModel
+from detection.features.text import TEXT_SCORE, Found, TextModel
 from detection.features.vector import DESCRIPTIONS, message_values
 from detection.mail.parsing import parse_message
 from detection.mail.schema import Message
@@ -166,17 +166,17 @@ class Scorer:
         from the bundle's snapshot (NaN where the tenant has no history)."""
         return self._features(message)[0]
 
-    def _features(self, message: Message) -> tuple[dict[str, float], list[str]]:
+    def _features(self, message: Message) -> tuple[dict[str, float], Found | None]:
         """:meth:`feature_vector` and the text model's terms of the message (none without a
         text model): found once, for the score and for the reasons."""
         visible = Visible.of(message.body_text)  # once, for the signals and the text model
         values = message_values(message, visible, self.terms_version)
-        terms: list[str] = []
+        found = None
         if self.text_model is not None:
-            terms = self.text_model.message_terms(message, visible.head)
-            values[TEXT_SCORE] = self.text_model.score_terms(terms)
+            found = self.text_model.find(self.text_model.message_words(message, visible.head))
+            values[TEXT_SCORE] = self.text_model.score_found(found)
         values.update(self.state.features(message))
-        return values, terms
+        return values, found
 
     def feature_row(self, values: dict[str, float]) -> np.ndarray:
         """The model's input row (shape ``(1, features)``) for one message's feature values."""
@@ -196,7 +196,7 @@ class Scorer:
         self,
         row: np.ndarray,
         fired: list[Rule],
-        terms: list[str] | None = None,
+        found: Found | None = None,
         detectors: list[tuple[Detector, float]] | None = None,
         leaves: np.ndarray | None = None,
     ) -> tuple[str, ...]:
@@ -212,8 +212,8 @@ class Scorer:
                 continue
             shown += 1
             name = self.features[index]
-            if name == TEXT_SCORE and terms is not None and self.text_model is not None:
-                words = ", ".join(self.text_model.top_of_terms(terms))
+            if name == TEXT_SCORE and found is not None and self.text_model is not None:
+                words = ", ".join(self.text_model.top_of(found))
                 reasons.append(f"{DESCRIPTIONS[name]}: {words or 'the message as a whole'}")
                 continue
             reasons.append(f"{DESCRIPTIONS.get(name, name)} ({name}={row[0, index]:g})")
@@ -234,18 +234,18 @@ class Scorer:
         """Score one parsed message. ``explain``: reasons for every verdict (True), none (False),
         or only for attack verdicts (None, the default: what an analyst reads, at the cost of
         attributions only for the few messages flagged)."""
-        values, terms = self._features(message)
+        values, found = self._features(message)
         row = self.feature_row(values)
         leaves = self.forest.leaves(row)  # found once: for the score and for the reasons
         score = float(self.forest.probabilities(leaves)[0])
         detectors = self.detectors.fired_one(values)
-        return self._verdict(message, values, terms, row, score, detectors, explain, leaves[0])
+        return self._verdict(message, values, found, row, score, detectors, explain, leaves[0])
 
     def _verdict(
         self,
         message: Message,
         values: dict[str, float],
-        terms: list[str],
+        found: Found | None,
         row: np.ndarray,
         score: float,
         detectors: list[tuple[Detector, float]],
@@ -258,7 +258,7 @@ class Scorer:
         forced = bool(detectors) or any(r.action == "force_attack" for r in fired)
         verdict = "attack" if forced or score >= self.threshold_for(message.tenant_id) else "safe"
         wanted = verdict == "attack" if explain is None else explain
-        reasons = self._reasons(row, fired, terms, detectors, leaves) if wanted else ()
+        reasons = self._reasons(row, fired, found, detectors, leaves) if wanted else ()
         return Verdict(
             message.message_id,
             score,
@@ -289,10 +289,10 @@ class Scorer:
         if not messages:
             return []
         # a message's terms are kept only for the reasons: without them, dropped as found
-        found = [
-            (values, terms if explain else []) for values, terms in map(self._features, messages)
+        featured = [
+            (values, found if explain else None) for values, found in map(self._features, messages)
         ]
-        vectors = [values for values, _ in found]
+        vectors = [values for values, _ in featured]
         matrix = np.array([[v[name] for name in self.features] for v in vectors], dtype=float)
         leaves = self.forest.leaves(matrix)
         scores = self.forest.probabilities(leaves)
@@ -301,14 +301,14 @@ class Scorer:
             self._verdict(
                 message,
                 values,
-                terms,
+                found,
                 matrix[i : i + 1],
                 float(scores[i]),
                 fired,
                 explain,
                 leaves[i],
             )
-            for i, (message, (values, terms), fired) in enumerate(
-                zip(messages, found, detectors, strict=True)
+            for i, (message, (values, found), fired) in enumerate(
+                zip(messages, featured, detectors, strict=True)
             )
         ]
