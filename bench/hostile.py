@@ -15,7 +15,7 @@ they were (it could not rewrite them, e.g. an unknown charset: they count as sti
 the share still flagged among those it did change. Prints one JSON object.
 
 Usage: python -m bench.hostile [--corpus ../shared/data/real-mail [--artifact var/artifacts
-[--evasion-only]]]
+[--evasion-only] [--edits NAME ...]]]
 """
 
 from __future__ import annotations
@@ -52,12 +52,15 @@ def main() -> None:
     parser.add_argument(
         "--evasion-only", action="store_true", help="only the evasion edits (needs both above)"
     )
+    parser.add_argument(
+        "--edits", nargs="+", default=None, help="only these evasion edits (default: all)"
+    )
     args = parser.parse_args()
     result: dict[str, object] = {}
     if args.evasion_only:
         if not (args.corpus and args.artifact):
             parser.error("--evasion-only needs --corpus and --artifact")
-        print(json.dumps({"evasion": _evasion(args.corpus, args.artifact)}))
+        print(json.dumps({"evasion": _evasion(args.corpus, args.artifact, args.edits)}))
         return
     for size in (80_000, MAX_HTML_CHARS):
         times = {
@@ -85,11 +88,11 @@ def main() -> None:
             lambda: [stdlib_html.extract_html(h) for h in parts]
         )
         if args.artifact:
-            result["evasion"] = _evasion(args.corpus, args.artifact)
+            result["evasion"] = _evasion(args.corpus, args.artifact, args.edits)
     print(json.dumps(result))
 
 
-def _evasion(corpus: Path, artifact: str) -> dict[str, object]:
+def _evasion(corpus: Path, artifact: str, edits: list[str] | None = None) -> dict[str, object]:
     """Every corpus attack the deployed model flags, edited each way: the share still flagged."""
     import csv
     import random
@@ -113,7 +116,12 @@ def _evasion(corpus: Path, artifact: str) -> dict[str, object]:
     shares: dict[str, float] = {}
     of_edited: dict[str, float] = {}
     unchanged: dict[str, int] = {}
+    unknown = sorted(set(edits or ()) - set(EVASIONS))
+    if unknown:
+        raise SystemExit(f"unknown evasion edits {unknown}; choose from {sorted(EVASIONS)}")
     for name, edit in EVASIONS.items():
+        if edits and name not in edits:
+            continue
         edited = [edit(raw, rng) for raw in flagged]
         still = [held(e) for e in edited]
         changed = [s for s, e, raw in zip(still, edited, flagged, strict=True) if e != raw]

@@ -22,7 +22,7 @@ from email.message import Message as EmailMessage
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from detection.mail.html_text import MAX_HTML_CHARS, extract_html
+from detection.mail.html_text import MAX_ANCHORS, MAX_HTML_CHARS, HtmlFacts, extract_html
 from detection.mail.schema import (
     CATEGORY_UNKNOWN,
     MAX_ATTACHMENTS,
@@ -49,12 +49,18 @@ warnings.filterwarnings(
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 MAX_PARTS = 200
 MAX_PART_BYTES = 4 * 1024 * 1024
+# a text part longer than MAX_PART_BYTES keeps its start and its last PART_TAIL_BYTES (more than
+# the end of an HTML part read below, HTML_TAIL_SHARE, can take in any charset)
+PART_TAIL_BYTES = 512 * 1024
 # HTML parsed per message, over all its parts (each part is capped at MAX_HTML_CHARS too): the
 # work bound that keeps a message of many large hostile HTML parts well under a second
 # (BENCHMARKS.md). Two of the real corpus's 2,969 HTML parts are longer (983 and 993 KB); with
 # this budget they give the same links and forms, and body text that is capped at 100,000
 # characters anyway (the text model reads the first 2,000)
 MAX_HTML_PER_MESSAGE = 500_000
+# an HTML part longer than what is left of the budget is read at its start and its end, the end
+# a fifth of what is read: the lure after a long invisible padding is read (_read_html)
+HTML_TAIL_SHARE = 5
 # text squeezed (whitespace runs, invisible characters) to fill the body cap when the displayed
 # text is longer than it: ten caps' worth; padding beyond it holds the message as too_complex
 MAX_SQUEEZED_CHARS = 10 * MAX_BODY_CHARS
@@ -221,7 +227,9 @@ def _decode_text(part: EmailMessage, stash: dict[str, bytes]) -> str:
     payload = _payload(part, stash)
     if not isinstance(payload, bytes):
         return ""
-    payload = payload[:MAX_PART_BYTES]
+    if len(payload) > MAX_PART_BYTES:  # its start and its end, where a padded lure would be
+        # (both cut at multiples of four bytes: UTF-16 and UTF-32 stay aligned)
+        payload = payload[: MAX_PART_BYTES - PART_TAIL_BYTES] + payload[-PART_TAIL_BYTES:]
     charset = _mail_charset(part.get_content_charset() or "utf-8", payload)
     try:
         return payload.decode(charset, errors="replace")
@@ -365,7 +373,7 @@ def _walk(msg: EmailMessage, stash: dict[str, bytes]) -> tuple[_Body, list[_Alte
             )
         text = _decode_text(part, stash)
         if content_type == "text/html":
-            facts = extract_html(text[:html_budget])
+            facts = _read_html(text, html_budget)
             html_budget -= min(len(text), MAX_HTML_CHARS)
             text = facts.text
             body.html_text.append(text)
@@ -377,6 +385,27 @@ def _walk(msg: EmailMessage, stash: dict[str, bytes]) -> tuple[_Body, list[_Alte
             body.plain_ids.add(id(part))
         body.texts.append((id(part), text))
     return body, alternatives
+
+
+def _read_html(text: str, budget: int) -> HtmlFacts:
+    """An HTML part read within ``budget`` characters: whole where it fits; otherwise its start
+    and its end (``HTML_TAIL_SHARE`` of the budget, from the first tag in it), each read as a
+    document of its own. Padding a client shows as nothing (comments, empty blocks, style rules)
+    put before the lure would otherwise push the lure past the budget, unread; the end is read on
+    its own so that an element left open by the start (a hidden block) cannot swallow it."""
+    if len(text) <= budget:
+        return extract_html(text)
+    tail = budget // HTML_TAIL_SHARE
+    head = extract_html(text[: budget - tail])
+    end = text[len(text) - tail :]
+    first_tag = end.find("<")
+    rest = extract_html(end[first_tag:] if first_tag > 0 else end)
+    return HtmlFacts(
+        text="\n".join(t for t in (head.text, rest.text) if t),
+        anchors=(head.anchors + rest.anchors)[:MAX_ANCHORS],
+        form_count=head.form_count + rest.form_count,
+        image_count=head.image_count + rest.image_count,
+    )
 
 
 def _visible_body(texts: list[str]) -> str:

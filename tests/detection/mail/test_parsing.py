@@ -11,6 +11,7 @@ from detection.mail.ingest import ingest
 from detection.mail.parsing import (
     MAX_HOST_CHARS,
     MAX_HTML_PER_MESSAGE,
+    MAX_PART_BYTES,
     MAX_MESSAGE_BYTES,
     ParseError,
     parse_message,
@@ -238,6 +239,54 @@ def test_html_read_per_message_is_bounded_across_parts():
     two = message([b"text/html", b"text/html", b"text/plain", b"text/plain"])
     hosts = {u.host for u in parse_message(two, tenant_id="t").urls}
     assert {"part1.test", "part2.test"} <= hosts
+
+
+def _html_message(html: str) -> bytes:
+    return (
+        b"From: a@b.c\r\nSubject: s\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+        + html.encode()
+    )
+
+
+_PADDED_LURE = (
+    '<p>Your mailbox is full. <a href="https://lure.example/login">Verify your password</a></p>'
+)
+
+
+@pytest.mark.parametrize(
+    "padding",
+    [
+        "<div> </div>\n<!-- -->\n<style>.x{color:#000}</style>\n",  # many small pieces
+        "<!--" + "x" * 80 + "-->",  # read from the middle of a comment
+        "<style>" + ".x{color:#000}" * 8,  # an element left open by the start, closed late
+    ],
+    ids=["pieces", "comment", "open-style"],
+)
+def test_a_lure_after_padding_past_the_html_budget_is_read(padding):
+    """Markup a client shows as nothing, more of it than the HTML read per message, before the
+    lure in one part: the part is read at its start and its end, each on its own, so the lure's
+    words and link are read, and the reading stays within the budget."""
+    pieces = padding * (MAX_HTML_PER_MESSAGE // len(padding) + 2_000)
+    if pieces.startswith("<style>"):
+        pieces = "<style>" + pieces.replace("<style>", "") + "</style>"
+    html = "<html><body>" + pieces + _PADDED_LURE + "</body></html>"
+    assert len(html) > MAX_HTML_PER_MESSAGE + 50_000
+    message = parse_message(_html_message(html), tenant_id="t")
+    assert "Verify your password" in message.body_text
+    assert "x{color" not in message.body_text and "-->" not in message.body_text
+    assert [u.host for u in message.urls] == ["lure.example"]
+
+
+def test_html_read_at_both_ends_keeps_what_its_start_shows():
+    """A long part's start is read as before (its words and links), its end beside it; a part
+    longer than the decoded-part cap keeps its end too."""
+    start = '<p>Dear customer <a href="https://first.example/">here</a></p>'
+    html = start + "<div> </div>" * MAX_HTML_PER_MESSAGE + _PADDED_LURE
+    assert len(html) > MAX_PART_BYTES
+    message = parse_message(_html_message(html), tenant_id="t")
+    assert message.body_text.startswith("Dear customer here")
+    assert message.body_text.endswith("Verify your password")
+    assert [u.host for u in message.urls] == ["first.example", "lure.example"]
 
 
 def test_every_real_message_parses_or_is_quarantined_with_a_reason(real_mail):
