@@ -112,7 +112,6 @@ def _evasion(corpus: Path, artifact: str, edits: list[str] | None = None) -> dic
     with (corpus / "manifest.csv").open() as f:
         attacks = [corpus / r["path"] for r in csv.DictReader(f) if r["label"] == "attack"]
     flagged = [raw for p in attacks if held(raw := p.read_bytes())]
-    rng = random.Random(16)
     shares: dict[str, float] = {}
     of_edited: dict[str, float] = {}
     unchanged: dict[str, int] = {}
@@ -122,6 +121,7 @@ def _evasion(corpus: Path, artifact: str, edits: list[str] | None = None) -> dic
     for name, edit in EVASIONS.items():
         if edits and name not in edits:
             continue
+        rng = random.Random(f"16:{name}")  # each edit its own draws: alone or with the others
         edited = [edit(raw, rng) for raw in flagged]
         still = [held(e) for e in edited]
         changed = [s for s, e, raw in zip(still, edited, flagged, strict=True) if e != raw]

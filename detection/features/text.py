@@ -116,7 +116,7 @@ class TextModelError(ValueError):
     """A text model file that cannot be used; the message says why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Found:
     """The vocabulary columns a message's terms hit, ascending and distinct, with how often each
     occurs (terms outside the vocabulary carry no weight and are left out)."""
@@ -170,7 +170,7 @@ class TextModel:
         # each bigram's two words by one split of them all (in C: a loop over 80k strings
         # costs more than the rest of this together); a term of three words, which the
         # featuriser never makes, cannot be found and is left out
-        halves = " ".join([names[c] for c in bigrams]).split(" ")
+        halves = " ".join([names[c] for c in bigrams]).split(" ") if bigrams else []
         if len(halves) != 2 * len(bigrams):
             bigrams = [c for c in bigrams if names[c].count(" ") == 1]
             halves = " ".join([names[c] for c in bigrams]).split(" ")
@@ -263,8 +263,7 @@ class TextModel:
 
     def top_of(self, found: Found, limit: int = 3) -> list[str]:
         """:meth:`top_terms` of a message's terms found already (the scorer's: found once):
-        the largest idf * weight first, ties in the terms' order, none that pushes towards
-        safe."""
+        the largest idf * weight first, ties alphabetical, none that pushes towards safe."""
         pushes = self._weighted[found.columns].tolist()
         names = [self._names[c] for c in found.columns.tolist()]
         pushing = [(-push, name) for push, name in zip(pushes, names, strict=True) if push > 0]

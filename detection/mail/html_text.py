@@ -12,6 +12,7 @@ lower-cases to "k"), as the extractor always did."""
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -53,9 +54,13 @@ class _Extractor:
     def __init__(self) -> None:
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, last_anchors: bool = False) -> None:
         self.chunks: list[str] = []
         self.facts = HtmlFacts()
+        # the document's last MAX_ANCHORS links instead of its first (the end of a long part)
+        self._last: deque[tuple[str, str]] | None = (
+            deque(maxlen=MAX_ANCHORS) if last_anchors else None
+        )
         self._skip_depth = 0
         self._href: str | None = None
         self._anchor_text: list[str] = []
@@ -87,9 +92,10 @@ class _Extractor:
         elif kind == _SKIPPED:
             self._skip_depth = max(0, self._skip_depth - 1)
         elif kind == _ANCHOR and self._href is not None:
-            if len(self.facts.anchors) < MAX_ANCHORS:
+            kept = self.facts.anchors if self._last is None else self._last
+            if self._last is not None or len(kept) < MAX_ANCHORS:
                 text = " ".join("".join(self._anchor_text).split())
-                self.facts.anchors.append((self._href.strip(), text))
+                kept.append((self._href.strip(), text))
             self._href = None
 
     def data(self, data: str) -> None:
@@ -103,6 +109,14 @@ class _Extractor:
         """Comments are not text a reader sees."""
 
     def close(self) -> HtmlFacts:
+        return self.facts
+
+    def finish(self) -> HtmlFacts:
+        """The facts of the document read (what was read before libxml2 gave up, if it did)."""
+        if self._last is not None:
+            self.facts.anchors = list(self._last)
+        lines = ("".join(self.chunks)).splitlines()
+        self.facts.text = "\n".join(" ".join(line.split()) for line in lines if line.strip())
         return self.facts
 
 
@@ -134,10 +148,12 @@ def xml_safe_utf8(html: str) -> bytes:
     return data
 
 
-def extract_html(html: str) -> HtmlFacts:
-    """Visible text, anchors, form and image counts of an HTML document (first 1 MB)."""
+def extract_html(html: str, *, last_anchors: bool = False) -> HtmlFacts:
+    """Visible text, anchors, form and image counts of an HTML document (first 1 MB): its first
+    ``MAX_ANCHORS`` links, or its last with ``last_anchors`` (the end of a long part, where
+    padding before the lure could hold links of its own)."""
     parser, target = _parser()
-    target.reset()
+    target.reset(last_anchors)
     cleaned = xml_safe_utf8(html[:MAX_HTML_CHARS])
     finished = False
     try:
@@ -149,6 +165,4 @@ def extract_html(html: str) -> HtmlFacts:
     finally:
         if not finished:  # a parser stopped mid-document is not reused: the next gets a new one
             _PARSERS.pair = None
-    lines = ("".join(target.chunks)).splitlines()
-    target.facts.text = "\n".join(" ".join(line.split()) for line in lines if line.strip())
-    return target.facts
+    return target.finish()

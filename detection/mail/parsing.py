@@ -228,8 +228,9 @@ def _decode_text(part: EmailMessage, stash: dict[str, bytes]) -> str:
     if not isinstance(payload, bytes):
         return ""
     if len(payload) > MAX_PART_BYTES:  # its start and its end, where a padded lure would be
-        # (both cut at multiples of four bytes: UTF-16 and UTF-32 stay aligned)
-        payload = payload[: MAX_PART_BYTES - PART_TAIL_BYTES] + payload[-PART_TAIL_BYTES:]
+        # (the end from a multiple of four bytes: UTF-16 and UTF-32 stay aligned)
+        end = (len(payload) - PART_TAIL_BYTES) // 4 * 4
+        payload = payload[: MAX_PART_BYTES - PART_TAIL_BYTES] + payload[end:]
     charset = _mail_charset(part.get_content_charset() or "utf-8", payload)
     try:
         return payload.decode(charset, errors="replace")
@@ -372,6 +373,16 @@ def _walk(msg: EmailMessage, stash: dict[str, bytes]) -> tuple[_Body, list[_Alte
                 "characters of HTML read per message (it would go unread); it is held, not scored",
             )
         text = _decode_text(part, stash)
+        spent = MAX_HTML_PER_MESSAGE - html_budget
+        if content_type == "text/html" and spent and len(text) > html_budget:
+            # a later part longer than what is left: reading it in part could leave its lure
+            # unread (a padded first part spends the budget), so the message is held
+            raise ParseError(
+                "too_complex",
+                f"an HTML part of {len(text)} characters after earlier parts spent "
+                f"{spent} of the {MAX_HTML_PER_MESSAGE} characters "
+                "of HTML read per message (part of it would go unread); it is held, not scored",
+            )
         if content_type == "text/html":
             facts = _read_html(text, html_budget)
             html_budget -= min(len(text), MAX_HTML_CHARS)
@@ -389,23 +400,62 @@ def _walk(msg: EmailMessage, stash: dict[str, bytes]) -> tuple[_Body, list[_Alte
 
 def _read_html(text: str, budget: int) -> HtmlFacts:
     """An HTML part read within ``budget`` characters: whole where it fits; otherwise its start
-    and its end (``HTML_TAIL_SHARE`` of the budget, from the first tag in it), each read as a
-    document of its own. Padding a client shows as nothing (comments, empty blocks, style rules)
-    put before the lure would otherwise push the lure past the budget, unread; the end is read on
-    its own so that an element left open by the start (a hidden block) cannot swallow it."""
+    and its end (``HTML_TAIL_SHARE`` of the budget, from where :func:`_tail_start` puts it), each
+    read as a document of its own. Padding a client shows as nothing (comments, empty blocks,
+    style rules, runs of spaces) put before the lure would otherwise push the lure past the
+    budget, unread; the end is read on its own so that an element left open by the start (a
+    hidden block) cannot swallow it. The end's last links come first under the link caps: links
+    in the padding cannot push the lure's link out."""
     if len(text) <= budget:
         return extract_html(text)
     tail = budget // HTML_TAIL_SHARE
     head = extract_html(text[: budget - tail])
-    end = text[len(text) - tail :]
-    first_tag = end.find("<")
-    rest = extract_html(end[first_tag:] if first_tag > 0 else end)
+    rest = extract_html(text[_tail_start(text, len(text) - tail) :], last_anchors=True)
     return HtmlFacts(
         text="\n".join(t for t in (head.text, rest.text) if t),
-        anchors=(head.anchors + rest.anchors)[:MAX_ANCHORS],
+        anchors=rest.anchors + head.anchors[: MAX_ANCHORS - len(rest.anchors)],
         form_count=head.form_count + rest.form_count,
         image_count=head.image_count + rest.image_count,
     )
+
+
+# where a client shows nothing until a closing marker: a comment, a tag's inside, and elements
+# whose content is not text on the page (as html_text skips them)
+_HIDDEN_UNTIL = (
+    (b"<!--", b"-->"),
+    *((b"<" + name, b"</" + name) for name in (b"script", b"style", b"title", b"noscript")),
+)
+
+
+def _tail_start(text: str, cut: int) -> int:
+    """Where the end of a long HTML part is read from: ``cut``, unless ``cut`` falls inside a
+    comment, a tag, or a script, style, title or noscript element; then just after it closes, so
+    that what a client hides (a comment full of markup, a script) is not read as the page's text
+    and the text after it (a lure without a tag of its own) is. One pass over the part's bytes
+    (ASCII letters lower-cased, which keeps every offset), linear however the part is made."""
+    before = text[:cut].encode("utf-8", "replace").lower()
+    after = text[cut:].encode("utf-8", "replace").lower()
+    close = b""
+    opened = -1
+    for opening, closing in _HIDDEN_UNTIL:
+        at = before.rfind(opening)
+        if at > max(opened, before.rfind(closing)):
+            opened, close = at, closing
+    bracket = before.rfind(b"<")
+    if not close and bracket > before.rfind(b">"):  # perhaps inside a tag: if "<" starts one
+        following = before[bracket + 1 : bracket + 2] or after[:1]
+        if following.isalpha() or following in (b"/", b"!", b"?"):
+            close = b">"
+    if not close:
+        return cut
+    found = after.find(close)
+    if found < 0:
+        return len(text)  # nothing after the padding closes it: a client shows nothing there
+    ends = found + len(close)
+    if close != b">" and close != b"-->":  # a closing tag: to its ">"
+        bracket = after.find(b">", ends)
+        ends = len(after) if bracket < 0 else bracket + 1
+    return cut + len(after[:ends].decode("utf-8", "replace"))
 
 
 def _visible_body(texts: list[str]) -> str:

@@ -11,9 +11,10 @@ from detection.mail.ingest import ingest
 from detection.mail.parsing import (
     MAX_HOST_CHARS,
     MAX_HTML_PER_MESSAGE,
-    MAX_PART_BYTES,
     MAX_MESSAGE_BYTES,
+    MAX_PART_BYTES,
     ParseError,
+    _tail_start,
     parse_message,
 )
 from detection.mail.schema import MAX_BODY_CHARS, MAX_HEADER_CHARS
@@ -235,9 +236,14 @@ def test_html_read_per_message_is_bounded_across_parts():
     with pytest.raises(ParseError) as caught:
         parse_message(message([b"text/html"] * 4), tenant_id="t")
     assert caught.value.reason == "too_complex" and "HTML part" in caught.value.detail
-    # two HTML parts fit the budget (the second read up to it); plain text is not HTML
-    two = message([b"text/html", b"text/html", b"text/plain", b"text/plain"])
-    hosts = {u.host for u in parse_message(two, tenant_id="t").urls}
+    # a second HTML part longer than what the first left: part of it would go unread (a padded
+    # first part spending the budget would hide the lure in the next), so it is held too
+    with pytest.raises(ParseError) as caught:
+        parse_message(message([b"text/html", b"text/html"]), tenant_id="t")
+    assert caught.value.reason == "too_complex" and "spent" in caught.value.detail
+    # plain text is not HTML: one HTML part and plain parts are read
+    mixed = message([b"text/html", b"text/plain", b"text/plain"])
+    hosts = {u.host for u in parse_message(mixed, tenant_id="t").urls}
     assert {"part1.test", "part2.test"} <= hosts
 
 
@@ -253,27 +259,73 @@ _PADDED_LURE = (
 )
 
 
-@pytest.mark.parametrize(
-    "padding",
-    [
-        "<div> </div>\n<!-- -->\n<style>.x{color:#000}</style>\n",  # many small pieces
-        "<!--" + "x" * 80 + "-->",  # read from the middle of a comment
-        "<style>" + ".x{color:#000}" * 8,  # an element left open by the start, closed late
-    ],
-    ids=["pieces", "comment", "open-style"],
-)
+_BUDGET_PADDING = {
+    "pieces": "<div> </div>\n<!-- -->\n<style>.x{color:#000}</style>\n",
+    # one comment or style element round the whole padding, markup inside: read from inside it
+    "comment": "<!--" + "<p>benign words</p>" * 40_000 + "-->",
+    "open-style": "<style>" + "p > a {color:#000}" * 40_000 + "</style>",
+    "script": "<script>var a = '<p>' + x < 3;</script>\n",
+    "spaces": " &nbsp; " * 80_000,  # no tag at all before an untagged lure
+    "in-a-tag": '<div title="' + "x" * 700_000 + '">',
+}
+
+
+@pytest.mark.parametrize("padding", list(_BUDGET_PADDING), ids=list(_BUDGET_PADDING))
 def test_a_lure_after_padding_past_the_html_budget_is_read(padding):
     """Markup a client shows as nothing, more of it than the HTML read per message, before the
-    lure in one part: the part is read at its start and its end, each on its own, so the lure's
-    words and link are read, and the reading stays within the budget."""
-    pieces = padding * (MAX_HTML_PER_MESSAGE // len(padding) + 2_000)
-    if pieces.startswith("<style>"):
-        pieces = "<style>" + pieces.replace("<style>", "") + "</style>"
-    html = "<html><body>" + pieces + _PADDED_LURE + "</body></html>"
+    lure in one part: the part is read at its start and its end, each on its own, from where a
+    client would show text (not inside a comment, a tag or a hidden element), so the lure's
+    words come first in what the end shows and its link is read."""
+    pieces = _BUDGET_PADDING[padding]
+    while len(pieces) < MAX_HTML_PER_MESSAGE + 100_000:
+        pieces += pieces
+    lure = "Your mailbox is full, verify your password " + _PADDED_LURE
+    html = "<html><body>" + pieces + lure + "</body></html>"
     assert len(html) > MAX_HTML_PER_MESSAGE + 50_000
     message = parse_message(_html_message(html), tenant_id="t")
+    end = message.body_text.rsplit("\n", 2)
+    assert "Your mailbox is full, verify your password" in end[-2] + end[-1]
+    assert "benign" not in message.body_text and "color" not in message.body_text
+    assert "-->" not in message.body_text and "xxx" not in message.body_text
+    assert [u.host for u in message.urls] == ["lure.example"]
+
+
+@pytest.mark.parametrize(
+    ("html", "cut", "starts_at"),
+    [
+        ("<p>3 < 4 lure</p>", 6, " 4 lure</p>"),  # a "<" that starts no tag: text, from the cut
+        ("<div class='x é'>lure", 5, "lure"),  # inside a tag: after it
+        ("<!-- <p>é</p> -->lure", 8, "lure"),  # inside a comment holding markup: after it
+        ("<SCRIPT>if (a<b) {}</SCRIPT >lure", 12, "lure"),  # inside a script: after its end tag
+        ("<style>p > a {}</style>lure", 9, "lure"),  # a ">" inside a style element
+        ("<!-- never closed lure", 6, ""),  # a client shows nothing after it
+        ("<p>plain text lure", 9, "text lure"),
+    ],
+)
+def test_the_end_of_a_long_part_is_read_from_where_a_client_shows_text(html, cut, starts_at):
+    assert html[_tail_start(html, cut) :] == starts_at
+
+
+def test_the_lure_link_outranks_the_paddings_links():
+    """Links the padding carries cannot push the lure's link out of the link cap."""
+    padding = '<a href="http://pad.example/"></a>' * 20_000
+    html = "<html><body>" + padding + _PADDED_LURE + "</body></html>"
+    hosts = [u.host for u in parse_message(_html_message(html), tenant_id="t").urls]
+    assert "lure.example" in hosts
+
+
+def test_a_utf16_part_over_the_part_cap_keeps_its_end_readable():
+    """A part over the decoded-part cap keeps its end from a multiple of four bytes: a UTF-16
+    body with an odd trailing byte still reads its lure."""
+    html = "<html><body>" + "<div> </div>" * 200_000 + _PADDED_LURE + "</body></html>"
+    payload = html.encode("utf-16-le") + b"\x00"
+    assert len(payload) > MAX_PART_BYTES
+    raw = (
+        b"From: a@b.c\r\nSubject: s\r\nContent-Type: text/html; charset=utf-16-le\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(payload)
+    )
+    message = parse_message(raw, tenant_id="t")
     assert "Verify your password" in message.body_text
-    assert "x{color" not in message.body_text and "-->" not in message.body_text
     assert [u.host for u in message.urls] == ["lure.example"]
 
 
@@ -286,7 +338,8 @@ def test_html_read_at_both_ends_keeps_what_its_start_shows():
     message = parse_message(_html_message(html), tenant_id="t")
     assert message.body_text.startswith("Dear customer here")
     assert message.body_text.endswith("Verify your password")
-    assert [u.host for u in message.urls] == ["first.example", "lure.example"]
+    # the end's links first: padding at the start cannot crowd them out of the link cap
+    assert [u.host for u in message.urls] == ["lure.example", "first.example"]
 
 
 def test_every_real_message_parses_or_is_quarantined_with_a_reason(real_mail):
