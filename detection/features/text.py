@@ -244,9 +244,6 @@ class TextModel:
         body squeezed, where the caller has it)."""
         return words_of(message.subject, message.body_text, self.featuriser_version, squeezed)
 
-    def message_terms(self, message: Message) -> list[str]:
-        return terms_of(message.subject, message.body_text, self.featuriser_version)
-
     def words_of(self, subject: str, body: str) -> list[str]:
         return words_of(subject, body, self.featuriser_version)
 

@@ -364,28 +364,20 @@ def _walk(msg: EmailMessage, stash: dict[str, bytes]) -> tuple[_Body, list[_Alte
                     Attachment(filename, content_type, len(data), hashlib.sha256(data).hexdigest())
                 )
             continue
-        if content_type == "text/html" and html_budget <= 0:
-            # the work bound would leave this part unread, and a client shows it (a padded first
-            # alternative would hide the lure in the next): held, never scored without it
-            raise ParseError(
-                "too_complex",
-                f"an HTML part after earlier parts spent the cap of {MAX_HTML_PER_MESSAGE} "
-                "characters of HTML read per message (it would go unread); it is held, not scored",
-            )
         text = _decode_text(part, stash)
-        spent = MAX_HTML_PER_MESSAGE - html_budget
-        if content_type == "text/html" and spent and len(text) > html_budget:
-            # a later part longer than what is left: reading it in part could leave its lure
-            # unread (a padded first part spends the budget), so the message is held
-            raise ParseError(
-                "too_complex",
-                f"an HTML part of {len(text)} characters after earlier parts spent "
-                f"{spent} of the {MAX_HTML_PER_MESSAGE} characters "
-                "of HTML read per message (part of it would go unread); it is held, not scored",
-            )
         if content_type == "text/html":
+            spent = MAX_HTML_PER_MESSAGE - html_budget
+            if spent and (not html_budget or len(text) > html_budget):
+                # a later part the budget cannot read whole (a padded first part spends it, and
+                # a client shows the next): held, never scored without its lure
+                raise ParseError(
+                    "too_complex",
+                    f"an HTML part of {len(text)} characters after earlier parts spent {spent} of "
+                    f"the cap of {MAX_HTML_PER_MESSAGE} characters of HTML read per message (part "
+                    "or all of it would go unread); it is held, not scored",
+                )
             facts = _read_html(text, html_budget)
-            html_budget -= min(len(text), MAX_HTML_CHARS)
+            html_budget = max(0, html_budget - min(len(text), MAX_HTML_CHARS))
             text = facts.text
             body.html_text.append(text)
             body.anchors.extend(facts.anchors)

@@ -183,7 +183,7 @@ def test_a_model_scores_with_the_featuriser_version_it_was_trained_with():
     assert (current.featuriser_version, older.featuriser_version) == (2, 1)
     assert current.score(padded) > -1.0
     assert older.score(padded) == -1.0  # version 1's window holds only the padding
-    assert older.message_terms(padded) == terms_of("", padded.body_text, version=1)
+    assert older.message_words(padded) == words_of("", padded.body_text, version=1)
     with pytest.raises(TextModelError, match="scores versions 1, 2"):
         TextModel.from_bytes(TextModel(weights, -1.0, featuriser_version=3).to_bytes())
 
