@@ -7,14 +7,28 @@ The parser's events cost a Python call each (about half of the extraction on rea
 does as little as it can: libxml2 hands tag names over with their ASCII letters lower-cased, and
 one dictionary lookup sorts a tag into the few kinds that matter (most tags matter to nothing).
 A name with other letters is lower-cased by Python as well (the Kelvin sign in "bloc\u212aquote"
-lower-cases to "k"), as the extractor always did."""
+lower-cases to "k"), as the extractor always did.
+
+Text an inline style hides is not text a reader sees, and is not read ("hidden text salting":
+harmless prose in a ``display:none`` block before the lure, to push it out of a reader's window
+or dilute it, or letters in a zero-size span inside a word, to break it). :func:`hides` reads an
+element's ``style`` attribute as a client does (the last declaration of a property wins, an
+``!important`` one over the rest) and its ``hidden`` attribute. ``display:none``, ``opacity:0``,
+a box of zero height or width that clips what overflows, a position far off the page and a
+scale of zero hide everything inside, whatever it says of itself; ``visibility:hidden`` and a
+zero font size hide what a descendant does not show again (``visibility:visible``, a font size
+in absolute units). Links, forms and images inside are still counted. Style sheets (a class that
+hides) and text coloured like its background are not read: the text they hide is read as
+shown."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import cast
 
 from lxml import etree
@@ -40,6 +54,136 @@ _NOT_XML_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
 
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
+# a CSS escape: a backslash and up to six hex digits (and one white space after), or any character
+_CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})\s?|(.))", re.DOTALL)
+# far enough off the page that no window shows it
+_OFF_PAGE = -1000
+_LENGTH = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))([a-z%]*)")
+_ABSOLUTE_UNITS = frozenset({"px", "pt", "pc", "cm", "mm", "in", "q"})
+
+
+@dataclass(frozen=True)
+class Hiding:
+    """What an element's inline style and ``hidden`` attribute say of its text: ``hard`` hides it
+    and everything inside; ``visibility`` / ``font`` are True (hides), False (shows again) or None
+    (the element inherits its parent's)."""
+
+    hard: bool = False
+    visibility: bool | None = None
+    font: bool | None = None
+
+
+_SHOWN = (False, False, False, False)
+
+
+def _length(value: str | None) -> tuple[float, str] | None:
+    """A CSS length's number and unit ("0", "0px", "1.5em"); None for anything else."""
+    match = None if value is None else _LENGTH.fullmatch(value)
+    return (float(match.group(1)), match.group(2)) if match else None
+
+
+def _is_zero(value: str | None) -> bool:
+    length = _length(value)
+    return length is not None and length[0] == 0
+
+
+def _font_hides(size: str | None) -> bool | None:
+    """A font size's effect on its text: True for zero (in any unit), False for a size that
+    shows it whatever the parent's (absolute, root-relative, a keyword), None for a size
+    relative to the parent's (em, %), whose zero stays zero, or none given."""
+    if size is None or size in ("inherit", "unset", "revert", "initial"):
+        return None
+    length = _length(size)
+    if length is None:
+        return False  # small, medium, larger, calc(...): shown
+    number, unit = length
+    if number <= 0:
+        return True
+    return None if unit in ("em", "%", "ex", "ch") else False
+
+
+def _font_shorthand_size(font: str) -> str | None:
+    """The size in a ``font`` shorthand ("bold 0/0 a", "12px/1.2 Arial")."""
+    for token in font.split():
+        size = token.split("/", 1)[0]
+        if _length(size) is not None:
+            return size
+    return None
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    if match.group(1) is None:
+        return match.group(2)
+    code = int(match.group(1), 16)
+    return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+
+
+def _off_page(value_of: dict[str, str]) -> bool:
+    """Positioned far off the page ("position:absolute; left:-9999px"), or scaled to nothing."""
+    if value_of.get("transform", "").replace(" ", "") in ("scale(0)", "scale(0,0)"):
+        return True
+    if value_of.get("position") not in ("absolute", "fixed"):
+        return False
+    offsets = (_length(value_of.get(side)) for side in ("left", "top"))
+    return any(o is not None and o[0] <= _OFF_PAGE and o[1] == "px" for o in offsets)
+
+
+def _clips(value: str | None) -> bool:
+    return value is not None and value.startswith(("hidden", "clip"))
+
+
+def hides(style: str, hidden_attribute: bool = False) -> Hiding:
+    """How an inline ``style`` (and a ``hidden`` attribute) hides an element's text, read as a
+    client reads it: declarations in order, the last of a property winning, an ``!important``
+    one over any that is not; comments and escapes undone; names and values in any case."""
+    declared: dict[str, tuple[bool, str]] = {}
+    if "/*" in style:
+        style = _CSS_COMMENT.sub("", style)
+    if "\\" in style:
+        style = _CSS_ESCAPE.sub(_unescaped, style)
+    for declaration in style.lower().split(";"):
+        name, colon, value = declaration.partition(":")
+        if not colon:
+            continue
+        value = " ".join(value.split())
+        important = value.endswith("!important")
+        if important:
+            value = value[: -len("!important")].rstrip()
+        name = name.strip()
+        if important or not declared.get(name, (False, ""))[0]:
+            declared[name] = (important, value)
+    value_of = {name: value for name, (_, value) in declared.items()}
+    overflow = value_of.get("overflow", "").split()
+    clips_x = _clips(value_of.get("overflow-x")) or (bool(overflow) and _clips(overflow[0]))
+    clips_y = _clips(value_of.get("overflow-y")) or (bool(overflow) and _clips(overflow[-1]))
+    opacity = _length(value_of.get("opacity"))
+    display = value_of.get("display")
+    hard = (
+        display == "none"
+        or (hidden_attribute and display is None)
+        or (opacity is not None and opacity[0] <= 0)
+        or _off_page(value_of)
+        or (clips_y and any(_is_zero(value_of.get(n)) for n in ("height", "max-height")))
+        or (clips_x and any(_is_zero(value_of.get(n)) for n in ("width", "max-width")))
+    )
+    visibility = value_of.get("visibility")
+    font = value_of.get("font-size")
+    if font is None and "font" in value_of:
+        font = _font_shorthand_size(value_of["font"])
+    return Hiding(
+        hard=hard,
+        visibility=None if visibility is None else visibility in ("hidden", "collapse"),
+        font=_font_hides(font),
+    )
+
+
+# styles repeat from element to element and message to message; short ones are remembered (a
+# bounded cache of bounded entries: a long style is read afresh each time)
+_CACHED_STYLE = 512
+_cached_hides = lru_cache(maxsize=4096)(hides)
+
+
 @dataclass
 class HtmlFacts:
     text: str = ""
@@ -62,10 +206,32 @@ class _Extractor:
             deque(maxlen=MAX_ANCHORS) if last_anchors else None
         )
         self._skip_depth = 0
+        # (hidden, hard, visibility, font) of each open element from the first one whose inline
+        # style says something of its text; empty (everything shown) before and after
+        self._hiding: list[tuple[bool, bool, bool, bool]] = []
         self._href: str | None = None
         self._anchor_text: list[str] = []
 
+    def _open(self, attrib: Mapping[str, str]) -> None:
+        """An element opens inside a hidden stretch, or with a style or ``hidden`` attribute."""
+        parent = self._hiding[-1] if self._hiding else _SHOWN
+        style, hidden = attrib.get("style"), "hidden" in attrib
+        if style is None and not hidden:
+            if self._hiding:
+                self._hiding.append(parent)
+            return
+        style = style or ""
+        own = _cached_hides(style, hidden) if len(style) <= _CACHED_STYLE else hides(style, hidden)
+        hard = parent[1] or own.hard
+        visibility = parent[2] if own.visibility is None else own.visibility
+        font = parent[3] if own.font is None else own.font
+        state = (hard or visibility or font, hard, visibility, font)
+        if self._hiding or state != _SHOWN:
+            self._hiding.append(state)
+
     def start(self, tag: str, attrib: Mapping[str, str]) -> None:
+        if self._hiding or (attrib and ("style" in attrib or "hidden" in attrib)):
+            self._open(attrib)
         kind = _KIND.get(tag)
         # a miss: only a name with non-ASCII letters can still lower-case to one that matters
         if kind is None and (tag.isascii() or (kind := _KIND.get(tag.lower())) is None):
@@ -83,6 +249,8 @@ class _Extractor:
             self.facts.image_count += 1
 
     def end(self, tag: str) -> None:
+        if self._hiding:
+            self._hiding.pop()
         kind = _KIND.get(tag)
         # a miss: only a name with non-ASCII letters can still lower-case to one that matters
         if kind is None and (tag.isascii() or (kind := _KIND.get(tag.lower())) is None):
@@ -99,7 +267,7 @@ class _Extractor:
             self._href = None
 
     def data(self, data: str) -> None:
-        if self._skip_depth:
+        if self._skip_depth or (self._hiding and self._hiding[-1][0]):
             return
         self.chunks.append(data)
         if self._href is not None:

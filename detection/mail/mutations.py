@@ -1,6 +1,7 @@
 """Mutations of real mail for fuzzing and evasion measurements: the edits an attacker or a broken
 mail system makes (NUL padding, crafted charsets, a harmless plain alternative beside the HTML a
-client shows, invisible padding before the words, truncation, corrupted MIME boundaries, repeated
+client shows, invisible padding before the words, harmless prose or letters an inline style
+hides (hidden text salting), truncation, corrupted MIME boundaries, repeated
 or oversized headers, byte flips). Deterministic for the rng it is given."""
 
 from __future__ import annotations
@@ -202,6 +203,95 @@ def html_padding_past_budget(raw: bytes, rng: random.Random) -> bytes:
     return _rebuilt(raw, edit)
 
 
+# the harmless prose an attacker hides beside the lure ("hidden text salting"): what a reader of
+# the markup sees, and a client does not
+_FILLER = (
+    "Thank you for attending Tuesday's planning meeting.",
+    "The minutes are attached, please send any corrections by Friday.",
+    "Our quarterly newsletter covers the new office opening and the summer picnic.",
+    "Please remember to submit your timesheets before the end of the month.",
+    "The library will be closed on Monday for the public holiday.",
+    "Lunch will be provided for everyone who attends the training session.",
+    "We look forward to seeing you at the community volunteer day next week.",
+    "The draft agenda for the board meeting is below; comments are welcome.",
+    "Parking in the north lot is limited while the resurfacing work continues.",
+    "Congratulations to the team on finishing the project ahead of schedule.",
+    "The recipe for the apple crumble from the staff bake sale is included here.",
+    "Weather permitting, the football match will start at three o'clock.",
+)
+# inline styles a client renders as nothing (a reader of the markup still finds the words)
+_HIDING = (
+    '<div style="display:none">',
+    '<div style="display: none !important; max-height: 0; overflow: hidden; mso-hide: all">',
+    '<div style="font-size:0px; line-height:0">',
+    '<div style="visibility:hidden; height:0; overflow:hidden">',
+    '<div style="opacity:0; height:0px; overflow:hidden">',
+    "<div hidden>",
+)
+_SALT = re.compile(r"\b([A-Za-z]{2})([A-Za-z]{3,})\b")
+_TEXT_RUN = re.compile(r">([^<]+)<")
+_RAW_TEXT = re.compile(r"<(script|style|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _html_body_cut(text: str) -> int:
+    at = re.search(r"<body[^>]*>", text, re.IGNORECASE)
+    return at.end() if at else 0
+
+
+def hidden_filler(raw: bytes, rng: random.Random) -> bytes:
+    """Harmless prose (3,000-8,000 characters) in an element an inline style hides, before the
+    words of every HTML body part: a client shows the lure alone; a reader that takes the
+    markup's text for what is shown reads the filler first, and the lure past its window or
+    diluted. Messages without an HTML part are left as they are."""
+    size = rng.randint(3_000, 8_000)
+
+    def edit(msg: Message) -> bool:
+        leaves = [leaf for leaf in _body_parts(msg) if leaf[2].get_content_type() == "text/html"]
+        for _, _, leaf in leaves:
+            words: list[str] = []
+            while sum(map(len, words)) < size:
+                words.append(rng.choice(_FILLER))
+            opening = rng.choice(_HIDING)
+            hidden = f"{opening}{' '.join(words)}</div>"
+            text = _text_of(leaf)
+            cut = _html_body_cut(text)
+            _set_text(leaf, text[:cut] + hidden + text[cut:])
+        return bool(leaves)
+
+    return _rebuilt(raw, edit)
+
+
+def hidden_salting(raw: bytes, rng: random.Random) -> bytes:
+    """Letters a zero-size inline style hides, put inside half the words of five letters or more
+    of every HTML body part ("pa<span style=font-size:0>zq</span>ssword"): a client shows the
+    word whole; a reader that takes the markup's text for what is shown reads a word it never
+    learnt. Messages without an HTML part are left as they are."""
+
+    def salted(word: re.Match[str]) -> str:
+        if rng.random() < 0.5:
+            return word.group(0)
+        salt = "".join(rng.choice("bcdfghjkmpqvwxz") for _ in range(rng.randint(1, 3)))
+        return f'{word.group(1)}<span style="font-size:0">{salt}</span>{word.group(2)}'
+
+    def salt_runs(markup: str) -> str:
+        return _TEXT_RUN.sub(lambda run: ">" + _SALT.sub(salted, run.group(1)) + "<", markup)
+
+    def edit(msg: Message) -> bool:
+        leaves = [leaf for leaf in _body_parts(msg) if leaf[2].get_content_type() == "text/html"]
+        for _, _, leaf in leaves:
+            text = _text_of(leaf)
+            cut = _html_body_cut(text)
+            body, pieces, at = text[cut:], [], 0
+            for raw_text in _RAW_TEXT.finditer(body):  # scripts, styles and titles as they are
+                pieces += [salt_runs(body[at : raw_text.start()]), raw_text.group(0)]
+                at = raw_text.end()
+            pieces.append(salt_runs(body[at:]))
+            _set_text(leaf, text[:cut] + "".join(pieces))
+        return bool(leaves)
+
+    return _rebuilt(raw, edit)
+
+
 def truncate(raw: bytes, rng: random.Random) -> bytes:
     return raw[: rng.randrange(len(raw) + 1)]
 
@@ -308,6 +398,8 @@ EVASIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "plain_decoy": plain_decoy,
     "blank_padding": blank_padding,
     "html_padding_past_budget": html_padding_past_budget,
+    "hidden_filler": hidden_filler,
+    "hidden_salting": hidden_salting,
 }
 # everything but the megabyte of padding (measured by bench.hostile: the fuzz's ten thousand
 # cases stay cheap), for fuzzing the parser

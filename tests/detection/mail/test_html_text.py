@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email import policy
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lxml import etree
 
-from detection.mail.html_text import MAX_HTML_CHARS, extract_html, xml_safe_utf8
+from detection.mail.html_text import MAX_HTML_CHARS, extract_html, hides, xml_safe_utf8
 from detection.mail.mutations import hostile_html
+from detection.mail.parsing import parse_message
 from tests.detection.mail import stdlib_html
 
 HOSTILE = hostile_html(MAX_HTML_CHARS)
@@ -123,6 +126,9 @@ def _html_parts(root: Path) -> list[str]:
     return parts
 
 
+_STYLE_OR_HIDDEN = re.compile(r"\s(?:style|hidden)=", re.IGNORECASE)
+
+
 def test_parity_with_the_earlier_extractor_on_the_real_corpus(real_mail):
     """On every HTML part of the corpus: the same forms, every link the earlier extractor found
     (all but a handful of entity-decoding differences), and never less text."""
@@ -130,7 +136,9 @@ def test_parity_with_the_earlier_extractor_on_the_real_corpus(real_mail):
     assert len(parts) > 1000
     links_missing, text_lost, forms_differ = [], [], []
     for i, html in enumerate(parts):
-        new, old = extract_html(html), stdlib_html.extract_html(html)
+        # the earlier extractor read text a style hides; read it here too, to compare the parse
+        new = extract_html(_STYLE_OR_HIDDEN.sub(" data-x=", html))
+        old = stdlib_html.extract_html(html)
         if not {h for h, _ in old.anchors} <= {h for h, _ in new.anchors}:
             links_missing.append(i)
         if len(new.text.split()) < 0.9 * len(old.text.split()):
@@ -139,3 +147,145 @@ def test_parity_with_the_earlier_extractor_on_the_real_corpus(real_mail):
             forms_differ.append(i)
     assert not text_lost and not forms_differ, (text_lost[:10], forms_differ[:10])
     assert len(links_missing) <= len(parts) // 1000, links_missing[:10]
+
+
+_LURE = "Verify your password"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<div style="display:none">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="DISPLAY : None !important">Thank you for the minutes</div><p>{lure}</p>',
+        "<div hidden>Thank you for the minutes</div><p>{lure}</p>",
+        '<div style="display:/* a comment */none">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="font-size:0px">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="font: bold 0/0 a">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="visibility:hidden">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="opacity:0.0">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="max-height:0;overflow:hidden">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="width:0px;overflow:hidden clip">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="displ\\61y:n\\one">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="position:absolute;left:-9999px">Thank you for the minutes</div><p>{lure}</p>',
+        '<div style="transform:scale(0)">Thank you for the minutes</div><p>{lure}</p>',
+        # what hides everything inside cannot be undone by what is inside
+        '<div style="display:none"><p style="display:block;visibility:visible;font-size:14px">'
+        "Thank you for the minutes</p></div><p>{lure}</p>",
+        # a size relative to a zero font is zero
+        '<div style="font-size:0"><span style="font-size:1.5em">Thank you for the minutes'
+        "</span></div><p>{lure}</p>",
+        # letters hidden inside a word ("hidden text salting") leave the word whole
+        'Ver<span style="font-size:0">qz</span>ify your pass<span style="display:none">x</span>'
+        "word",
+    ],
+)
+def test_text_an_inline_style_hides_is_not_read(html):
+    facts = extract_html(html.format(lure=_LURE))
+    assert facts.text == _LURE
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # the last declaration wins; an !important one wins over any that is not
+        '<div style="display:none;display:block">{lure}</div>',
+        '<div style="display:block !important;display:none">{lure}</div>',
+        # a hidden attribute gives way to a display the style sets
+        '<div hidden style="display:block">{lure}</div>',
+        # a descendant shows again what visibility or a zero font hid
+        '<div style="visibility:hidden"><b style="visibility:visible">{lure}</b></div>',
+        '<div style="font-size:0"><span style="font-size:14px">{lure}</span></div>',
+        # not hiding: a zero height that does not clip, a fractional opacity, a small font
+        '<div style="height:0">{lure}</div>',
+        '<div style="opacity:0.5">{lure}</div>',
+        '<div style="font-size:9px;visibility:visible;display:inline">{lure}</div>',
+        '<div style="mso-hide:all">{lure}</div>',  # hides in Outlook only
+        '<div style="position:relative;left:-9999px">{lure}</div>',  # moved, not taken out
+        '<div style="display:none">x</div>{lure}',  # the hidden element closes
+        '<div style="display:none">x<p>y</div>{lure}',  # and closes what it left open
+    ],
+)
+def test_text_a_client_shows_is_read(html):
+    assert extract_html(html.format(lure=_LURE)).text.replace("\n", " ").strip() == _LURE
+
+
+def test_links_forms_and_images_a_style_hides_still_count():
+    """A hidden link is still a link in the message (a scanner or a careless click follows it):
+    only the words are a reader's; the link, form and image counts read the markup."""
+    facts = extract_html(
+        '<div style="display:none"><a href="https://evil.test/x">Thank you</a><form></form>'
+        '<img src="x"></div><a href="https://evil.test/y">Open</a>'
+    )
+    assert facts.anchors == [("https://evil.test/x", ""), ("https://evil.test/y", "Open")]
+    assert (facts.form_count, facts.image_count, facts.text) == (1, 1, "Open")
+
+
+class _Balance:
+    """A parser target counting open elements: the extractor's hidden stretches rely on libxml2
+    closing every element it opens, and nothing else."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self.closed_unopened = 0
+
+    def start(self, tag: str, attrib: object) -> None:
+        self.open += 1
+
+    def end(self, tag: str) -> None:
+        self.open -= 1
+        self.closed_unopened += self.open < 0
+
+    def data(self, data: str) -> None:
+        pass
+
+    def comment(self, text: str) -> None:
+        pass
+
+    def close(self) -> tuple[int, int]:
+        return self.open, self.closed_unopened
+
+
+_SOUP_TAGS = (
+    "div p span a table tr td li br img html body head title script style form select option "
+    "frameset svg font noscript textarea xmp plaintext iframe template"
+).split()
+_SOUP = st.lists(
+    st.one_of(
+        st.sampled_from(_SOUP_TAGS).flatmap(
+            lambda tag: st.sampled_from([f"<{tag}>", f"</{tag}>", f"<{tag} hidden/>"])
+        ),
+        st.sampled_from(["text", "<", ">", "&amp;", "<!--", "-->", "</", "<br/>", "\u212a"]),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@given(_SOUP)
+def test_libxml2_closes_every_element_it_opens_and_no_other(soup):
+    target = _Balance()
+    parser = etree.HTMLParser(
+        target=cast("etree.ParserTarget", target), recover=True, encoding="utf-8", no_network=True
+    )
+    try:
+        parser.feed(xml_safe_utf8(soup))
+        balance = parser.close()
+    except etree.LxmlError:
+        return
+    assert balance == (0, 0)
+
+
+@given(st.text(max_size=80), st.booleans())
+def test_any_style_is_read_without_error(style, hidden_attribute):
+    hiding = hides(style, hidden_attribute)
+    assert isinstance(hiding.hard, bool)
+
+
+def test_hidden_text_salting_in_the_wild_is_read_as_shown(real_mail):
+    """Corpus attacks hide pages of unrelated prose (Portuguese literature, here) in zero-size or
+    undisplayed elements before a customs-fee lure: what a client shows is the lure."""
+    path = real_mail / "attack" / "phishing_pot" / "75e28ae8e8c8fb54.eml"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this copy of the corpus")
+    message = parse_message(path.read_bytes(), tenant_id="t")
+    assert "Verificamos que seu pacote está retido na alfândega" in message.body_text[:400]
+    assert "Randall" not in message.body_text and len(message.body_text) < 2_000
