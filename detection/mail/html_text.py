@@ -73,8 +73,10 @@ class Hiding:
     visibility: bool | None = None
     font: bool | None = None
 
-
-_SHOWN = (False, False, False, False)
+    @property
+    def hides(self) -> bool:
+        """Whether it hides the text of an element whose parent's is shown."""
+        return self.hard or bool(self.visibility) or bool(self.font)
 
 
 def _length(value: str | None) -> tuple[float, str] | None:
@@ -182,6 +184,10 @@ def hides(style: str, hidden_attribute: bool = False) -> Hiding:
 # bounded cache of bounded entries: a long style is read afresh each time)
 _CACHED_STYLE = 512
 _cached_hides = lru_cache(maxsize=4096)(hides)
+# most styles say nothing of what is shown ("color:#333;padding:0"): the first time one is read,
+# it joins this set, and an element with it and no hidden attribute costs one look-up after
+_INERT_STYLES: set[str] = set()
+_INERT_MAX = 16_384
 
 
 @dataclass
@@ -206,31 +212,47 @@ class _Extractor:
             deque(maxlen=MAX_ANCHORS) if last_anchors else None
         )
         self._skip_depth = 0
-        # (hidden, hard, visibility, font) of each open element from the first one whose inline
-        # style says something of its text; empty (everything shown) before and after
-        self._hiding: list[tuple[bool, bool, bool, bool]] = []
+        # depth inside an element that hides all it holds (display:none, ...), counted from 1
+        self._hard = 0
+        # outside those: (hidden, visibility hides, font hides) of each open element from the
+        # first whose style hides its text by visibility or font size (which a descendant can
+        # undo); empty (everything shown) before and after
+        self._hiding: list[tuple[bool, bool, bool]] = []
         self._href: str | None = None
         self._anchor_text: list[str] = []
 
     def _open(self, attrib: Mapping[str, str]) -> None:
-        """An element opens inside a hidden stretch, or with a style or ``hidden`` attribute."""
-        parent = self._hiding[-1] if self._hiding else _SHOWN
+        """An element opens inside a stretch a style hides, or with a style or ``hidden``
+        attribute (outside any element that hides all it holds)."""
         style, hidden = attrib.get("style"), "hidden" in attrib
-        if style is None and not hidden:
-            if self._hiding:
-                self._hiding.append(parent)
+        if style is None and not hidden:  # inside a stretch: the parent's state
+            self._hiding.append(self._hiding[-1])
             return
         style = style or ""
         own = _cached_hides(style, hidden) if len(style) <= _CACHED_STYLE else hides(style, hidden)
-        hard = parent[1] or own.hard
-        visibility = parent[2] if own.visibility is None else own.visibility
-        font = parent[3] if own.font is None else own.font
-        state = (hard or visibility or font, hard, visibility, font)
-        if self._hiding or state != _SHOWN:
-            self._hiding.append(state)
+        if own.hard:  # nothing inside can show again: only its depth is counted
+            self._hard = 1
+        elif not self._hiding:
+            if own.hides:
+                self._hiding.append((True, bool(own.visibility), bool(own.font)))
+            elif not hidden and len(style) <= _CACHED_STYLE and len(_INERT_STYLES) < _INERT_MAX:
+                _INERT_STYLES.add(style)
+        else:
+            _, parent_visibility, parent_font = self._hiding[-1]
+            visibility = parent_visibility if own.visibility is None else own.visibility
+            font = parent_font if own.font is None else own.font
+            self._hiding.append((visibility or font, visibility, font))
 
     def start(self, tag: str, attrib: Mapping[str, str]) -> None:
-        if self._hiding or (attrib and ("style" in attrib or "hidden" in attrib)):
+        if self._hard:
+            self._hard += 1
+        elif self._hiding or (
+            attrib
+            and (
+                "hidden" in attrib
+                or ((style := attrib.get("style")) is not None and style not in _INERT_STYLES)
+            )
+        ):
             self._open(attrib)
         kind = _KIND.get(tag)
         # a miss: only a name with non-ASCII letters can still lower-case to one that matters
@@ -249,7 +271,9 @@ class _Extractor:
             self.facts.image_count += 1
 
     def end(self, tag: str) -> None:
-        if self._hiding:
+        if self._hard:
+            self._hard -= 1
+        elif self._hiding:
             self._hiding.pop()
         kind = _KIND.get(tag)
         # a miss: only a name with non-ASCII letters can still lower-case to one that matters
@@ -267,7 +291,7 @@ class _Extractor:
             self._href = None
 
     def data(self, data: str) -> None:
-        if self._skip_depth or (self._hiding and self._hiding[-1][0]):
+        if self._skip_depth or self._hard or (self._hiding and self._hiding[-1][0]):
             return
         self.chunks.append(data)
         if self._href is not None:
