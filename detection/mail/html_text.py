@@ -184,6 +184,7 @@ def hides(style: str, hidden_attribute: bool = False) -> Hiding:
 # bounded cache of bounded entries: a long style is read afresh each time)
 _CACHED_STYLE = 512
 _cached_hides = lru_cache(maxsize=4096)(hides)
+_HARD = (True, True, True)
 # most styles say nothing of what is shown ("color:#333;padding:0"): the first time one is read,
 # it joins this set, and an element with it and no hidden attribute costs one look-up after
 _INERT_STYLES: set[str] = set()
@@ -212,12 +213,12 @@ class _Extractor:
             deque(maxlen=MAX_ANCHORS) if last_anchors else None
         )
         self._skip_depth = 0
-        # depth inside an element that hides all it holds (display:none, ...), counted from 1
-        self._hard = 0
-        # outside those: (hidden, visibility hides, font hides) of each open element from the
-        # first whose style hides its text by visibility or font size (which a descendant can
-        # undo); empty (everything shown) before and after
+        # (hidden, visibility hides, font hides) of each open element from the first whose style
+        # hides its text; empty (everything shown) before and after. An element that hides all
+        # it holds (display:none, ...) stands for its whole content: its depth is counted in
+        # ``_hard`` (from 1) instead
         self._hiding: list[tuple[bool, bool, bool]] = []
+        self._hard = 0
         self._href: str | None = None
         self._anchor_text: list[str] = []
 
@@ -232,6 +233,7 @@ class _Extractor:
         own = _cached_hides(style, hidden) if len(style) <= _CACHED_STYLE else hides(style, hidden)
         if own.hard:  # nothing inside can show again: only its depth is counted
             self._hard = 1
+            self._hiding.append(_HARD)
         elif not self._hiding:
             if own.hides:
                 self._hiding.append((True, bool(own.visibility), bool(own.font)))
@@ -244,14 +246,14 @@ class _Extractor:
             self._hiding.append((visibility or font, visibility, font))
 
     def start(self, tag: str, attrib: Mapping[str, str]) -> None:
-        if self._hard:
-            self._hard += 1
-        elif self._hiding or (
-            attrib
-            and (
-                "hidden" in attrib
-                or ((style := attrib.get("style")) is not None and style not in _INERT_STYLES)
-            )
+        if self._hiding:
+            if self._hard:
+                self._hard += 1
+            else:
+                self._open(attrib)
+        elif attrib and (
+            ((style := attrib.get("style")) is not None and style not in _INERT_STYLES)
+            or "hidden" in attrib
         ):
             self._open(attrib)
         kind = _KIND.get(tag)
@@ -271,10 +273,13 @@ class _Extractor:
             self.facts.image_count += 1
 
     def end(self, tag: str) -> None:
-        if self._hard:
-            self._hard -= 1
-        elif self._hiding:
-            self._hiding.pop()
+        if self._hiding:
+            if not self._hard:
+                self._hiding.pop()
+            else:
+                self._hard -= 1
+                if not self._hard:
+                    self._hiding.pop()
         kind = _KIND.get(tag)
         # a miss: only a name with non-ASCII letters can still lower-case to one that matters
         if kind is None and (tag.isascii() or (kind := _KIND.get(tag.lower())) is None):
@@ -291,7 +296,7 @@ class _Extractor:
             self._href = None
 
     def data(self, data: str) -> None:
-        if self._skip_depth or self._hard or (self._hiding and self._hiding[-1][0]):
+        if self._skip_depth or (self._hiding and self._hiding[-1][0]):
             return
         self.chunks.append(data)
         if self._href is not None:
