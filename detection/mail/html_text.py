@@ -59,6 +59,10 @@ _CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
 _CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})\s?|(.))", re.DOTALL)
 # far enough off the page that no window shows it
 _OFF_PAGE = -1000
+# a style that hides its element's text says one of these words (display:none,
+# visibility:hidden/collapse, overflow:hidden/clip, opacity, position, transform:scale) or has a
+# font of size zero; an escape or a comment may spell any of them
+_FONT_VALUE = re.compile(r"font[^;:]*:([^;]*)")
 _LENGTH = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))([a-z%]*)")
 _ABSOLUTE_UNITS = frozenset({"px", "pt", "pc", "cm", "mm", "in", "q"})
 
@@ -133,6 +137,32 @@ def _off_page(value_of: dict[str, str]) -> bool:
 
 def _clips(value: str | None) -> bool:
     return value is not None and value.startswith(("hidden", "clip"))
+
+
+def may_hide(style: str) -> bool:
+    """Whether ``style`` could hide its element's text where its parent's is shown: a quick
+    look for the words every such style says (:func:`hides` reads it whole). False is exact."""
+    low = style.lower()
+    if (
+        "none" in low
+        or "hidden" in low
+        or "collapse" in low
+        or "clip" in low
+        or "opacity" in low
+        or "position" in low
+        or "scale" in low
+        or "\\" in low
+        or "/*" in low
+    ):
+        return True
+    if "font" not in low:
+        return False
+    for value in _FONT_VALUE.findall(low):
+        if "0" in value:
+            for token in value.replace("/", " ").replace("!", " ").split():
+                if _is_zero(token):
+                    return True
+    return False
 
 
 def hides(style: str, hidden_attribute: bool = False) -> Hiding:
@@ -230,6 +260,10 @@ class _Extractor:
             self._hiding.append(self._hiding[-1])
             return
         style = style or ""
+        if not self._hiding and not hidden and not may_hide(style):
+            if len(style) <= _CACHED_STYLE and len(_INERT_STYLES) < _INERT_MAX:
+                _INERT_STYLES.add(style)
+            return
         own = _cached_hides(style, hidden) if len(style) <= _CACHED_STYLE else hides(style, hidden)
         if own.hard:  # nothing inside can show again: only its depth is counted
             self._hard = 1

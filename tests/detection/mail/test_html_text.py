@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from detection.mail.html_text import MAX_HTML_CHARS, extract_html, hides, xml_safe_utf8
+from detection.mail.html_text import MAX_HTML_CHARS, extract_html, hides, may_hide, xml_safe_utf8
 from detection.mail.mutations import hostile_html
 from detection.mail.parsing import parse_message
 from tests.detection.mail import stdlib_html
@@ -289,3 +289,39 @@ def test_hidden_text_salting_in_the_wild_is_read_as_shown(real_mail):
     message = parse_message(path.read_bytes(), tenant_id="t")
     assert "Verificamos que seu pacote está retido na alfândega" in message.body_text[:400]
     assert "Randall" not in message.body_text and len(message.body_text) < 2_000
+
+
+_DECLARATION = st.tuples(
+    st.sampled_from(
+        "display visibility font-size font opacity overflow overflow-y height max-width position "
+        "left transform color padding".split()
+    ),
+    st.sampled_from(
+        [
+            *("none", "block", "hidden", "visible", "collapse", "clip", "0", "0px", "0.0em"),
+            *(".0", "10px", "1", "-9999px", "absolute", "scale(0)", "bold 0/0 a", "#000"),
+            *("12px/1.2 arial", "0 0 10px 0", "inherit"),
+        ]
+    ),
+    st.sampled_from(["", " !important", "!important"]),
+    st.sampled_from([str.lower, str.upper, str.title]),
+).map(lambda d: d[3](f"{d[0]}:{d[1]}{d[2]}"))
+
+
+@given(st.lists(_DECLARATION, max_size=6).map(";".join))
+def test_the_quick_look_never_misses_a_style_that_hides(style):
+    """``may_hide`` spares most styles the whole reading; it may say yes to a style that hides
+    nothing, never no to one that hides."""
+    assert may_hide(style) or not hides(style).hides
+
+
+def test_the_quick_look_on_every_style_of_the_real_corpus(real_mail):
+    styles = {
+        style
+        for html in _html_parts(real_mail)
+        for style in re.findall(r'style\s*=\s*"([^"]*)"', html, re.IGNORECASE)
+    }
+    assert len(styles) > 1000
+    missed = [style for style in styles if hides(style).hides and not may_hide(style)]
+    assert not missed, missed[:5]
+    assert sum(map(may_hide, styles)) < len(styles) / 2  # the look spares most of them
