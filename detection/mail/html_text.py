@@ -28,7 +28,6 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import cast
 
 from lxml import etree
@@ -104,7 +103,9 @@ def _font_hides(size: str | None) -> bool | None:
     if length is None:
         return False  # small, medium, larger, calc(...): shown
     number, unit = length
-    if number <= 0:
+    if number < 0:  # not a size: the declaration is dropped
+        return None
+    if number == 0:
         return True
     return None if unit in ("em", "%", "ex", "ch") else False
 
@@ -213,7 +214,8 @@ def hides(style: str, hidden_attribute: bool = False) -> Hiding:
 # styles repeat from element to element and message to message; short ones are remembered (a
 # bounded cache of bounded entries: a long style is read afresh each time)
 _CACHED_STYLE = 512
-_cached_hides = lru_cache(maxsize=4096)(hides)
+_READ: dict[tuple[str, bool], Hiding] = {}  # styles read whole, emptied when full
+_READ_MAX = 4_096
 _HARD = (True, True, True)
 # most styles say nothing of what is shown ("color:#333;padding:0"): the first time one is read,
 # it joins this set, and an element with it and no hidden attribute costs one look-up after
@@ -260,11 +262,17 @@ class _Extractor:
             self._hiding.append(self._hiding[-1])
             return
         style = style or ""
-        if not self._hiding and not hidden and not may_hide(style):
-            if len(style) <= _CACHED_STYLE and len(_INERT_STYLES) < _INERT_MAX:
-                _INERT_STYLES.add(style)
-            return
-        own = _cached_hides(style, hidden) if len(style) <= _CACHED_STYLE else hides(style, hidden)
+        own = _READ.get((style, hidden))
+        if own is None:
+            if not self._hiding and not hidden and not may_hide(style):
+                if len(style) <= _CACHED_STYLE and len(_INERT_STYLES) < _INERT_MAX:
+                    _INERT_STYLES.add(style)
+                return
+            own = hides(style, hidden)
+            if len(style) <= _CACHED_STYLE:
+                if len(_READ) >= _READ_MAX:
+                    _READ.clear()
+                _READ[style, hidden] = own
         if own.hard:  # nothing inside can show again: only its depth is counted
             self._hard = 1
             self._hiding.append(_HARD)
