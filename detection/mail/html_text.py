@@ -61,8 +61,8 @@ _OFF_PAGE = -1000
 # a style that hides its element's text says one of these words (display:none,
 # visibility:hidden/collapse, overflow:hidden/clip, opacity, position, transform:scale) or has a
 # font of size zero; an escape or a comment may spell any of them
-_FONT_VALUE = re.compile(r"font[^;:]*:([^;]*)")
-_LENGTH = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))([a-z%]*)")
+# one way to read each number (no backtracking: linear on a value of any length)
+_LENGTH = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))([a-z%]*)")
 _ABSOLUTE_UNITS = frozenset({"px", "pt", "pc", "cm", "mm", "in", "q"})
 
 
@@ -158,8 +158,9 @@ def may_hide(style: str) -> bool:
         return True
     if "font" not in low:
         return False
-    for value in _FONT_VALUE.findall(low):
-        if "0" in value:
+    for declaration in low.split(";"):
+        name, _, value = declaration.partition(":")
+        if "font" in name and "0" in value:
             for token in value.replace("/", " ").replace("!", " ").split():
                 if _is_zero(token):
                     return True

@@ -317,7 +317,7 @@ def unclosed_html(raw: bytes, rng: random.Random) -> bytes:
 def hostile_html(size: int) -> dict[str, str]:
     """HTML shapes that are slow for a naive parser, each about ``size`` characters: unclosed
     tags (CVE-2025-6069's shape for the standard library), comments, deep nesting, many
-    attributes, entities, NULs and control characters."""
+    attributes, entities, NULs and control characters, and styles as long as the part."""
     return {
         "unclosed_anchors": "<a " * (size // 3),
         "unclosed_comment": "<!--" + "x" * size,
@@ -329,6 +329,12 @@ def hostile_html(size: int) -> dict[str, str]:
         "anchors": '<a href="http://x.y/">t</a>' * (size // 26),
         "unclosed_script": "<script>" + "<" * size,
         "nuls_and_controls": "<p>\x00\x01\x0b" * (size // 6),
+        # one style the size of the part: numbers, names and escapes a backtracking reader
+        # of CSS would take quadratic time over
+        "style_of_digits": '<p style="opacity:' + "0" * size + '#">x</p>',
+        "style_of_names": '<p style="' + "font" * (size // 4) + '">x</p>',
+        "style_of_escapes": '<p style="' + "\\" * size + '">x</p>',
+        "styles_unclosed_comments": '<p style="d:/*' + "/*" * (size // 2) + '">x</p>',
     }
 
 
