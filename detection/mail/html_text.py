@@ -12,25 +12,35 @@ lower-cases to "k"), as the extractor always did.
 Text an inline style hides is not text a reader sees, and is not read ("hidden text salting":
 harmless prose in a ``display:none`` block before the lure, to push it out of a reader's window
 or dilute it, or letters in a zero-size span inside a word, to break it). :func:`hides` reads an
-element's ``style`` attribute as a client does (the last declaration of a property wins, an
-``!important`` one over the rest) and its ``hidden`` attribute. ``display:none``, ``opacity:0``,
-a box of zero height or width that clips what overflows, a position far off the page and a
-scale of zero hide everything inside, whatever it says of itself; ``visibility:hidden`` and a
-zero font size hide what a descendant does not show again (``visibility:visible``, a font size
-in absolute units). Links, forms and images inside are still counted. Style sheets (a class that
-hides) and text coloured like its background are not read: the text they hide is read as
-shown."""
+element's ``style`` attribute with tinycss2, as a client tokenises it (strings, ``url()``,
+escapes, comments; the last declaration of a property wins, an ``!important`` one over the
+rest), and its ``hidden`` attribute. ``display:none`` and ``opacity:0`` hide everything inside,
+whatever it says of itself; ``visibility:hidden`` and a zero font size hide what a descendant
+does not show again (``visibility:visible``, a font size of its own). What hides by layout (a
+clipped empty box, a position off the page, a zero scale) depends on the element and the client
+and is read as shown, as are style sheets (a class that hides) and text coloured like its
+background. Links, forms and images inside hidden elements are still counted. A style too long
+or past the document's budget is read as showing its text."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
+import tinycss2
 from lxml import etree
+from tinycss2.ast import (
+    Declaration,
+    DimensionToken,
+    IdentToken,
+    LiteralToken,
+    Node,
+    NumberToken,
+    PercentageToken,
+)
 
 MAX_HTML_CHARS = 1_000_000
 MAX_ANCHORS = 500
@@ -53,17 +63,16 @@ _NOT_XML_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 _NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 
 
-_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
-# a CSS escape: a backslash and up to six hex digits (and one white space after), or any character
-_CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})\s?|(.))", re.DOTALL)
-# far enough off the page that no window shows it
-_OFF_PAGE = -1000
-# a style that hides its element's text says one of these words (display:none,
-# visibility:hidden/collapse, overflow:hidden/clip, opacity, position, transform:scale) or has a
-# font of size zero; an escape or a comment may spell any of them
-# one way to read each number (no backtracking: linear on a value of any length)
-_LENGTH = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))([a-z%]*)")
-_ABSOLUTE_UNITS = frozenset({"px", "pt", "pc", "cm", "mm", "in", "q"})
+# a font size in these units is the parent's times a factor: a zero parent's stays zero
+_RELATIVE_UNITS = frozenset({"em", "ex", "ch", "cap", "ic", "lh"})
+# font-size keywords: "inherit" and its kin take the parent's; the rest are sizes of their own
+# but for larger and smaller, which scale the parent's
+_INHERITED_FONT = frozenset({"inherit", "unset", "revert", "revert-layer", "larger", "smaller"})
+_FONT_STYLE_WORDS = frozenset(
+    {"normal", "italic", "oblique", "small-caps", "bold", "bolder", "lighter"}
+    | {"ultra-condensed", "extra-condensed", "condensed", "semi-condensed", "semi-expanded"}
+    | {"expanded", "extra-expanded", "ultra-expanded"}
+)
 
 
 @dataclass(frozen=True)
@@ -82,139 +91,122 @@ class Hiding:
         return self.hard or bool(self.visibility) or bool(self.font)
 
 
-def _length(value: str | None) -> tuple[float, str] | None:
-    """A CSS length's number and unit ("0", "0px", "1.5em"); None for anything else."""
-    match = None if value is None else _LENGTH.fullmatch(value)
-    return (float(match.group(1)), match.group(2)) if match else None
+def _tokens(value: list[Node]) -> list[Node]:
+    return [token for token in value if token.type not in ("whitespace", "comment")]
 
 
-def _is_zero(value: str | None) -> bool:
-    length = _length(value)
-    return length is not None and length[0] == 0
-
-
-def _font_hides(size: str | None) -> bool | None:
-    """A font size's effect on its text: True for zero (in any unit), False for a size that
-    shows it whatever the parent's (absolute, root-relative, a keyword), None for a size
-    relative to the parent's (em, %), whose zero stays zero, or none given."""
-    if size is None or size in ("inherit", "unset", "revert", "initial"):
+def _font_size(token: Node) -> bool | None:
+    """A font size's effect on its text: True for zero, False for a size that shows it whatever
+    the parent's, None for one relative to the parent's (whose zero stays zero) or no size."""
+    if isinstance(token, IdentToken):
+        return None if token.lower_value in _INHERITED_FONT else False
+    if isinstance(token, NumberToken):  # only a unitless zero is a length
+        return True if token.value == 0 else None
+    if not isinstance(token, DimensionToken | PercentageToken):
         return None
-    length = _length(size)
-    if length is None:
-        return False  # small, medium, larger, calc(...): shown
-    number, unit = length
-    if number < 0:  # not a size: the declaration is dropped
+    if token.value < 0:  # not a size: the declaration is dropped
         return None
-    if number == 0:
+    if token.value == 0:
         return True
-    return None if unit in ("em", "%", "ex", "ch") else False
+    if isinstance(token, PercentageToken) or token.lower_unit in _RELATIVE_UNITS:
+        return None
+    return False
 
 
-def _font_shorthand_size(font: str) -> str | None:
-    """The size in a ``font`` shorthand ("bold 0/0 a", "12px/1.2 Arial")."""
-    for token in font.split():
-        size = token.split("/", 1)[0]
-        if _length(size) is not None:
-            return size
+def _font_shorthand_size(tokens: list[Node]) -> Node | None:
+    """The size token of a ``font`` shorthand ("bold 0/0 a", "12px/1.2 Arial"); None where the
+    declaration is not a valid one (a client drops it)."""
+    for at, token in enumerate(tokens):
+        if isinstance(token, IdentToken) and token.lower_value in _FONT_STYLE_WORDS:
+            continue
+        if isinstance(token, NumberToken) and token.value != 0:  # a weight
+            continue
+        rest = tokens[at + 1 :]
+        if rest and isinstance(rest[0], LiteralToken) and rest[0].value == "/":
+            rest = rest[2:]  # the line height
+        return token if rest else None  # a family must follow
     return None
 
 
-def _unescaped(match: re.Match[str]) -> str:
-    if match.group(1) is None:
-        return match.group(2)
-    code = int(match.group(1), 16)
-    return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
-
-
-def _off_page(value_of: dict[str, str]) -> bool:
-    """Positioned far off the page ("position:absolute; left:-9999px"), or scaled to nothing."""
-    if value_of.get("transform", "").replace(" ", "") in ("scale(0)", "scale(0,0)"):
-        return True
-    if value_of.get("position") not in ("absolute", "fixed"):
-        return False
-    offsets = (_length(value_of.get(side)) for side in ("left", "top"))
-    return any(o is not None and o[0] <= _OFF_PAGE and o[1] == "px" for o in offsets)
-
-
-def _clips(value: str | None) -> bool:
-    return value is not None and value.startswith(("hidden", "clip"))
+# a longer style is not read, and its text is read as shown: reading part of it could miss a
+# later declaration that shows what an earlier one hid (and tinycss2, in Python, is not for
+# megabytes)
+MAX_STYLE_CHARS = 1_024
+# and a document's styles read whole (not remembered from before) stop at this many characters:
+# tinycss2 reads about half a megabyte a second, and the text of what a style past it hides is
+# read as shown (as before styles were read at all); real mail stays far below it
+STYLE_BUDGET_CHARS = 131_072
+# what is not read shows its text, even under a parent a zero font or visibility hides
+_UNREAD = Hiding(hard=False, visibility=False, font=False)
 
 
 def may_hide(style: str) -> bool:
     """Whether ``style`` could hide its element's text where its parent's is shown: a quick
     look for the words every such style says (:func:`hides` reads it whole). False is exact."""
     low = style.lower()
-    if (
-        "none" in low
-        or "hidden" in low
-        or "collapse" in low
-        or "clip" in low
-        or "opacity" in low
-        or "position" in low
-        or "scale" in low
-        or "\\" in low
-        or "/*" in low
-    ):
+    if "none" in low or "hidden" in low or "collapse" in low or "opacity" in low:
+        return True
+    if "\\" in low or "/*" in low:  # an escape or a comment may spell anything
         return True
     if "font" not in low:
         return False
     for declaration in low.split(";"):
         name, _, value = declaration.partition(":")
         if "font" in name and "0" in value:
-            for token in value.replace("/", " ").replace("!", " ").split():
-                if _is_zero(token):
-                    return True
+            return True
     return False
 
 
 def hides(style: str, hidden_attribute: bool = False) -> Hiding:
     """How an inline ``style`` (and a ``hidden`` attribute) hides an element's text, read as a
-    client reads it: declarations in order, the last of a property winning, an ``!important``
-    one over any that is not; comments and escapes undone; names and values in any case."""
-    declared: dict[str, tuple[bool, str]] = {}
-    if "/*" in style:
-        style = _CSS_COMMENT.sub("", style)
-    if "\\" in style:
-        style = _CSS_ESCAPE.sub(_unescaped, style)
-    for declaration in style.lower().split(";"):
-        name, colon, value = declaration.partition(":")
-        if not colon:
+    client reads it (tinycss2's CSS syntax: strings, escapes, comments and ``url()`` as a client
+    tokenises them): declarations in order, the last of a property winning, an ``!important``
+    one over any that is not; the ``font`` shorthand sets the font size where it comes. A style
+    over ``MAX_STYLE_CHARS``, or one tinycss2 cannot read, shows its text (even where a parent's
+    zero font or visibility hid it)."""
+    if len(style) > MAX_STYLE_CHARS:
+        return _UNREAD
+    try:
+        items = tinycss2.parse_blocks_contents(style, skip_comments=True, skip_whitespace=True)
+    except (ValueError, RecursionError):  # a number past Python's digits, nesting past its stack
+        return _UNREAD
+    declared: dict[str, tuple[bool, list[Node]]] = {}
+    for item in items:
+        if not isinstance(item, Declaration):
             continue
-        value = " ".join(value.split())
-        important = value.endswith("!important")
-        if important:
-            value = value[: -len("!important")].rstrip()
-        name = name.strip()
-        if important or not declared.get(name, (False, ""))[0]:
-            declared[name] = (important, value)
-    value_of = {name: value for name, (_, value) in declared.items()}
-    overflow = value_of.get("overflow", "").split()
-    clips_x = _clips(value_of.get("overflow-x")) or (bool(overflow) and _clips(overflow[0]))
-    clips_y = _clips(value_of.get("overflow-y")) or (bool(overflow) and _clips(overflow[-1]))
-    opacity = _length(value_of.get("opacity"))
-    display = value_of.get("display")
+        name, value = item.lower_name, _tokens(item.value)
+        if name == "font":
+            size = _font_shorthand_size(value)
+            if size is None:
+                continue
+            name, value = "font-size", [size]
+        if item.important or not declared.get(name, (False, []))[0]:
+            declared[name] = (item.important, value)
+
+    def single(name: str) -> Node | None:
+        value = declared.get(name, (False, []))[1]
+        return value[0] if len(value) == 1 else None
+
+    display, visibility, opacity = single("display"), single("visibility"), single("opacity")
+    font = single("font-size")
     hard = (
-        display == "none"
-        or (hidden_attribute and display is None)
-        or (opacity is not None and opacity[0] <= 0)
-        or _off_page(value_of)
-        or (clips_y and any(_is_zero(value_of.get(n)) for n in ("height", "max-height")))
-        or (clips_x and any(_is_zero(value_of.get(n)) for n in ("width", "max-width")))
+        (isinstance(display, IdentToken) and display.lower_value == "none")
+        or (hidden_attribute and "display" not in declared)
+        or (isinstance(opacity, NumberToken | PercentageToken) and opacity.value <= 0)
     )
-    visibility = value_of.get("visibility")
-    font = value_of.get("font-size")
-    if font is None and "font" in value_of:
-        font = _font_shorthand_size(value_of["font"])
+    visibility_word = visibility.lower_value if isinstance(visibility, IdentToken) else None
     return Hiding(
         hard=hard,
-        visibility=None if visibility is None else visibility in ("hidden", "collapse"),
-        font=_font_hides(font),
+        visibility=None
+        if visibility_word in (None, "inherit", "unset", "revert", "revert-layer")
+        else visibility_word in ("hidden", "collapse"),
+        font=None if font is None else _font_size(font),
     )
 
 
 # styles repeat from element to element and message to message; short ones are remembered (a
 # bounded cache of bounded entries: a long style is read afresh each time)
-_CACHED_STYLE = 512
+_CACHED_STYLE = MAX_STYLE_CHARS
 _READ: dict[tuple[str, bool], Hiding] = {}  # styles read whole, emptied when full
 _READ_MAX = 4_096
 _HARD = (True, True, True)
@@ -252,6 +244,7 @@ class _Extractor:
         # ``_hard`` (from 1) instead
         self._hiding: list[tuple[bool, bool, bool]] = []
         self._hard = 0
+        self._style_budget = STYLE_BUDGET_CHARS
         self._href: str | None = None
         self._anchor_text: list[str] = []
 
@@ -263,24 +256,30 @@ class _Extractor:
             self._hiding.append(self._hiding[-1])
             return
         style = style or ""
+        # what is remembered is what a style says, never what this document's budget allowed
+        remember = len(style) <= _CACHED_STYLE
         own = _READ.get((style, hidden))
         if own is None:
             if not self._hiding and not hidden and not may_hide(style):
-                if len(style) <= _CACHED_STYLE and len(_INERT_STYLES) < _INERT_MAX:
+                if remember and len(_INERT_STYLES) < _INERT_MAX:
                     _INERT_STYLES.add(style)
                 return
-            own = hides(style, hidden)
-            if len(style) <= _CACHED_STYLE:
-                if len(_READ) >= _READ_MAX:
-                    _READ.clear()
-                _READ[style, hidden] = own
+            if len(style) > self._style_budget:  # past the document's budget: read as shown
+                own, remember = (Hiding(hard=True) if hidden else _UNREAD), False
+            else:
+                self._style_budget -= len(style)
+                own = hides(style, hidden)
+                if remember:
+                    if len(_READ) >= _READ_MAX:
+                        _READ.clear()
+                    _READ[style, hidden] = own
         if own.hard:  # nothing inside can show again: only its depth is counted
             self._hard = 1
             self._hiding.append(_HARD)
         elif not self._hiding:
             if own.hides:
                 self._hiding.append((True, bool(own.visibility), bool(own.font)))
-            elif not hidden and len(style) <= _CACHED_STYLE and len(_INERT_STYLES) < _INERT_MAX:
+            elif not hidden and remember and len(_INERT_STYLES) < _INERT_MAX:
                 _INERT_STYLES.add(style)
         else:
             _, parent_visibility, parent_font = self._hiding[-1]
