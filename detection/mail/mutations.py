@@ -228,9 +228,15 @@ _HIDING = (
     '<div style="opacity:0; height:0px; overflow:hidden">',
     "<div hidden>",
 )
-_SALT = re.compile(r"\b([A-Za-z]{2})([A-Za-z]{3,})\b")
-_TEXT_RUN = re.compile(r">([^<]+)<")
-_RAW_TEXT = re.compile(r"<(script|style|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+# a word of five letters or more, not an entity's name ("&rsquo;")
+_SALT = re.compile(r"(?<![&\w])([A-Za-z]{2})([A-Za-z]{3,})\b(?!;)")
+# a tag, its quoted attribute values whole (a ">" inside one does not end it)
+_TAG = re.compile(r"""(<(?:"[^"]*"|'[^']*'|[^'">])*>)""")
+# what a client shows as written or not at all: comments, and the elements whose text is raw
+_RAW_TEXT = re.compile(
+    r"<!--.*?-->|<(script|style|title|textarea|xmp|noscript)\b.*?</\1\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def _html_body_cut(text: str) -> int:
@@ -261,11 +267,37 @@ def hidden_filler(raw: bytes, rng: random.Random) -> bytes:
     return _rebuilt(raw, edit)
 
 
+def hidden_by_class(raw: bytes, rng: random.Random) -> bytes:
+    """As :func:`hidden_filler`, but hidden by a class a style sheet in the part hides
+    (``<style>.n{display:none}</style>``), which the extractor does not read: the measure of
+    what inline styles alone leave open."""
+    size = rng.randint(3_000, 8_000)
+
+    def edit(msg: Message) -> bool:
+        leaves = [leaf for leaf in _body_parts(msg) if leaf[2].get_content_type() == "text/html"]
+        for _, _, leaf in leaves:
+            words: list[str] = []
+            while sum(map(len, words)) < size:
+                words.append(rng.choice(_FILLER))
+            name = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz") for _ in range(6))
+            hidden = (
+                f'<style>.{name}{{display:none}}</style><div class="{name}">{" ".join(words)}</div>'
+            )
+            text = _text_of(leaf)
+            cut = _html_body_cut(text)
+            _set_text(leaf, text[:cut] + hidden + text[cut:])
+        return bool(leaves)
+
+    return _rebuilt(raw, edit)
+
+
 def hidden_salting(raw: bytes, rng: random.Random) -> bytes:
     """Letters a zero-size inline style hides, put inside half the words of five letters or more
     of every HTML body part ("pa<span style=font-size:0>zq</span>ssword"): a client shows the
     word whole; a reader that takes the markup's text for what is shown reads a word it never
-    learnt. Messages without an HTML part are left as they are."""
+    learnt. Tags (with their quoted attribute values), entities, comments and the text of
+    scripts, styles, titles and the like stay as they are. Messages without an HTML part are
+    left as they are."""
 
     def salted(word: re.Match[str]) -> str:
         if rng.random() < 0.5:
@@ -274,7 +306,10 @@ def hidden_salting(raw: bytes, rng: random.Random) -> bytes:
         return f'{word.group(1)}<span style="font-size:0">{salt}</span>{word.group(2)}'
 
     def salt_runs(markup: str) -> str:
-        return _TEXT_RUN.sub(lambda run: ">" + _SALT.sub(salted, run.group(1)) + "<", markup)
+        pieces = _TAG.split(markup)  # text, tag, text, tag, ..., text
+        return "".join(
+            piece if at % 2 else _SALT.sub(salted, piece) for at, piece in enumerate(pieces)
+        )
 
     def edit(msg: Message) -> bool:
         leaves = [leaf for leaf in _body_parts(msg) if leaf[2].get_content_type() == "text/html"]
@@ -282,7 +317,7 @@ def hidden_salting(raw: bytes, rng: random.Random) -> bytes:
             text = _text_of(leaf)
             cut = _html_body_cut(text)
             body, pieces, at = text[cut:], [], 0
-            for raw_text in _RAW_TEXT.finditer(body):  # scripts, styles and titles as they are
+            for raw_text in _RAW_TEXT.finditer(body):  # comments, scripts, styles... as they are
                 pieces += [salt_runs(body[at : raw_text.start()]), raw_text.group(0)]
                 at = raw_text.end()
             pieces.append(salt_runs(body[at:]))
@@ -331,10 +366,12 @@ def hostile_html(size: int) -> dict[str, str]:
         "nuls_and_controls": "<p>\x00\x01\x0b" * (size // 6),
         # one style the size of the part: numbers, names and escapes a backtracking reader
         # of CSS would take quadratic time over
-        "style_of_digits": '<p style="opacity:' + "0" * size + '#">x</p>',
-        "style_of_names": '<p style="' + "font" * (size // 4) + '">x</p>',
-        "style_of_escapes": '<p style="' + "\\" * size + '">x</p>',
-        "styles_unclosed_comments": '<p style="d:/*' + "/*" * (size // 2) + '">x</p>',
+        "style_of_digits": '<p style="opacity:' + "0" * (size - 64) + '#">x</p>',
+        "style_of_names": '<p style="' + "font" * (size // 4 - 16) + '">x</p>',
+        "style_of_escapes": '<p style="' + "\\" * (size - 64) + '">x</p>',
+        "styles_unclosed_comments": '<p style="d:/*' + "/*" * (size // 2 - 32) + '">x</p>',
+        # many elements, each with a style that may hide, just under the length read whole
+        "styles_read_whole": ('<b style="opacity:1;' + "(" * 4_000 + '">x</b>') * (size // 4_030),
     }
 
 
@@ -406,6 +443,7 @@ EVASIONS: dict[str, Callable[[bytes, random.Random], bytes]] = {
     "html_padding_past_budget": html_padding_past_budget,
     "hidden_filler": hidden_filler,
     "hidden_salting": hidden_salting,
+    "hidden_by_class": hidden_by_class,
 }
 # everything but the megabyte of padding (measured by bench.hostile: the fuzz's ten thousand
 # cases stay cheap), for fuzzing the parser
