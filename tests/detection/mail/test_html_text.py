@@ -16,7 +16,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from detection.mail.html_text import MAX_HTML_CHARS, extract_html, hides, may_hide, xml_safe_utf8
+from detection.mail.html_text import (
+    _READ_PROPERTIES,
+    MAX_HTML_CHARS,
+    extract_html,
+    hides,
+    may_hide,
+    plain_declarations,
+    xml_safe_utf8,
+)
 from detection.mail.mutations import hostile_html
 from detection.mail.parsing import parse_message
 from tests.detection.mail import stdlib_html
@@ -347,3 +355,82 @@ def test_a_document_past_its_style_budget_reads_its_text_and_leaves_the_next_alo
     late = '<b style="display:none;margin:1px">Thank you for the minutes</b>'
     assert "Thank you for the minutes" in extract_html(filler + late + _LURE).text
     assert extract_html(late + _LURE).text == _LURE
+
+
+def _as_tinycss2_reads(style):
+    """The declarations the reading looks at, as tinycss2 gives them (the definition the plain
+    reader must equal), each token as (kind, value, unit)."""
+    import tinycss2
+    from tinycss2.ast import Declaration
+
+    found = []
+    for item in tinycss2.parse_blocks_contents(style, skip_comments=True, skip_whitespace=True):
+        if isinstance(item, Declaration) and item.lower_name in _READ_PROPERTIES:
+            value = [t for t in item.value if t.type not in ("whitespace", "comment")]
+            found.append((item.lower_name, item.important, [_token(t) for t in value]))
+    return found
+
+
+def _token(token):
+    value = getattr(token, "lower_value", None) or getattr(token, "value", None)
+    return (token.type, value, getattr(token, "lower_unit", None))
+
+
+_PLAIN_PIECE = st.sampled_from(
+    [
+        *(
+            "none",
+            "NONE",
+            "block",
+            "hidden",
+            "visible",
+            "0",
+            "0px",
+            "0.0em",
+            ".5",
+            "+0",
+            "-0",
+            "1e3",
+        ),
+        *("1E3", "1.5e", "5-", "0.", "10%", "12PX", "#fff", "bold", "-x", "--y", "_z", "a1", "1a"),
+        *("/", ",", "!", "!important", "! important", "important", " ", "\t", "\x0b", "é"),
+        *("'a;b'", '"x:y"', "(a;b)", "url(a;display:none)", "rgb(0,0,0)", "'", "(", ")"),
+        *("((a))", "'it''s'", '"a\nb"', "+.5e-3", "1e-3", "2E+1", "1.5e-3e"),
+    ]
+)
+_PLAIN_STYLE = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                *("display", "DISPLAY", " font", "font-size", "opacity", "visibility", "color"),
+                *("x y", "", "-display", "1a"),
+            ]
+        ),
+        st.sampled_from([":", " : ", "", "::"]),
+        st.lists(_PLAIN_PIECE, max_size=5).map(" ".join),
+    ).map("".join),
+    max_size=5,
+).map(";".join)
+
+
+@given(_PLAIN_STYLE)
+def test_the_plain_reader_reads_as_tinycss2_does(style):
+    """Most styles are plain (names, numbers, a few delimiters); the reader of those must give
+    what tinycss2 gives, or hand the style to tinycss2."""
+    plain = plain_declarations(style)
+    if plain is not None:
+        assert [(n, i, [_token(t) for t in v]) for n, i, v in plain] == _as_tinycss2_reads(style)
+
+
+def test_the_plain_reader_on_every_style_of_the_real_corpus(real_mail):
+    styles = {
+        style
+        for html in _html_parts(real_mail)
+        for style in re.findall(r'style\s*=\s*"([^"]*)"', html, re.IGNORECASE)
+    }
+    read = [style for style in styles if (plain := plain_declarations(style)) is not None]
+    assert len(read) > 0.85 * len(styles)  # most are plain
+    for style in read:
+        plain = plain_declarations(style)
+        assert plain is not None
+        assert [(n, i, [_token(t) for t in v]) for n, i, v in plain] == _as_tinycss2_reads(style)
