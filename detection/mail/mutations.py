@@ -244,11 +244,9 @@ def _html_body_cut(text: str) -> int:
     return at.end() if at else 0
 
 
-def hidden_filler(raw: bytes, rng: random.Random) -> bytes:
-    """Harmless prose (3,000-8,000 characters) in an element an inline style hides, before the
-    words of every HTML body part: a client shows the lure alone; a reader that takes the
-    markup's text for what is shown reads the filler first, and the lure past its window or
-    diluted. Messages without an HTML part are left as they are."""
+def _prose_before_the_words(raw: bytes, rng: random.Random, hide: Callable[[str], str]) -> bytes:
+    """Harmless prose (3,000-8,000 characters), in the markup ``hide`` puts around it, before
+    the words of every HTML body part; messages without an HTML part as they are."""
     size = rng.randint(3_000, 8_000)
 
     def edit(msg: Message) -> bool:
@@ -257,38 +255,31 @@ def hidden_filler(raw: bytes, rng: random.Random) -> bytes:
             words: list[str] = []
             while sum(map(len, words)) < size:
                 words.append(rng.choice(_FILLER))
-            opening = rng.choice(_HIDING)
-            hidden = f"{opening}{' '.join(words)}</div>"
             text = _text_of(leaf)
             cut = _html_body_cut(text)
-            _set_text(leaf, text[:cut] + hidden + text[cut:])
+            _set_text(leaf, text[:cut] + hide(" ".join(words)) + text[cut:])
         return bool(leaves)
 
     return _rebuilt(raw, edit)
+
+
+def hidden_filler(raw: bytes, rng: random.Random) -> bytes:
+    """Harmless prose in an element an inline style hides, before the words of every HTML body
+    part: a client shows the lure alone; a reader that takes the markup's text for what is shown
+    reads the filler first, and the lure past its window or diluted."""
+    return _prose_before_the_words(raw, rng, lambda prose: f"{rng.choice(_HIDING)}{prose}</div>")
 
 
 def hidden_by_class(raw: bytes, rng: random.Random) -> bytes:
     """As :func:`hidden_filler`, but hidden by a class a style sheet in the part hides
     (``<style>.n{display:none}</style>``), which the extractor does not read: the measure of
     what inline styles alone leave open."""
-    size = rng.randint(3_000, 8_000)
 
-    def edit(msg: Message) -> bool:
-        leaves = [leaf for leaf in _body_parts(msg) if leaf[2].get_content_type() == "text/html"]
-        for _, _, leaf in leaves:
-            words: list[str] = []
-            while sum(map(len, words)) < size:
-                words.append(rng.choice(_FILLER))
-            name = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz") for _ in range(6))
-            hidden = (
-                f'<style>.{name}{{display:none}}</style><div class="{name}">{" ".join(words)}</div>'
-            )
-            text = _text_of(leaf)
-            cut = _html_body_cut(text)
-            _set_text(leaf, text[:cut] + hidden + text[cut:])
-        return bool(leaves)
+    def hide(prose: str) -> str:
+        name = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz") for _ in range(6))
+        return f'<style>.{name}{{display:none}}</style><div class="{name}">{prose}</div>'
 
-    return _rebuilt(raw, edit)
+    return _prose_before_the_words(raw, rng, hide)
 
 
 def hidden_salting(raw: bytes, rng: random.Random) -> bytes:
